@@ -1,0 +1,608 @@
+//! The cold side: one thread that turns hot records into files, and the reports at the end.
+//!
+//! It drains every stage's cold ring, writes `journal.md` (start, anomalies, orders, fills,
+//! periodic summaries), `tickwire.log`, `orders.csv`, `fills.csv`, `equity.csv` and
+//! `metrics.jsonl`, and prints the live one-line status. It may allocate, format and block on
+//! the disk: nothing hot ever waits for it (a full cold ring drops and counts instead).
+
+pub mod report;
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::core::clock::{iso8601_ms, wall_ns};
+use crate::core::cold::ColdRecord;
+use crate::core::config::Config;
+use crate::core::num::format_scaled;
+use crate::core::stats::{AnomalyKind, LaneStats};
+use crate::core::{ExecKind, InstrumentTable, Resolution};
+use crate::ring::Consumer;
+
+/// Journal lines per anomaly kind before the journal only counts them.
+const JOURNAL_ANOMALY_CAP: u64 = 50;
+/// Malformed messages journaled one by one before only counting.
+const JOURNAL_MALFORMED_CAP: u64 = 50;
+
+/// One cold ring and where it comes from.
+pub struct ColdInput {
+    /// Lane index.
+    pub lane: usize,
+    /// Stage label.
+    pub stage: &'static str,
+    /// The ring.
+    pub ring: Consumer<ColdRecord>,
+}
+
+/// The cold thread's state.
+pub struct ColdWriter {
+    dir: PathBuf,
+    inputs: Vec<ColdInput>,
+    lanes: Vec<Arc<LaneStats>>,
+    table: Arc<InstrumentTable>,
+    resolutions: Vec<Resolution>,
+    journal: BufWriter<File>,
+    log: BufWriter<File>,
+    orders: BufWriter<File>,
+    fills: BufWriter<File>,
+    equity: BufWriter<File>,
+    metrics: BufWriter<File>,
+    status_every: Duration,
+    metrics_every: Duration,
+    journal_every: Duration,
+    status_line: bool,
+    started: Instant,
+    anomalies_journaled: [u64; 10],
+    malformed_journaled: u64,
+    initial_equity: i64,
+    peak_equity: i64,
+    /// Largest drawdown seen, percent.
+    pub max_drawdown_pct: f64,
+    /// Last equity, quote at 10⁻⁸.
+    pub last_equity: i64,
+    /// Equity rows written.
+    pub equity_rows: u64,
+    mode: String,
+}
+
+fn create(dir: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
+    let p = dir.join(name);
+    File::create(&p)
+        .map(BufWriter::new)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", p.display())))
+}
+
+impl ColdWriter {
+    /// Creates the report directory's live files and writes the journal's start section.
+    pub fn new(
+        dir: &Path,
+        mode: &str,
+        cfg: &Config,
+        inputs: Vec<ColdInput>,
+        lanes: Vec<Arc<LaneStats>>,
+        table: Arc<InstrumentTable>,
+    ) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir.join("latency")).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot create report directory {}: {e}", dir.display()),
+            )
+        })?;
+        let mut w = Self {
+            dir: dir.to_path_buf(),
+            inputs,
+            lanes,
+            table,
+            resolutions: cfg.resolutions.clone(),
+            journal: create(dir, "journal.md")?,
+            log: create(dir, "tickwire.log")?,
+            orders: create(dir, "orders.csv")?,
+            fills: create(dir, "fills.csv")?,
+            equity: create(dir, "equity.csv")?,
+            metrics: create(dir, "metrics.jsonl")?,
+            status_every: Duration::from_millis(cfg.cold.status_interval_ms),
+            metrics_every: Duration::from_millis(cfg.cold.metrics_interval_ms),
+            journal_every: Duration::from_secs(10),
+            status_line: cfg.cold.status_line,
+            started: Instant::now(),
+            anomalies_journaled: [0; 10],
+            malformed_journaled: 0,
+            initial_equity: cfg.risk.initial_equity,
+            peak_equity: cfg.risk.initial_equity,
+            max_drawdown_pct: 0.0,
+            last_equity: cfg.risk.initial_equity,
+            equity_rows: 0,
+            mode: mode.to_string(),
+        };
+        writeln!(
+            w.orders,
+            "ts,client_order_id,instrument,side,type,price,qty,status,reason"
+        )?;
+        writeln!(
+            w.fills,
+            "ts,client_order_id,instrument,side,price,qty,fee,liquidity"
+        )?;
+        writeln!(w.equity, "ts,equity,cash,position_value,drawdown_pct")?;
+        writeln!(w.journal, "# tickwire journal: {mode}\n")?;
+        writeln!(w.journal, "## Start\n")?;
+        writeln!(w.journal, "- started: {}", iso8601_ms(wall_ns()))?;
+        writeln!(w.journal, "- version: {}", env!("CARGO_PKG_VERSION"))?;
+        writeln!(w.journal, "- report directory: `{}`", dir.display())?;
+        for (i, lane) in cfg.lanes.iter().enumerate() {
+            let threads: Vec<String> = lane
+                .threads
+                .iter()
+                .map(|t| {
+                    let stages: Vec<&str> = t.stages.iter().map(|s| s.name()).collect();
+                    format!(
+                        "`{}` [{}] core {}",
+                        t.name,
+                        stages.join("→"),
+                        t.core.map_or("-".to_string(), |c| c.to_string())
+                    )
+                })
+                .collect();
+            writeln!(
+                w.journal,
+                "- lane {i} `{}`: {}",
+                lane.name,
+                threads.join(", ")
+            )?;
+        }
+        writeln!(
+            w.journal,
+            "\n### Config\n\n```toml\n{}```\n",
+            cfg.effective_toml
+        )?;
+        writeln!(w.journal, "## Events\n")?;
+        w.journal.flush()?;
+        Ok(w)
+    }
+
+    fn symbol(&self, id: Option<crate::core::InstrumentId>) -> String {
+        id.map_or_else(|| "-".to_string(), |i| self.table.symbol(i))
+    }
+
+    fn decimals(&self, id: crate::core::InstrumentId) -> (u32, u32) {
+        self.table
+            .get(id)
+            .map_or((0, 0), |i| (i.price_decimals(), i.qty_decimals()))
+    }
+
+    fn write_record(&mut self, lane: usize, rec: ColdRecord) -> std::io::Result<()> {
+        match rec {
+            ColdRecord::Anomaly {
+                market_ns,
+                kind,
+                instrument,
+                seq,
+                expected,
+                got,
+            } => {
+                let line = format!(
+                    "{} ANOMALY {} lane {lane} {} seq {seq}: expected {expected}, got {got}",
+                    iso8601_ms(market_ns),
+                    kind.name(),
+                    self.symbol(instrument)
+                );
+                writeln!(self.log, "{line}")?;
+                self.anomalies_journaled[kind.index()] += 1;
+                let n = self.anomalies_journaled[kind.index()];
+                if n <= JOURNAL_ANOMALY_CAP {
+                    writeln!(
+                        self.journal,
+                        "- `{}` anomaly **{}** {} (message {seq}): expected {expected}, got {got}",
+                        iso8601_ms(market_ns),
+                        kind.name(),
+                        self.symbol(instrument)
+                    )?;
+                }
+                if n == JOURNAL_ANOMALY_CAP {
+                    writeln!(
+                        self.journal,
+                        "- further `{}` anomalies are counted, not journaled (see tickwire.log)",
+                        kind.name()
+                    )?;
+                }
+            }
+            ColdRecord::Malformed {
+                seq,
+                recv_ns,
+                reason,
+                field,
+            } => {
+                writeln!(
+                    self.log,
+                    "{} MALFORMED lane {lane} message {seq}: {reason} {field}",
+                    iso8601_ms(recv_ns)
+                )?;
+                self.malformed_journaled += 1;
+                if self.malformed_journaled <= JOURNAL_MALFORMED_CAP {
+                    writeln!(
+                        self.journal,
+                        "- malformed message {seq} skipped: {reason} {field}"
+                    )?;
+                }
+                if self.malformed_journaled == JOURNAL_MALFORMED_CAP {
+                    writeln!(self.journal, "- further malformed messages are counted, not journaled (see tickwire.log)")?;
+                }
+            }
+            ColdRecord::Signal { market_ns, signal } => {
+                writeln!(
+                    self.log,
+                    "{} SIGNAL {} direction {}",
+                    iso8601_ms(market_ns),
+                    self.symbol(Some(signal.instrument)),
+                    signal.direction
+                )?;
+            }
+            ColdRecord::Order {
+                market_ns,
+                order,
+                rejected,
+            } => {
+                let (pd, qd) = self.decimals(order.instrument);
+                let sym = self.symbol(Some(order.instrument));
+                let (status, reason) = match rejected {
+                    Some(r) => ("rejected", r.as_str()),
+                    None => ("new", ""),
+                };
+                let ts = iso8601_ms(market_ns);
+                writeln!(
+                    self.orders,
+                    "{ts},{},{sym},{},{},{},{},{status},{reason}",
+                    order.client_order_id,
+                    order.side.as_str(),
+                    order.order_type.as_str(),
+                    format_scaled(order.price.0, pd),
+                    format_scaled(order.qty.0, qd),
+                )?;
+                writeln!(
+                    self.journal,
+                    "- `{ts}` order #{} {sym} {} {} {} @ {}: {status}{}",
+                    order.client_order_id,
+                    order.side.as_str(),
+                    order.order_type.as_str(),
+                    format_scaled(order.qty.0, qd),
+                    format_scaled(order.price.0, pd),
+                    if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({reason})")
+                    }
+                )?;
+            }
+            ColdRecord::Exec { report: r } => {
+                let (pd, qd) = self.decimals(r.instrument);
+                let sym = self.symbol(Some(r.instrument));
+                let ts = iso8601_ms(r.market_ns);
+                match r.kind {
+                    ExecKind::Fill => {
+                        writeln!(
+                            self.fills,
+                            "{ts},{},{sym},{},{},{},{},taker",
+                            r.client_order_id,
+                            r.side.as_str(),
+                            format_scaled(r.price.0, pd),
+                            format_scaled(r.qty.0, qd),
+                            format_scaled(r.fee, 2),
+                        )?;
+                        writeln!(
+                            self.orders,
+                            "{ts},{},{sym},{},market,{},{},filled,",
+                            r.client_order_id,
+                            r.side.as_str(),
+                            format_scaled(r.price.0, pd),
+                            format_scaled(r.qty.0, qd),
+                        )?;
+                        writeln!(
+                            self.journal,
+                            "- `{ts}` fill #{} {sym} {} {} @ {} fee {}",
+                            r.client_order_id,
+                            r.side.as_str(),
+                            format_scaled(r.qty.0, qd),
+                            format_scaled(r.price.0, pd),
+                            format_scaled(r.fee, 2)
+                        )?;
+                    }
+                    ExecKind::Rejected(reason) => {
+                        writeln!(
+                            self.orders,
+                            "{ts},{},{sym},{},market,,,rejected,{}",
+                            r.client_order_id,
+                            r.side.as_str(),
+                            reason.as_str()
+                        )?;
+                        writeln!(
+                            self.journal,
+                            "- `{ts}` order #{} rejected by the venue: {}",
+                            r.client_order_id,
+                            reason.as_str()
+                        )?;
+                    }
+                }
+            }
+            ColdRecord::Equity {
+                market_ns,
+                cash,
+                position_value,
+            } => {
+                let equity = self
+                    .initial_equity
+                    .saturating_add(cash)
+                    .saturating_add(position_value);
+                self.peak_equity = self.peak_equity.max(equity);
+                let dd = if self.peak_equity > 0 {
+                    (self.peak_equity - equity) as f64 / self.peak_equity as f64 * 100.0
+                } else {
+                    0.0
+                };
+                self.max_drawdown_pct = self.max_drawdown_pct.max(dd);
+                self.last_equity = equity;
+                self.equity_rows += 1;
+                writeln!(
+                    self.equity,
+                    "{},{},{},{},{dd:.4}",
+                    iso8601_ms(market_ns),
+                    format_scaled(equity, 2),
+                    format_scaled(self.initial_equity.saturating_add(cash), 2),
+                    format_scaled(position_value, 2),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> std::io::Result<usize> {
+        let mut total = 0;
+        let mut batch: Vec<(usize, ColdRecord)> = Vec::with_capacity(1024);
+        for i in 0..self.inputs.len() {
+            batch.clear();
+            let lane = self.inputs[i].lane;
+            self.inputs[i]
+                .ring
+                .pop_batch(1024, |r| batch.push((lane, r)));
+            total += batch.len();
+            for &(lane, r) in &batch {
+                self.write_record(lane, r)?;
+            }
+        }
+        Ok(total)
+    }
+
+    fn all_closed(&self) -> bool {
+        self.inputs.iter().all(|i| i.ring.is_closed())
+    }
+
+    /// Totals across lanes, for status lines and metrics.
+    pub fn totals(&self) -> Totals {
+        Totals::of(&self.lanes, &self.resolutions)
+    }
+
+    fn metrics_line(&mut self) -> std::io::Result<()> {
+        let t = self.totals();
+        let line = serde_json::json!({
+            "ts": iso8601_ms(wall_ns()),
+            "elapsed_s": self.started.elapsed().as_secs_f64(),
+            "messages": t.received,
+            "parsed": t.parsed,
+            "malformed": t.malformed,
+            "trades": t.trades,
+            "book_tickers": t.book_tickers,
+            "candles": t.candles,
+            "signals": t.signals,
+            "orders": t.orders,
+            "fills": t.fills,
+            "anomalies": t.anomalies,
+            "cold_drops": t.cold_drops,
+            "realized": t.realized as f64 / 1e8,
+            "fees": t.fees as f64 / 1e8,
+            "equity": self.last_equity as f64 / 1e8,
+        });
+        writeln!(self.metrics, "{line}")
+    }
+
+    fn status(&self, last: &mut (Instant, u64), tty: bool) {
+        let t = self.totals();
+        let dt = last.0.elapsed().as_secs_f64().max(1e-9);
+        let rate = (t.received - last.1) as f64 / dt;
+        *last = (Instant::now(), t.received);
+        let line = format!(
+            "[tickwire {}] {:>6.1}s  msgs {} ({:.1}k/s)  trades {}  candles {}  signals {}  orders {}  fills {}  pnl {:.2}  fees {:.2}  anomalies {}  drops {}",
+            self.mode,
+            self.started.elapsed().as_secs_f64(),
+            t.received,
+            rate / 1000.0,
+            t.trades,
+            t.candles,
+            t.signals,
+            t.orders,
+            t.fills,
+            (t.realized + t.unrealized) as f64 / 1e8,
+            t.fees as f64 / 1e8,
+            t.anomalies,
+            t.cold_drops
+        );
+        let mut err = std::io::stderr().lock();
+        if tty {
+            let _ = write!(err, "\r\x1b[2K{line}");
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+    }
+
+    /// Runs until `hot_done` is set and every ring is drained and closed.
+    pub fn run(mut self, hot_done: Arc<AtomicBool>) -> std::io::Result<Self> {
+        let tty = std::io::stderr().is_terminal();
+        let mut next_status = Instant::now() + self.status_every;
+        let mut next_metrics = Instant::now() + self.metrics_every;
+        let mut next_journal = Instant::now() + self.journal_every;
+        let mut last = (Instant::now(), 0u64);
+        loop {
+            let n = self.drain()?;
+            let now = Instant::now();
+            if now >= next_metrics {
+                self.metrics_line()?;
+                self.metrics.flush()?;
+                next_metrics = now + self.metrics_every;
+            }
+            if now >= next_journal {
+                let t = self.totals();
+                writeln!(
+                    self.journal,
+                    "- `{}` summary: {} messages, {} trades, {} candles, {} signals, {} orders, {} fills, {} anomalies, {} cold drops",
+                    iso8601_ms(wall_ns()),
+                    t.received, t.trades, t.candles, t.signals, t.orders, t.fills, t.anomalies, t.cold_drops
+                )?;
+                next_journal = now + self.journal_every;
+            }
+            if now >= next_status {
+                if self.status_line {
+                    self.status(&mut last, tty);
+                }
+                // Nothing is lost on a crash beyond the last status period.
+                self.flush()?;
+                next_status = now + self.status_every;
+            }
+            if n == 0 {
+                if hot_done.load(Ordering::Acquire) && self.all_closed() {
+                    // One last pass: records pushed just before the close.
+                    if self.drain()? == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        self.metrics_line()?;
+        if self.status_line {
+            self.status(&mut last, tty);
+            if tty {
+                eprintln!();
+            }
+        }
+        self.flush()?;
+        Ok(self)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.journal.flush()?;
+        self.log.flush()?;
+        self.orders.flush()?;
+        self.fills.flush()?;
+        self.equity.flush()?;
+        self.metrics.flush()
+    }
+
+    /// Appends the final section to the journal.
+    pub fn finish_journal(&mut self, summary_md: &str) -> std::io::Result<()> {
+        writeln!(self.journal, "\n## Final summary\n\n{summary_md}")?;
+        self.journal.flush()
+    }
+
+    /// The report directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Counter totals across lanes.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    /// Raw messages.
+    pub received: u64,
+    /// Parsed.
+    pub parsed: u64,
+    /// Malformed.
+    pub malformed: u64,
+    /// Skipped by kind name.
+    pub skipped: Vec<(&'static str, u64)>,
+    /// Trades.
+    pub trades: u64,
+    /// Book tickers.
+    pub book_tickers: u64,
+    /// Candles over all resolutions.
+    pub candles: u64,
+    /// Candles per resolution.
+    pub candles_by_res: Vec<(Resolution, u64)>,
+    /// Indicator updates.
+    pub indicator_updates: u64,
+    /// Signals.
+    pub signals: u64,
+    /// Orders sent.
+    pub orders: u64,
+    /// Orders refused by risk.
+    pub orders_rejected: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Venue rejects.
+    pub venue_rejected: u64,
+    /// Anomalies over all kinds.
+    pub anomalies: u64,
+    /// Per kind.
+    pub anomalies_by_kind: Vec<(AnomalyKind, u64)>,
+    /// Cold records dropped.
+    pub cold_drops: u64,
+    /// Realized PnL (10⁻⁸).
+    pub realized: i64,
+    /// Unrealized PnL (10⁻⁸).
+    pub unrealized: i64,
+    /// Fees (10⁻⁸).
+    pub fees: i64,
+}
+
+impl Totals {
+    /// Sums counters over lanes.
+    pub fn of(lanes: &[Arc<LaneStats>], resolutions: &[Resolution]) -> Self {
+        use crate::feed::parse::binance::SkipKind;
+        let mut t = Totals::default();
+        let sum = |f: &dyn Fn(&LaneStats) -> u64| lanes.iter().map(|l| f(l)).sum::<u64>();
+        t.received = sum(&|l| l.parse.received.get());
+        t.parsed = sum(&|l| l.parse.parsed.get());
+        t.malformed = sum(&|l| l.parse.malformed.get());
+        t.skipped = SkipKind::ALL
+            .iter()
+            .map(|k| (k.name(), sum(&|l| l.parse.skipped[k.index()].get())))
+            .collect();
+        t.trades = sum(&|l| l.parse.trades.get());
+        t.book_tickers = sum(&|l| l.parse.book_tickers.get());
+        t.candles_by_res = resolutions
+            .iter()
+            .map(|r| (*r, sum(&|l| l.candles_closed(*r))))
+            .collect();
+        t.candles = t.candles_by_res.iter().map(|x| x.1).sum();
+        t.indicator_updates = sum(&|l| l.strategy.indicator_updates.get());
+        t.signals = sum(&|l| l.strategy.signals.get());
+        t.orders = sum(&|l| l.risk.orders.get());
+        t.orders_rejected = sum(&|l| l.risk.rejected.get());
+        t.fills = sum(&|l| l.risk.fills.get());
+        t.venue_rejected = sum(&|l| l.venue.rejected.get());
+        t.anomalies_by_kind = AnomalyKind::ALL
+            .iter()
+            .map(|k| {
+                let arb = sum(&|l| l.arbiter.anomalies[k.index()].get());
+                let extra = match k {
+                    AnomalyKind::Malformed => t.malformed,
+                    AnomalyKind::LateTrade => sum(&|l| l.candles.late.get()),
+                    AnomalyKind::OrderState => sum(&|l| l.risk.bad_reports.get()),
+                    _ => 0,
+                };
+                (*k, arb + extra)
+            })
+            .collect();
+        t.anomalies = t.anomalies_by_kind.iter().map(|x| x.1).sum();
+        t.cold_drops = lanes
+            .iter()
+            .map(|l| l.cold_drops.iter().map(|c| c.get()).sum::<u64>())
+            .sum();
+        t.realized = lanes.iter().map(|l| l.risk.realized.get()).sum();
+        t.unrealized = lanes.iter().map(|l| l.risk.unrealized.get()).sum();
+        t.fees = lanes.iter().map(|l| l.risk.fees.get()).sum();
+        t
+    }
+}

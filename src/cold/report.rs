@@ -1,0 +1,221 @@
+//! End-of-run reports: `summary.json`, `report.md` and `latency/<stage>.hgrm`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Map, Value};
+
+use super::Totals;
+use crate::runtime::latency::{hgrm, percentiles, Percentiles};
+
+/// What a hot thread contributes to the summary.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ThreadSummary {
+    /// Name (`lane/thread`).
+    pub name: String,
+    /// Always true: only hot threads are listed.
+    pub hot: bool,
+    /// Core asked for.
+    pub core: Option<usize>,
+    /// Whether pinning succeeded.
+    pub pinned: bool,
+    /// Stage names.
+    pub stages: Vec<&'static str>,
+    /// Allocations inside the run loop.
+    pub allocations: u64,
+    /// Allocations while setting up.
+    pub setup_allocations: u64,
+}
+
+/// Everything the final report needs.
+pub struct RunSummary<'a> {
+    /// run | replay | backtest | bench.
+    pub mode: &'a str,
+    /// Counters.
+    pub totals: &'a Totals,
+    /// Hot threads.
+    pub threads: &'a [ThreadSummary],
+    /// Merged latency per stage name, plus `tick_to_order`.
+    pub latency: &'a BTreeMap<String, Histogram<u64>>,
+    /// Wall seconds the hot path ran.
+    pub elapsed_s: f64,
+    /// Equity at the end, quote at 10⁻⁸.
+    pub final_equity: i64,
+    /// Largest drawdown, percent.
+    pub max_drawdown_pct: f64,
+    /// Messages lost because a peer thread died (0 in a healthy run).
+    pub lost: u64,
+    /// Inputs (replay files) or the source description.
+    pub inputs: Vec<String>,
+}
+
+fn money(v: i64) -> f64 {
+    v as f64 / 1e8
+}
+
+impl RunSummary<'_> {
+    /// The `summary.json` document.
+    pub fn to_json(&self) -> Value {
+        let t = self.totals;
+        let skipped: Map<String, Value> = t
+            .skipped
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_string(), json!(n)))
+            .collect();
+        let candles: Map<String, Value> = t
+            .candles_by_res
+            .iter()
+            .map(|(r, n)| (r.label().to_string(), json!(n)))
+            .collect();
+        let anomalies: Map<String, Value> = t
+            .anomalies_by_kind
+            .iter()
+            .map(|(k, n)| (k.name().to_string(), json!(n)))
+            .collect();
+        let latency: Map<String, Value> = self
+            .latency
+            .iter()
+            .map(|(k, h)| {
+                (
+                    k.clone(),
+                    serde_json::to_value(percentiles(h)).unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        json!({
+            "mode": self.mode,
+            "messages": {
+                "received": t.received,
+                "parsed": t.parsed,
+                "malformed": t.malformed,
+                "skipped": skipped,
+            },
+            "events": {
+                "trades": t.trades,
+                "book_tickers": t.book_tickers,
+                "klines": 0,
+                "depth_updates": 0,
+            },
+            "candles": candles,
+            "indicator_updates": t.indicator_updates,
+            "signals": t.signals,
+            "orders": t.orders,
+            "orders_rejected": t.orders_rejected,
+            "fills": t.fills,
+            "venue_rejects": t.venue_rejected,
+            "threads": self.threads,
+            "latency_ns": latency,
+            "anomalies": anomalies,
+            "pnl": {
+                "realized": money(t.realized),
+                "unrealized": money(t.unrealized),
+                "fees": money(t.fees),
+            },
+            "equity": {
+                "final": money(self.final_equity),
+                "max_drawdown_pct": self.max_drawdown_pct,
+            },
+            "cold_drops": t.cold_drops,
+            "lost": self.lost,
+            "elapsed_s": self.elapsed_s,
+            "messages_per_s": if self.elapsed_s > 0.0 { t.received as f64 / self.elapsed_s } else { 0.0 },
+            "inputs": self.inputs,
+            "version": env!("CARGO_PKG_VERSION"),
+        })
+    }
+
+    /// The human report (also appended to the journal).
+    pub fn to_markdown(&self) -> String {
+        let t = self.totals;
+        let mut s = String::new();
+        s.push_str(&format!(
+            "| what | value |\n|---|---|\n| mode | {} |\n| wall time | {:.2} s |\n| messages | {} received, {} parsed, {} malformed |\n| throughput | {:.0} msg/s |\n| trades / book tickers | {} / {} |\n",
+            self.mode,
+            self.elapsed_s,
+            t.received,
+            t.parsed,
+            t.malformed,
+            if self.elapsed_s > 0.0 { t.received as f64 / self.elapsed_s } else { 0.0 },
+            t.trades,
+            t.book_tickers
+        ));
+        let skipped: Vec<String> = t
+            .skipped
+            .iter()
+            .filter(|x| x.1 > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        if !skipped.is_empty() {
+            s.push_str(&format!("| skipped by type | {} |\n", skipped.join(", ")));
+        }
+        let candles: Vec<String> = t
+            .candles_by_res
+            .iter()
+            .map(|(r, n)| format!("{} {n}", r.label()))
+            .collect();
+        s.push_str(&format!(
+            "| candles | {} |\n| signals / orders / fills | {} / {} / {} |\n| orders refused by risk | {} |\n| realized / unrealized PnL | {:.2} / {:.2} |\n| fees | {:.2} |\n| final equity | {:.2} (max drawdown {:.3}%) |\n| anomalies | {} |\n| cold records dropped | {} |\n\n",
+            candles.join(", "),
+            t.signals,
+            t.orders,
+            t.fills,
+            t.orders_rejected,
+            money(t.realized),
+            money(t.unrealized),
+            money(t.fees),
+            money(self.final_equity),
+            self.max_drawdown_pct,
+            t.anomalies,
+            t.cold_drops
+        ));
+        s.push_str("Latency (ns; each stage from the previous stage's exit, ring hop included):\n\n| stage | count | p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---|---|---|---|---|---|---|---|\n");
+        for (k, h) in self.latency {
+            let Percentiles {
+                count,
+                p50,
+                p90,
+                p99,
+                p999,
+                p9999,
+                max,
+            } = percentiles(h);
+            s.push_str(&format!(
+                "| {k} | {count} | {p50} | {p90} | {p99} | {p999} | {p9999} | {max} |\n"
+            ));
+        }
+        s.push_str(
+            "\nThreads:\n\n| thread | stages | core | allocations in loop |\n|---|---|---|---|\n",
+        );
+        for th in self.threads {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                th.name,
+                th.stages.join("→"),
+                match (th.core, th.pinned) {
+                    (Some(c), true) => c.to_string(),
+                    (Some(c), false) => format!("{c} (pin failed)"),
+                    (None, _) => "-".into(),
+                },
+                th.allocations
+            ));
+        }
+        s
+    }
+
+    /// Writes summary.json, report.md and the .hgrm files.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_string_pretty(&self.to_json()).unwrap_or_default();
+        std::fs::write(dir.join("summary.json"), json + "\n")?;
+        std::fs::write(
+            dir.join("report.md"),
+            format!("# tickwire {} report\n\n{}", self.mode, self.to_markdown()),
+        )?;
+        std::fs::create_dir_all(dir.join("latency"))?;
+        for (k, h) in self.latency {
+            std::fs::write(dir.join("latency").join(format!("{k}.hgrm")), hgrm(h))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1111 @@
+//! Run configuration, in two steps: raw TOML (unknown keys rejected, with the key's name in the
+//! error), then a validated, typed [`Config`] (cores exist and are allowed, ring sizes are powers
+//! of two, instruments known, stages form the pipeline in order) before any thread starts.
+//!
+//! Cold path only: this module allocates freely and never runs on a hot thread.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::event::Resolution;
+use super::instrument::{Instrument, InstrumentTable, Symbol};
+use super::num::parse_scaled;
+use crate::ring::WaitStrategy;
+
+/// The built-in default: `tuning/dev-2core.toml`, compiled in so `tickwire run` works anywhere.
+pub const DEFAULT_CONFIG: &str = include_str!("../../tuning/dev-2core.toml");
+
+/// A configuration error: one sentence naming the file, key or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax or schema error (unknown key, wrong type).
+    #[error("config {origin}: {message}")]
+    Parse {
+        /// File name or "--set".
+        origin: String,
+        /// The parser's message, which names the key.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("config: {key}: {message}")]
+    Invalid {
+        /// Dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+// ---------------------------------------------------------------- raw schema
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    instruments: Vec<RawInstrument>,
+    #[serde(default)]
+    source: RawSource,
+    #[serde(default)]
+    lanes: Vec<RawLane>,
+    #[serde(default)]
+    rings: RawRings,
+    #[serde(default)]
+    candles: RawCandles,
+    #[serde(default)]
+    strategy: RawStrategy,
+    #[serde(default)]
+    risk: RawRisk,
+    #[serde(default)]
+    venue: RawVenue,
+    #[serde(default)]
+    cold: RawCold,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstrument {
+    symbol: String,
+    tick: String,
+    lot: String,
+    #[serde(default)]
+    order_qty: Option<String>,
+    #[serde(default)]
+    max_position: Option<String>,
+    #[serde(default)]
+    synthetic_price: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    #[serde(default = "default_source_kind")]
+    kind: String,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default = "default_rate")]
+    msgs_per_sec: f64,
+    #[serde(default)]
+    files: Vec<String>,
+    #[serde(default = "default_speed")]
+    speed: String,
+    #[serde(default)]
+    auto_instruments: Option<bool>,
+    #[serde(default = "default_max_instruments")]
+    max_instruments: usize,
+    #[serde(default)]
+    loop_count: Option<u64>,
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+impl Default for RawSource {
+    fn default() -> Self {
+        toml::from_str("").expect("empty source table deserializes")
+    }
+}
+
+fn default_source_kind() -> String {
+    "synthetic".into()
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_rate() -> f64 {
+    20_000.0
+}
+fn default_speed() -> String {
+    "max".into()
+}
+fn default_max_instruments() -> usize {
+    256
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLane {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    instruments: Vec<String>,
+    threads: Vec<RawThread>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThread {
+    name: String,
+    #[serde(default)]
+    core: Option<usize>,
+    stages: Vec<String>,
+    #[serde(default = "default_wait")]
+    wait: String,
+}
+
+fn default_wait() -> String {
+    "spin-then-park".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRings {
+    #[serde(default = "default_ring")]
+    capacity: usize,
+    #[serde(default = "default_cold_ring")]
+    cold_capacity: usize,
+    #[serde(default)]
+    cold_core: Option<usize>,
+}
+
+impl Default for RawRings {
+    fn default() -> Self {
+        Self {
+            capacity: default_ring(),
+            cold_capacity: default_cold_ring(),
+            cold_core: None,
+        }
+    }
+}
+fn default_ring() -> usize {
+    8192
+}
+fn default_cold_ring() -> usize {
+    65_536
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCandles {
+    #[serde(default = "default_resolutions")]
+    resolutions: Vec<String>,
+}
+impl Default for RawCandles {
+    fn default() -> Self {
+        Self {
+            resolutions: default_resolutions(),
+        }
+    }
+}
+fn default_resolutions() -> Vec<String> {
+    vec!["1s".into(), "1m".into()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStrategy {
+    #[serde(default)]
+    ema_cross: RawEmaCross,
+}
+impl Default for RawStrategy {
+    fn default() -> Self {
+        Self {
+            ema_cross: RawEmaCross::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmaCross {
+    #[serde(default = "default_true")]
+    enabled: bool,
+    #[serde(default = "default_fast")]
+    fast: usize,
+    #[serde(default = "default_slow")]
+    slow: usize,
+    #[serde(default = "default_strategy_res")]
+    resolution: String,
+    #[serde(default = "default_true")]
+    allow_short: bool,
+}
+impl Default for RawEmaCross {
+    fn default() -> Self {
+        toml::from_str("").expect("empty ema_cross table deserializes")
+    }
+}
+fn default_true() -> bool {
+    true
+}
+fn default_fast() -> usize {
+    3
+}
+fn default_slow() -> usize {
+    8
+}
+fn default_strategy_res() -> String {
+    "1s".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRisk {
+    #[serde(default = "default_max_notional")]
+    max_order_notional: String,
+    #[serde(default)]
+    kill_switch: bool,
+    #[serde(default = "default_equity")]
+    initial_equity: String,
+}
+impl Default for RawRisk {
+    fn default() -> Self {
+        Self {
+            max_order_notional: default_max_notional(),
+            kill_switch: false,
+            initial_equity: default_equity(),
+        }
+    }
+}
+fn default_equity() -> String {
+    "100000".into()
+}
+fn default_max_notional() -> String {
+    "10000".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVenue {
+    #[serde(default = "default_venue")]
+    kind: String,
+    #[serde(default = "default_fee")]
+    taker_fee_bps: String,
+}
+impl Default for RawVenue {
+    fn default() -> Self {
+        Self {
+            kind: default_venue(),
+            taker_fee_bps: default_fee(),
+        }
+    }
+}
+fn default_venue() -> String {
+    "paper".into()
+}
+fn default_fee() -> String {
+    "10".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCold {
+    #[serde(default = "default_status_ms")]
+    status_interval_ms: u64,
+    #[serde(default = "default_metrics_ms")]
+    metrics_interval_ms: u64,
+    #[serde(default = "default_true")]
+    status_line: bool,
+}
+impl Default for RawCold {
+    fn default() -> Self {
+        Self {
+            status_interval_ms: default_status_ms(),
+            metrics_interval_ms: default_metrics_ms(),
+            status_line: true,
+        }
+    }
+}
+fn default_status_ms() -> u64 {
+    1000
+}
+fn default_metrics_ms() -> u64 {
+    1000
+}
+
+// ---------------------------------------------------------------- typed config
+
+/// A hot stage. Order here is pipeline order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Bytes → market events (runs on the source's thread).
+    Parse,
+    /// Redundancy, duplicates, ordering, anomalies.
+    Arbiter,
+    /// Trades → OHLCV candles.
+    Candles,
+    /// Candles → indicator values.
+    Indicators,
+    /// Indicators → strategy signals.
+    Signals,
+    /// Signals → risk-checked orders; order state machine; fills back.
+    Risk,
+    /// The venue edge (paper simulator).
+    Venue,
+}
+
+impl Stage {
+    /// Every stage in pipeline order.
+    pub const ALL: [Stage; 7] = [
+        Stage::Parse,
+        Stage::Arbiter,
+        Stage::Candles,
+        Stage::Indicators,
+        Stage::Signals,
+        Stage::Risk,
+        Stage::Venue,
+    ];
+
+    /// Config and report name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stage::Parse => "parse",
+            Stage::Arbiter => "arbiter",
+            Stage::Candles => "candles",
+            Stage::Indicators => "indicators",
+            Stage::Signals => "signals",
+            Stage::Risk => "risk",
+            Stage::Venue => "venue",
+        }
+    }
+
+    /// Parses a config name (`orders` is accepted for `risk`: one stage owns both).
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "orders" {
+            return Some(Stage::Risk);
+        }
+        Self::ALL.into_iter().find(|st| st.name() == s)
+    }
+
+    /// Dense index.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One hot thread of a lane.
+#[derive(Clone, Debug)]
+pub struct ThreadSpec {
+    /// Name (also the OS thread name).
+    pub name: String,
+    /// Core to pin to, if any.
+    pub core: Option<usize>,
+    /// Contiguous stages fused on this thread, in order.
+    pub stages: Vec<Stage>,
+    /// How the thread waits when idle.
+    pub wait: WaitStrategy,
+}
+
+/// An independent pipeline: its own instruments, source, threads and cores.
+#[derive(Clone, Debug)]
+pub struct LaneSpec {
+    /// Name.
+    pub name: String,
+    /// Symbols this lane trades (empty = every instrument, as in an auto-instrument replay).
+    pub instruments: Vec<String>,
+    /// Threads, in pipeline order.
+    pub threads: Vec<ThreadSpec>,
+}
+
+/// Where market messages come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceKind {
+    /// The seeded synthetic market.
+    Synthetic,
+    /// Recorded captures.
+    Replay,
+}
+
+/// Replay pacing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    /// As fast as the pipeline goes.
+    Max,
+    /// The capture's own timing scaled by this factor (1.0 = real time).
+    Factor(f64),
+}
+
+impl Speed {
+    /// Parses `max`, `1x`, `10x`, `0.5x`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "max" {
+            return Some(Speed::Max);
+        }
+        let f: f64 = s.strip_suffix('x')?.parse().ok()?;
+        (f > 0.0 && f.is_finite()).then_some(Speed::Factor(f))
+    }
+}
+
+/// The source section.
+#[derive(Clone, Debug)]
+pub struct SourceSpec {
+    /// Kind.
+    pub kind: SourceKind,
+    /// Synthetic seed.
+    pub seed: u64,
+    /// Synthetic mean message rate (market time).
+    pub msgs_per_sec: f64,
+    /// Replay files.
+    pub files: Vec<String>,
+    /// Pacing.
+    pub speed: Speed,
+    /// Replay: add unknown symbols as they appear.
+    pub auto_instruments: bool,
+    /// Capacity of the instrument table.
+    pub max_instruments: usize,
+    /// Replay: play the inputs this many times (benchmarks), shifting nothing.
+    pub loop_count: u64,
+    /// Stop after this many messages (per lane).
+    pub limit: Option<u64>,
+}
+
+/// Per-instrument trading parameters.
+#[derive(Clone, Debug)]
+pub struct InstrumentSpec {
+    /// Static facts.
+    pub instrument: Instrument,
+    /// Quantity one signal trades (10⁻⁸ scale).
+    pub order_qty: i64,
+    /// Largest absolute position (10⁻⁸ scale).
+    pub max_position: i64,
+    /// Start price for the synthetic market (10⁻⁸ scale).
+    pub synthetic_price: i64,
+}
+
+/// EMA-cross strategy parameters.
+#[derive(Clone, Debug)]
+pub struct EmaCrossSpec {
+    /// On or off.
+    pub enabled: bool,
+    /// Fast period.
+    pub fast: usize,
+    /// Slow period.
+    pub slow: usize,
+    /// Candle resolution it trades on.
+    pub resolution: Resolution,
+    /// May go short.
+    pub allow_short: bool,
+}
+
+/// Risk limits.
+#[derive(Clone, Debug)]
+pub struct RiskSpec {
+    /// Largest order notional in quote currency (10⁻⁸ scale).
+    pub max_order_notional: i64,
+    /// Start with the kill switch engaged (every order refused).
+    pub kill_switch: bool,
+    /// Account equity at start, quote at 10⁻⁸ (the base of equity.csv and drawdown).
+    pub initial_equity: i64,
+}
+
+/// Venue parameters.
+#[derive(Clone, Debug)]
+pub struct VenueSpec {
+    /// Taker fee in basis points at 10⁻⁸ scale.
+    pub taker_fee_bps: i64,
+}
+
+/// Cold-side parameters.
+#[derive(Clone, Debug)]
+pub struct ColdSpec {
+    /// Live status line period.
+    pub status_interval_ms: u64,
+    /// metrics.jsonl period.
+    pub metrics_interval_ms: u64,
+    /// Print the live one-line status on stderr.
+    pub status_line: bool,
+}
+
+/// A validated configuration. Everything a run needs, checked before any thread starts.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Known instruments.
+    pub instruments: Vec<InstrumentSpec>,
+    /// Source.
+    pub source: SourceSpec,
+    /// Lanes.
+    pub lanes: Vec<LaneSpec>,
+    /// Hot ring capacity (power of two).
+    pub ring_capacity: usize,
+    /// Cold ring capacity (power of two).
+    pub cold_capacity: usize,
+    /// Core for the cold thread, if pinned.
+    pub cold_core: Option<usize>,
+    /// Candle resolutions built, finest first.
+    pub resolutions: Vec<Resolution>,
+    /// Strategy.
+    pub ema_cross: EmaCrossSpec,
+    /// Risk.
+    pub risk: RiskSpec,
+    /// Venue.
+    pub venue: VenueSpec,
+    /// Cold side.
+    pub cold: ColdSpec,
+    /// The TOML text the run used, after overrides (written to journal.md).
+    pub effective_toml: String,
+}
+
+/// Where the config text comes from.
+pub enum ConfigSource<'a> {
+    /// The built-in default.
+    Default,
+    /// A file on disk.
+    File(&'a Path),
+}
+
+impl Config {
+    /// Loads, applies `--set KEY=VALUE` overrides, validates. `allowed_cores` is the CPU list read
+    /// once at start, before any pinning (see NOTES: core_affinity shrinks after pinning).
+    pub fn load(
+        source: ConfigSource<'_>,
+        overrides: &[String],
+        allowed_cores: &[usize],
+    ) -> Result<Self, ConfigError> {
+        let (origin, text) = match source {
+            ConfigSource::Default => ("built-in default".to_string(), DEFAULT_CONFIG.to_string()),
+            ConfigSource::File(p) => (
+                p.display().to_string(),
+                std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source: e,
+                })?,
+            ),
+        };
+        let mut value: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            origin: origin.clone(),
+            message: one_line(&e.to_string()),
+        })?;
+        for ov in overrides {
+            apply_override(&mut value, ov)?;
+        }
+        let effective_toml = toml::to_string(&value).unwrap_or_default();
+        let raw: RawConfig = value
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                origin,
+                message: one_line(&e.to_string()),
+            })?;
+        validate(raw, allowed_cores, effective_toml)
+    }
+
+    /// Builds the shared instrument table: configured instruments first, room for more.
+    pub fn instrument_table(&self) -> InstrumentTable {
+        let table = InstrumentTable::new(self.source.max_instruments.max(self.instruments.len()));
+        for spec in &self.instruments {
+            // Capacity is at least the configured count, so this cannot fail.
+            let _ = table.insert(spec.instrument);
+        }
+        table
+    }
+
+    /// Trading parameters for a symbol, or the defaults for an auto-added instrument.
+    pub fn spec_for(&self, symbol: &str) -> Option<&InstrumentSpec> {
+        self.instruments
+            .iter()
+            .find(|s| s.instrument.symbol.as_str() == symbol)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Applies `a.b.c=VALUE` to the TOML tree. VALUE is read as TOML (`42`, `true`, `"x"`, `[1,2]`)
+/// and falls back to a bare string. A numeric segment indexes an array (`lanes.0.threads.1.core`).
+pub fn apply_override(root: &mut toml::Value, ov: &str) -> Result<(), ConfigError> {
+    let (key, raw_value) = ov
+        .split_once('=')
+        .ok_or_else(|| invalid(ov, "--set expects KEY=VALUE"))?;
+    let key = key.trim();
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw_value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw_value.trim().to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(invalid(key, "empty segment in --set key"));
+    }
+    let mut cur = root;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        cur = match cur {
+            toml::Value::Table(t) => {
+                if last {
+                    t.insert((*part).to_string(), value);
+                    return Ok(());
+                }
+                t.entry((*part).to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            toml::Value::Array(a) => {
+                let idx: usize = part
+                    .parse()
+                    .map_err(|_| invalid(key, format!("`{part}` is not an array index")))?;
+                let len = a.len();
+                let slot = a.get_mut(idx).ok_or_else(|| {
+                    invalid(key, format!("index {idx} out of range ({len} items)"))
+                })?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => {
+                return Err(invalid(
+                    key,
+                    format!("`{part}` is inside a value that is not a table"),
+                ))
+            }
+        };
+    }
+    Ok(())
+}
+
+fn decimal(key: &str, s: &str) -> Result<i64, ConfigError> {
+    parse_scaled(s.trim().as_bytes()).map_err(|e| invalid(key, format!("`{s}`: {e}")))
+}
+
+fn positive(key: &str, s: &str) -> Result<i64, ConfigError> {
+    let v = decimal(key, s)?;
+    if v <= 0 {
+        return Err(invalid(key, format!("`{s}` must be greater than 0")));
+    }
+    Ok(v)
+}
+
+fn validate(
+    raw: RawConfig,
+    allowed_cores: &[usize],
+    effective_toml: String,
+) -> Result<Config, ConfigError> {
+    let mut instruments = Vec::new();
+    for (i, ri) in raw.instruments.iter().enumerate() {
+        let key = |k: &str| format!("instruments[{i}].{k}");
+        let symbol = Symbol::new(ri.symbol.as_bytes()).ok_or_else(|| {
+            invalid(
+                key("symbol"),
+                format!("`{}` is empty or too long", ri.symbol),
+            )
+        })?;
+        if instruments
+            .iter()
+            .any(|s: &InstrumentSpec| s.instrument.symbol == symbol)
+        {
+            return Err(invalid(
+                key("symbol"),
+                format!("`{}` is listed twice", ri.symbol),
+            ));
+        }
+        let tick = positive(&key("tick"), &ri.tick)?;
+        let lot = positive(&key("lot"), &ri.lot)?;
+        let order_qty = match &ri.order_qty {
+            Some(s) => positive(&key("order_qty"), s)?,
+            None => lot,
+        };
+        if order_qty % lot != 0 {
+            return Err(invalid(key("order_qty"), "must be a multiple of lot"));
+        }
+        let max_position = match &ri.max_position {
+            Some(s) => positive(&key("max_position"), s)?,
+            None => order_qty.saturating_mul(10),
+        };
+        let synthetic_price = match &ri.synthetic_price {
+            Some(s) => positive(&key("synthetic_price"), s)?,
+            None => 100 * super::num::SCALE,
+        };
+        instruments.push(InstrumentSpec {
+            instrument: Instrument { symbol, tick, lot },
+            order_qty,
+            max_position,
+            synthetic_price,
+        });
+    }
+
+    let src = &raw.source;
+    let kind = match src.kind.as_str() {
+        "synthetic" => SourceKind::Synthetic,
+        "replay" => SourceKind::Replay,
+        other => {
+            return Err(invalid(
+                "source.kind",
+                format!("`{other}` is not one of synthetic, replay"),
+            ))
+        }
+    };
+    if !(src.msgs_per_sec > 0.0 && src.msgs_per_sec.is_finite()) {
+        return Err(invalid("source.msgs_per_sec", "must be a positive number"));
+    }
+    let speed = Speed::parse(&src.speed).ok_or_else(|| {
+        invalid(
+            "source.speed",
+            format!("`{}` is not max or a factor like 1x", src.speed),
+        )
+    })?;
+    if kind == SourceKind::Synthetic && instruments.is_empty() {
+        return Err(invalid(
+            "instruments",
+            "the synthetic source needs at least one instrument",
+        ));
+    }
+    if src.max_instruments == 0 || src.max_instruments > 65_536 {
+        return Err(invalid("source.max_instruments", "must be 1..=65536"));
+    }
+    let source = SourceSpec {
+        kind,
+        seed: src.seed,
+        msgs_per_sec: src.msgs_per_sec,
+        files: src.files.clone(),
+        speed,
+        auto_instruments: src.auto_instruments.unwrap_or(instruments.is_empty()),
+        max_instruments: src.max_instruments.max(instruments.len()),
+        loop_count: src.loop_count.unwrap_or(1).max(1),
+        limit: src.limit,
+    };
+
+    for (key, cap) in [
+        ("rings.capacity", raw.rings.capacity),
+        ("rings.cold_capacity", raw.rings.cold_capacity),
+    ] {
+        if cap < 2 || !cap.is_power_of_two() {
+            return Err(invalid(key, format!("{cap} is not a power of two >= 2")));
+        }
+    }
+    let check_core = |key: String, core: usize| -> Result<(), ConfigError> {
+        if allowed_cores.contains(&core) {
+            Ok(())
+        } else {
+            Err(invalid(
+                key,
+                format!("core {core} does not exist or is not allowed here (allowed: {allowed_cores:?})"),
+            ))
+        }
+    };
+    if let Some(c) = raw.rings.cold_core {
+        check_core("rings.cold_core".into(), c)?;
+    }
+
+    let mut lanes = Vec::new();
+    let raw_lanes = if raw.lanes.is_empty() {
+        vec![RawLane {
+            name: Some("main".into()),
+            instruments: Vec::new(),
+            threads: vec![RawThread {
+                name: "hot".into(),
+                core: None,
+                stages: Stage::ALL.iter().map(|s| s.name().to_string()).collect(),
+                wait: default_wait(),
+            }],
+        }]
+    } else {
+        raw.lanes
+    };
+    let mut pinned: BTreeMap<usize, String> = BTreeMap::new();
+    let mut claimed: BTreeMap<String, String> = BTreeMap::new();
+    for (li, rl) in raw_lanes.iter().enumerate() {
+        let lane_name = rl.name.clone().unwrap_or_else(|| format!("lane{li}"));
+        for sym in &rl.instruments {
+            if !instruments
+                .iter()
+                .any(|s| s.instrument.symbol.as_str() == sym)
+            {
+                return Err(invalid(
+                    format!("lanes[{li}].instruments"),
+                    format!("`{sym}` is not in [[instruments]]"),
+                ));
+            }
+            if let Some(other) = claimed.insert(sym.clone(), lane_name.clone()) {
+                return Err(invalid(
+                    format!("lanes[{li}].instruments"),
+                    format!("`{sym}` is already traded by lane `{other}`"),
+                ));
+            }
+        }
+        if raw_lanes.len() > 1 && rl.instruments.is_empty() {
+            return Err(invalid(
+                format!("lanes[{li}].instruments"),
+                "with several lanes each must list its instruments",
+            ));
+        }
+        if rl.threads.is_empty() {
+            return Err(invalid(
+                format!("lanes[{li}].threads"),
+                "a lane needs at least one thread",
+            ));
+        }
+        let mut threads = Vec::new();
+        let mut next = 0usize;
+        for (ti, rt) in rl.threads.iter().enumerate() {
+            let key = |k: &str| format!("lanes[{li}].threads[{ti}].{k}");
+            if rt.stages.is_empty() {
+                return Err(invalid(key("stages"), "a thread needs at least one stage"));
+            }
+            let mut stages = Vec::new();
+            for s in &rt.stages {
+                let st = Stage::parse(s).ok_or_else(|| {
+                    invalid(
+                        key("stages"),
+                        format!("`{s}` is not a stage (parse, arbiter, candles, indicators, signals, risk, venue)"),
+                    )
+                })?;
+                if st.index() != next {
+                    let want = Stage::ALL.get(next).map(|s| s.name()).unwrap_or("nothing");
+                    return Err(invalid(
+                        key("stages"),
+                        format!("`{s}` is out of order: stages must run parse→venue contiguously, expected `{want}`"),
+                    ));
+                }
+                next += 1;
+                stages.push(st);
+            }
+            let wait = WaitStrategy::parse(&rt.wait).ok_or_else(|| {
+                invalid(
+                    key("wait"),
+                    format!(
+                        "`{}` is not busy-spin, spin-then-yield or spin-then-park",
+                        rt.wait
+                    ),
+                )
+            })?;
+            if let Some(c) = rt.core {
+                check_core(key("core"), c)?;
+                if let Some(prev) = pinned.insert(c, rt.name.clone()) {
+                    return Err(invalid(
+                        key("core"),
+                        format!("core {c} is already given to thread `{prev}`"),
+                    ));
+                }
+            }
+            threads.push(ThreadSpec {
+                name: rt.name.clone(),
+                core: rt.core,
+                stages,
+                wait,
+            });
+        }
+        if next != Stage::ALL.len() {
+            return Err(invalid(
+                format!("lanes[{li}].threads"),
+                format!(
+                    "stages end at `{}`; every lane must run all stages through `venue`",
+                    Stage::ALL[next - 1].name()
+                ),
+            ));
+        }
+        lanes.push(LaneSpec {
+            name: lane_name,
+            instruments: rl.instruments.clone(),
+            threads,
+        });
+    }
+
+    let mut resolutions = Vec::new();
+    for r in &raw.candles.resolutions {
+        let res = Resolution::parse(r).ok_or_else(|| {
+            invalid(
+                "candles.resolutions",
+                format!("`{r}` is not one of 1s, 1m, 5m, 1h, 1d"),
+            )
+        })?;
+        if !resolutions.contains(&res) {
+            resolutions.push(res);
+        }
+    }
+    resolutions.sort();
+    if resolutions.is_empty() {
+        return Err(invalid(
+            "candles.resolutions",
+            "at least one resolution is needed",
+        ));
+    }
+
+    let e = &raw.strategy.ema_cross;
+    let resolution = Resolution::parse(&e.resolution).ok_or_else(|| {
+        invalid(
+            "strategy.ema_cross.resolution",
+            format!("`{}` is not a resolution", e.resolution),
+        )
+    })?;
+    if e.enabled && !resolutions.contains(&resolution) {
+        return Err(invalid(
+            "strategy.ema_cross.resolution",
+            format!(
+                "`{}` is not built: add it to candles.resolutions",
+                e.resolution
+            ),
+        ));
+    }
+    if e.fast == 0 || e.slow == 0 || e.fast >= e.slow {
+        return Err(invalid("strategy.ema_cross", "need 0 < fast < slow"));
+    }
+
+    let max_order_notional = positive("risk.max_order_notional", &raw.risk.max_order_notional)?;
+    let initial_equity = positive("risk.initial_equity", &raw.risk.initial_equity)?;
+    if raw.venue.kind != "paper" {
+        return Err(invalid(
+            "venue.kind",
+            format!("`{}` is not available yet (paper)", raw.venue.kind),
+        ));
+    }
+    let taker_fee_bps = decimal("venue.taker_fee_bps", &raw.venue.taker_fee_bps)?;
+    if !(0..=10_000 * super::num::SCALE).contains(&taker_fee_bps) {
+        return Err(invalid(
+            "venue.taker_fee_bps",
+            "must be between 0 and 10000",
+        ));
+    }
+    if raw.cold.status_interval_ms == 0 || raw.cold.metrics_interval_ms == 0 {
+        return Err(invalid("cold", "intervals must be at least 1 ms"));
+    }
+
+    Ok(Config {
+        instruments,
+        source,
+        lanes,
+        ring_capacity: raw.rings.capacity,
+        cold_capacity: raw.rings.cold_capacity,
+        cold_core: raw.rings.cold_core,
+        resolutions,
+        ema_cross: EmaCrossSpec {
+            enabled: e.enabled,
+            fast: e.fast,
+            slow: e.slow,
+            resolution,
+            allow_short: e.allow_short,
+        },
+        risk: RiskSpec {
+            max_order_notional,
+            kill_switch: raw.risk.kill_switch,
+            initial_equity,
+        },
+        venue: VenueSpec { taker_fee_bps },
+        cold: ColdSpec {
+            status_interval_ms: raw.cold.status_interval_ms,
+            metrics_interval_ms: raw.cold.metrics_interval_ms,
+            status_line: raw.cold.status_line,
+        },
+        effective_toml,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CORES: &[usize] = &[0, 1];
+
+    fn load_str(text: &str, sets: &[&str]) -> Result<Config, ConfigError> {
+        let dir =
+            std::env::temp_dir().join(format!("tw-cfg-{}-{}", std::process::id(), text.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Config::load(ConfigSource::File(&p), &sets, CORES)
+    }
+
+    #[test]
+    fn default_config_is_valid() {
+        let c = Config::load(ConfigSource::Default, &[], CORES).unwrap();
+        assert_eq!(c.instruments.len(), 2);
+        assert_eq!(c.lanes.len(), 1);
+        assert_eq!(c.source.kind, SourceKind::Synthetic);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = load_str("[risk]\nmax_order_notionall = \"5\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_order_notionall"), "{e}");
+        let e = Config::load(ConfigSource::Default, &["venue.colour=1".into()], CORES)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn bad_core_is_refused_before_start() {
+        let e = Config::load(
+            ConfigSource::Default,
+            &["lanes.0.threads.0.core=64".into()],
+            CORES,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("core 64"), "{e}");
+        assert!(e.contains("lanes[0].threads[0].core"), "{e}");
+    }
+
+    #[test]
+    fn overrides_apply() {
+        let c = Config::load(
+            ConfigSource::Default,
+            &["strategy.ema_cross.fast=2".into(), "source.seed=7".into()],
+            CORES,
+        )
+        .unwrap();
+        assert_eq!(c.ema_cross.fast, 2);
+        assert_eq!(c.source.seed, 7);
+    }
+
+    #[test]
+    fn stages_must_be_contiguous_and_complete() {
+        let base = "[[instruments]]\nsymbol='BTCUSDT'\ntick='0.01'\nlot='0.00001'\n";
+        let e = load_str(
+            &format!("{base}[[lanes]]\n[[lanes.threads]]\nname='a'\nstages=['parse','candles']\n"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("out of order"), "{e}");
+        let e = load_str(
+            &format!("{base}[[lanes]]\n[[lanes.threads]]\nname='a'\nstages=['parse','arbiter']\n"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("every lane must run all stages"), "{e}");
+    }
+
+    #[test]
+    fn ring_sizes_must_be_powers_of_two() {
+        let e = Config::load(
+            ConfigSource::Default,
+            &["rings.capacity=1000".into()],
+            CORES,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("rings.capacity"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_one_line() {
+        let e = Config::load(
+            ConfigSource::File(Path::new("/nonexistent/x.toml")),
+            &[],
+            CORES,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("cannot read config file /nonexistent/x.toml"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn speeds_parse() {
+        assert_eq!(Speed::parse("max"), Some(Speed::Max));
+        assert_eq!(Speed::parse("1x"), Some(Speed::Factor(1.0)));
+        assert_eq!(Speed::parse("10x"), Some(Speed::Factor(10.0)));
+        assert_eq!(Speed::parse("0x"), None);
+        assert_eq!(Speed::parse("fast"), None);
+    }
+}

@@ -1,0 +1,368 @@
+//! The fixed-size, `Copy` values that travel the hot path.
+//!
+//! Every ring carries [`Envelope`]s: a payload plus the stamps that latency and determinism
+//! need. No variant owns heap memory, so a ring slot is written in place and never allocates.
+
+use super::instrument::InstrumentId;
+use super::num::{Price, Qty};
+
+/// Order or aggressor side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Buy / bid.
+    Buy,
+    /// Sell / ask.
+    Sell,
+}
+
+impl Side {
+    /// `"buy"` or `"sell"`, as written in CSV files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
+    /// +1 for buy, −1 for sell.
+    pub fn sign(self) -> i64 {
+        match self {
+            Side::Buy => 1,
+            Side::Sell => -1,
+        }
+    }
+}
+
+/// One public trade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trade {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Venue trade id (strictly increasing per instrument on Binance).
+    pub trade_id: u64,
+    /// Trade price.
+    pub price: Price,
+    /// Trade quantity.
+    pub qty: Qty,
+    /// Trade time at the venue (ns since epoch).
+    pub trade_ns: u64,
+    /// Event (message) time at the venue (ns since epoch).
+    pub event_ns: u64,
+    /// True when the buyer was the maker, i.e. the aggressor sold.
+    pub buyer_is_maker: bool,
+}
+
+impl Trade {
+    /// The aggressor's side.
+    pub fn aggressor(&self) -> Side {
+        if self.buyer_is_maker {
+            Side::Sell
+        } else {
+            Side::Buy
+        }
+    }
+}
+
+/// Best bid and ask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookTicker {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Order book update id (`u`).
+    pub update_id: u64,
+    /// Best bid price.
+    pub bid_px: Price,
+    /// Quantity at the best bid.
+    pub bid_qty: Qty,
+    /// Best ask price.
+    pub ask_px: Price,
+    /// Quantity at the best ask.
+    pub ask_qty: Qty,
+    /// Venue event time (ns since epoch), 0 when the venue sends none (Binance spot).
+    pub event_ns: u64,
+}
+
+/// Candle resolutions, UTC-aligned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Resolution {
+    /// 1 second.
+    S1,
+    /// 1 minute.
+    M1,
+    /// 5 minutes.
+    M5,
+    /// 1 hour.
+    H1,
+    /// 1 day.
+    D1,
+}
+
+impl Resolution {
+    /// Every resolution, finest first.
+    pub const ALL: [Resolution; 5] = [
+        Resolution::S1,
+        Resolution::M1,
+        Resolution::M5,
+        Resolution::H1,
+        Resolution::D1,
+    ];
+
+    /// Length in nanoseconds.
+    pub const fn nanos(self) -> u64 {
+        const S: u64 = 1_000_000_000;
+        match self {
+            Resolution::S1 => S,
+            Resolution::M1 => 60 * S,
+            Resolution::M5 => 300 * S,
+            Resolution::H1 => 3_600 * S,
+            Resolution::D1 => 86_400 * S,
+        }
+    }
+
+    /// Label as used in config and reports (`1s`, `1m`, `5m`, `1h`, `1d`).
+    pub const fn label(self) -> &'static str {
+        match self {
+            Resolution::S1 => "1s",
+            Resolution::M1 => "1m",
+            Resolution::M5 => "5m",
+            Resolution::H1 => "1h",
+            Resolution::D1 => "1d",
+        }
+    }
+
+    /// Parses a label.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.label() == s)
+    }
+
+    /// Dense index 0..5 for per-resolution arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A closed OHLCV candle with its integrity data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candle {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Resolution.
+    pub resolution: Resolution,
+    /// Bucket start (ns since epoch, UTC-aligned).
+    pub open_ns: u64,
+    /// Open.
+    pub open: Price,
+    /// High.
+    pub high: Price,
+    /// Low.
+    pub low: Price,
+    /// Close.
+    pub close: Price,
+    /// Base volume.
+    pub volume: Qty,
+    /// Quote volume (Σ price × qty) at 10⁻⁸ scale, saturating.
+    pub quote_volume: i64,
+    /// Trades aggregated.
+    pub trades: u32,
+    /// First and last trade ids.
+    pub first_trade_id: u64,
+    /// Last trade id.
+    pub last_trade_id: u64,
+    /// Integrity flags ([`Candle::FLAG_GAP`], [`Candle::FLAG_LATE`]).
+    pub flags: u8,
+}
+
+impl Candle {
+    /// Trade ids inside the candle were not contiguous.
+    pub const FLAG_GAP: u8 = 1;
+    /// A trade older than the bucket arrived after it closed (counted, not applied).
+    pub const FLAG_LATE: u8 = 2;
+}
+
+/// Indicator values for one closed candle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IndicatorUpdate {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Resolution of the candle that produced it.
+    pub resolution: Resolution,
+    /// Bucket start of that candle.
+    pub open_ns: u64,
+    /// The candle's close.
+    pub close: Price,
+    /// Fast EMA, `None` until ready.
+    pub ema_fast: Option<f64>,
+    /// Slow EMA, `None` until ready.
+    pub ema_slow: Option<f64>,
+}
+
+/// A strategy's wish for a target position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signal {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Strategy index (position in the run's strategy list).
+    pub strategy: u8,
+    /// Wanted direction: +1 long, −1 short, 0 flat.
+    pub direction: i8,
+    /// Price the decision was made at (the candle close).
+    pub ref_price: Price,
+}
+
+/// Order types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderType {
+    /// Take liquidity now at the best price.
+    Market,
+    /// Rest at a price.
+    Limit,
+}
+
+impl OrderType {
+    /// CSV spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Market => "market",
+            OrderType::Limit => "limit",
+        }
+    }
+}
+
+/// Why an order was refused (by risk or by the venue). Small and `Copy` for the hot path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Would exceed the per-instrument position limit.
+    MaxPosition,
+    /// Order notional above the limit.
+    MaxNotional,
+    /// No book or price known yet for the instrument.
+    NoMarket,
+    /// Quantity rounds to zero lots.
+    ZeroQty,
+    /// Kill switch engaged.
+    KillSwitch,
+    /// The venue had no liquidity on that side.
+    NoLiquidity,
+}
+
+impl RejectReason {
+    /// Snake-case name for CSV and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::MaxPosition => "max_position",
+            RejectReason::MaxNotional => "max_notional",
+            RejectReason::NoMarket => "no_market",
+            RejectReason::ZeroQty => "zero_qty",
+            RejectReason::KillSwitch => "kill_switch",
+            RejectReason::NoLiquidity => "no_liquidity",
+        }
+    }
+}
+
+/// An order sent to the venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderRequest {
+    /// Client order id, unique within a run and assigned in signal order (deterministic).
+    pub client_order_id: u64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub order_type: OrderType,
+    /// Limit price (for market orders, the reference price risk checked against).
+    pub price: Price,
+    /// Quantity.
+    pub qty: Qty,
+    /// Set when risk refused the order: it still travels to the venue edge so that one thread
+    /// writes every order row, in one deterministic order, but it is never executed.
+    pub risk_reject: Option<RejectReason>,
+}
+
+/// What the venue did with an order: the one message that travels back up the pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecKind {
+    /// (Part) filled at `price` for `qty`.
+    Fill,
+    /// Refused; nothing filled.
+    Rejected(RejectReason),
+}
+
+/// An execution report from the venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecReport {
+    /// The order's client id.
+    pub client_order_id: u64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side.
+    pub side: Side,
+    /// Fill or reject.
+    pub kind: ExecKind,
+    /// Fill price.
+    pub price: Price,
+    /// Filled quantity.
+    pub qty: Qty,
+    /// Fee in quote currency at 10⁻⁸ scale.
+    pub fee: i64,
+    /// True when the order is done (fully filled, rejected or the rest cancelled).
+    pub done: bool,
+    /// Market time of the fill.
+    pub market_ns: u64,
+}
+
+/// Everything a hot ring can carry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Payload {
+    /// A public trade.
+    Trade(Trade),
+    /// A best bid/ask update.
+    BookTicker(BookTicker),
+    /// A closed candle.
+    Candle(Candle),
+    /// Indicator values.
+    Indicator(IndicatorUpdate),
+    /// A strategy signal.
+    Signal(Signal),
+    /// An order on its way to the venue.
+    Order(OrderRequest),
+}
+
+/// A payload with the stamps every stage needs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Envelope {
+    /// Monotonic ns when the source received the bytes (latency only).
+    pub ingress_ns: u64,
+    /// Monotonic ns when the previous stage finished with it (latency only).
+    pub stamp_ns: u64,
+    /// Wall-clock receive time (ns since epoch).
+    pub recv_ns: u64,
+    /// Market time: the venue's time for the event, or the receive time when the venue has none.
+    pub market_ns: u64,
+    /// Position of the source message in its stream (0-based).
+    pub seq: u64,
+    /// The value.
+    pub payload: Payload,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_stays_small() {
+        // Two cache lines at most: the ring copies it twice per hop.
+        assert!(
+            std::mem::size_of::<Envelope>() <= 128,
+            "{}",
+            std::mem::size_of::<Envelope>()
+        );
+    }
+
+    #[test]
+    fn resolutions_round_trip() {
+        for r in Resolution::ALL {
+            assert_eq!(Resolution::parse(r.label()), Some(r));
+        }
+        assert_eq!(Resolution::parse("2m"), None);
+    }
+}

@@ -1,0 +1,62 @@
+//! Indicators: O(1) incremental updates per closed candle.
+//!
+//! For each instrument × resolution this stage keeps the EMA pair the EMA-cross strategy
+//! reads, and emits an [`IndicatorUpdate`] after every closed candle (the candle itself is
+//! passed on first). State is a fixed table allocated at start.
+
+pub mod ema;
+
+use std::sync::Arc;
+
+use crate::core::stats::LaneStats;
+use crate::core::{Envelope, IndicatorUpdate, Payload, Resolution, Sink};
+use ema::Ema;
+
+/// The indicator stage.
+pub struct Indicators {
+    n_res: usize,
+    pairs: Vec<(Ema, Ema)>,
+    stats: Arc<LaneStats>,
+}
+
+impl Indicators {
+    /// EMA(fast)/EMA(slow) for up to `instruments` instruments at every resolution.
+    pub fn new(instruments: usize, fast: usize, slow: usize, stats: Arc<LaneStats>) -> Self {
+        let n_res = Resolution::ALL.len();
+        Self {
+            n_res,
+            pairs: vec![(Ema::new(fast), Ema::new(slow)); instruments * n_res],
+            stats,
+        }
+    }
+
+    /// Passes the event on; after a candle, emits its indicator values.
+    #[inline]
+    pub fn on_event(&mut self, env: &Envelope, out: &mut impl Sink<Envelope>) {
+        out.emit(*env);
+        let Payload::Candle(c) = env.payload else {
+            return;
+        };
+        let Some((fast, slow)) = self
+            .pairs
+            .get_mut(c.instrument.index() * self.n_res + c.resolution.index())
+        else {
+            return;
+        };
+        let x = c.close.to_f64();
+        let ema_fast = fast.update(x);
+        let ema_slow = slow.update(x);
+        self.stats.strategy.indicator_updates.inc();
+        out.emit(Envelope {
+            payload: Payload::Indicator(IndicatorUpdate {
+                instrument: c.instrument,
+                resolution: c.resolution,
+                open_ns: c.open_ns,
+                close: c.close,
+                ema_fast,
+                ema_slow,
+            }),
+            ..*env
+        });
+    }
+}

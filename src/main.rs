@@ -1,0 +1,248 @@
+//! The `tickwire` command line. Parsing and error reporting only: every error is one sentence
+//! on stderr and a non-zero exit code, never a panic or a backtrace.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use tickwire::core::clock;
+use tickwire::core::config::{Config, ConfigSource};
+use tickwire::runtime::{self, RunOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "tickwire",
+    version,
+    about = "A featherweight, low-latency crypto trading engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// TOML config (default: the built-in tuning/dev-2core.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one config value: a dotted TOML path, e.g. `--set risk.max_order_notional=500`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Report directory (default: runs/<UTC timestamp>-<mode>/).
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run live: the built-in synthetic market by default, paper venue.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Stop after this long (e.g. 30s, 500ms, 2m); Ctrl-C stops cleanly at any time.
+        #[arg(long)]
+        duration: Option<String>,
+    },
+    /// Replay recorded captures (JSONL, plain or .zst) through the whole pipeline.
+    Replay {
+        #[command(flatten)]
+        common: Common,
+        /// Capture files, played in the order given.
+        #[arg(long = "input", required = true, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        /// Venue whose message format the captures use (detected when omitted).
+        #[arg(long)]
+        venue: Option<String>,
+        /// max, or the capture's own timing scaled: 1x, 10x.
+        #[arg(long, default_value = "max")]
+        speed: String,
+    },
+    /// Benchmarks: throughput of the fused pipeline beside a naive baseline.
+    Bench {
+        /// throughput
+        kind: String,
+        /// Capture to loop (default: the BTCUSDT capture in ../shared/data).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Times to loop it.
+        #[arg(long, default_value_t = 20)]
+        loops: u64,
+        /// Where to write summary.json.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let v: f64 = num
+        .parse()
+        .with_context(|| format!("--duration `{s}` is not a number with a unit like 30s"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" | "" => v,
+        "m" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => bail!("--duration `{s}`: unit must be ms, s, m or h"),
+    };
+    if !(secs > 0.0 && secs.is_finite()) {
+        bail!("--duration `{s}` must be positive");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn default_dir(mode: &str) -> PathBuf {
+    PathBuf::from("runs").join(format!("{}-{mode}", clock::compact_utc(clock::wall_ns())))
+}
+
+fn allowed_cores() -> Vec<usize> {
+    // Read once, before any thread pins itself (core_affinity only lists the caller's CPUs).
+    core_affinity::get_core_ids()
+        .map(|v| v.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
+fn load_config(common: &Common, extra: &[String]) -> Result<Config> {
+    let mut sets = extra.to_vec();
+    sets.extend(common.sets.iter().cloned());
+    let source = match &common.config {
+        Some(p) => ConfigSource::File(p),
+        None => ConfigSource::Default,
+    };
+    Ok(Config::load(source, &sets, &allowed_cores())?)
+}
+
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    // First Ctrl-C / SIGTERM: clean stop (drain, report). Second: leave at once.
+    let _ = ctrlc::set_handler(move || {
+        if s.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    stop
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn execute(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run { common, duration } => {
+            let duration = duration.as_deref().map(parse_duration).transpose()?;
+            let cfg = load_config(&common, &[])?;
+            let dir = common
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| default_dir("run"));
+            let res = runtime::run(
+                &cfg,
+                RunOptions {
+                    mode: "run".into(),
+                    report_dir: dir,
+                    duration,
+                    stop: stop_flag(),
+                    captures: None,
+                },
+            )?;
+            eprintln!("report: {}", res.report_dir.display());
+        }
+        Command::Replay {
+            common,
+            inputs,
+            venue,
+            speed,
+        } => {
+            if let Some(v) = venue.as_deref() {
+                if !matches!(v, "binance" | "binance-usdm" | "binance-coinm") {
+                    bail!("--venue {v}: only binance, binance-usdm and binance-coinm captures can be replayed so far");
+                }
+            }
+            for p in &inputs {
+                if !p.exists() {
+                    bail!("cannot read capture {}: no such file", p.display());
+                }
+            }
+            let files: Vec<String> = inputs
+                .iter()
+                .map(|p| toml_str(&p.display().to_string()))
+                .collect();
+            let extra = vec![
+                "source.kind=\"replay\"".to_string(),
+                format!("source.files=[{}]", files.join(",")),
+                format!("source.speed={}", toml_str(&speed)),
+            ];
+            let cfg = load_config(&common, &extra)?;
+            let dir = common
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| default_dir("replay"));
+            let res = runtime::run(
+                &cfg,
+                RunOptions {
+                    mode: "replay".into(),
+                    report_dir: dir,
+                    duration: None,
+                    stop: stop_flag(),
+                    captures: None,
+                },
+            )?;
+            let t = &res.totals;
+            println!(
+                "replayed {} messages: {} trades, {} book tickers, {} malformed, skipped {}",
+                t.received,
+                t.trades,
+                t.book_tickers,
+                t.malformed,
+                t.skipped
+                    .iter()
+                    .filter(|x| x.1 > 0)
+                    .map(|(k, n)| format!("{k}={n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            eprintln!("report: {}", res.report_dir.display());
+        }
+        Command::Bench {
+            kind,
+            input,
+            loops,
+            out,
+        } => {
+            if kind != "throughput" {
+                bail!("bench `{kind}`: only `throughput` exists so far");
+            }
+            let input = input.unwrap_or_else(|| {
+                PathBuf::from(
+                    "../shared/data/ws/binance_spot/hftbacktest_spot_btcusdt_20240808.jsonl.zst",
+                )
+            });
+            let out = out.unwrap_or_else(|| default_dir("bench"));
+            let report = tickwire::bench::throughput(&input, loops, &out)?;
+            println!("{report}");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match execute(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            eprintln!("error: {}", msg.lines().collect::<Vec<_>>().join(" "));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! One hot thread: a contiguous run of stages, fused by plain calls, between two rings.
+//!
+//! The thread owns its stages, its input ring (unless it hosts the source), its output ring
+//! (unless it ends with the venue) and, when risk and venue live on different threads, one end
+//! of the execution-report ring. Everything is built before the thread starts; the loop itself
+//! allocates nothing, takes no lock and makes no syscall beyond what its wait strategy asks
+//! for when idle. Each stage's latency is the time from the previous stage's exit stamp (so it
+//! includes the ring hop in front of it) to its own exit; one clock read per stage.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+
+use crate::arbiter::Arbiter;
+use crate::candles::Candles;
+use crate::core::alloc::thread_allocations;
+use crate::core::clock;
+use crate::core::config::Stage;
+use crate::core::{Envelope, ExecReport, Payload, Sink};
+use crate::feed::{Next, ParseStage, Source};
+use crate::indicators::Indicators;
+use crate::ring::{Consumer, Producer, WaitStrategy, Waiter};
+use crate::risk::RiskStage;
+use crate::strategy::EmaCross;
+use crate::venue::PaperVenue;
+
+use super::latency::histogram;
+
+/// A fixed-capacity stack buffer a stage emits into. Stages emit at most a handful of values
+/// per input (a trade can close one candle per resolution); overflow is counted, never grown.
+pub struct Batch<T: Copy, const N: usize> {
+    items: [Option<T>; N],
+    len: usize,
+    overflow: u64,
+}
+
+impl<T: Copy, const N: usize> Batch<T, N> {
+    /// Empty.
+    pub fn new() -> Self {
+        Self {
+            items: [None; N],
+            len: 0,
+            overflow: 0,
+        }
+    }
+    /// Values emitted.
+    pub fn as_slice(&self) -> impl Iterator<Item = T> + '_ {
+        self.items[..self.len].iter().flatten().copied()
+    }
+    /// Empties it.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+    /// Values lost to a full buffer (always 0 in practice; asserted in debug builds).
+    pub fn overflow(&self) -> u64 {
+        self.overflow
+    }
+}
+
+impl<T: Copy, const N: usize> Default for Batch<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Copy, const N: usize> Sink<T> for Batch<T, N> {
+    #[inline]
+    fn emit(&mut self, value: T) {
+        debug_assert!(
+            self.len < N,
+            "stage emitted more than {N} values for one input"
+        );
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = Some(value);
+            self.len += 1;
+        } else {
+            self.overflow += 1;
+        }
+    }
+}
+
+/// The stages a thread may host; `None` where the stage lives on another thread.
+#[derive(Default)]
+pub struct Stages {
+    /// Source + parse.
+    pub parse: Option<(Source, ParseStage)>,
+    /// Arbiter.
+    pub arbiter: Option<Arbiter>,
+    /// Candles.
+    pub candles: Option<Candles>,
+    /// Indicators.
+    pub indicators: Option<Indicators>,
+    /// Signals.
+    pub signals: Option<EmaCross>,
+    /// Risk + orders.
+    pub risk: Option<RiskStage>,
+    /// Venue.
+    pub venue: Option<PaperVenue>,
+}
+
+/// Everything a hot thread owns.
+pub struct HotThread {
+    /// Thread name.
+    pub name: String,
+    /// Core to pin to.
+    pub core: Option<usize>,
+    /// Stages, in order.
+    pub stage_list: Vec<Stage>,
+    /// Wait strategy.
+    pub wait: WaitStrategy,
+    /// The stages.
+    pub stages: Stages,
+    /// Input ring (all threads but the source's).
+    pub input: Option<Consumer<Envelope>>,
+    /// Output ring (all threads but the venue's).
+    pub output: Option<Producer<Envelope>>,
+    /// Execution reports in (risk thread when the venue is elsewhere).
+    pub exec_in: Option<Consumer<ExecReport>>,
+    /// Execution reports out (venue thread when risk is elsewhere).
+    pub exec_out: Option<Producer<ExecReport>>,
+    /// Set to stop the source.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What a hot thread reports when it ends.
+pub struct ThreadReport {
+    /// Name.
+    pub name: String,
+    /// Core it was pinned to (None = unpinned; Some but `pinned` false = pinning failed).
+    pub core: Option<usize>,
+    /// Whether pinning succeeded.
+    pub pinned: bool,
+    /// Stage names.
+    pub stages: Vec<Stage>,
+    /// Allocations inside the run loop (must be 0).
+    pub allocations: u64,
+    /// Allocations while setting up (before the loop).
+    pub setup_allocations: u64,
+    /// Per-stage latency.
+    pub stage_latency: Vec<(Stage, Histogram<u64>)>,
+    /// Ingress → order at the venue edge.
+    pub tick_to_order: Option<Histogram<u64>>,
+    /// Envelopes or reports that could not be delivered because a peer thread was gone.
+    pub lost: u64,
+}
+
+struct Ctx {
+    last: usize,
+    output: Option<Producer<Envelope>>,
+    exec_in: Option<Consumer<ExecReport>>,
+    exec_out: Option<Producer<ExecReport>>,
+    hist: [Option<Histogram<u64>>; 7],
+    tick_to_order: Option<Histogram<u64>>,
+    waiter: Waiter,
+    lost: u64,
+}
+
+impl Ctx {
+    #[inline]
+    fn record(&mut self, stage: Stage, since: u64, now: u64) {
+        if let Some(h) = &mut self.hist[stage.index()] {
+            h.saturating_record(now.saturating_sub(since));
+        }
+    }
+
+    #[inline]
+    fn send_out(&mut self, env: Envelope) {
+        if let Some(out) = &mut self.output {
+            if out.push_wait(env, &mut self.waiter).is_err() {
+                self.lost += 1;
+            }
+            self.waiter.reset();
+        }
+    }
+
+    /// Applies every report waiting on the return ring. Returns false once that ring is closed.
+    #[inline]
+    fn drain_exec(&mut self, risk: &mut RiskStage) -> bool {
+        let Some(rx) = &mut self.exec_in else {
+            return false;
+        };
+        rx.pop_batch(256, |r| risk.on_exec(&r));
+        !rx.is_closed()
+    }
+}
+
+const STAGE_AFTER: [Option<Stage>; 7] = [
+    Some(Stage::Arbiter),
+    Some(Stage::Candles),
+    Some(Stage::Indicators),
+    Some(Stage::Signals),
+    Some(Stage::Risk),
+    Some(Stage::Venue),
+    None,
+];
+
+impl Stages {
+    /// Runs `env` through stage `s` and everything after it on this thread, depth first, so
+    /// the order of events leaving the thread is the order a single thread would produce.
+    fn run(&mut self, s: Stage, env: &Envelope, ctx: &mut Ctx) {
+        if s.index() > ctx.last {
+            ctx.send_out(*env);
+            return;
+        }
+        let mut out: Batch<Envelope, 16> = Batch::new();
+        match s {
+            Stage::Parse => {}
+            Stage::Arbiter => {
+                if let Some(a) = &mut self.arbiter {
+                    a.on_event(env, &mut out);
+                }
+            }
+            Stage::Candles => {
+                if let Some(c) = &mut self.candles {
+                    c.on_event(env, &mut out);
+                }
+            }
+            Stage::Indicators => {
+                if let Some(i) = &mut self.indicators {
+                    i.on_event(env, &mut out);
+                }
+            }
+            Stage::Signals => {
+                if let Some(g) = &mut self.signals {
+                    g.on_event(env, &mut out);
+                }
+            }
+            Stage::Risk => {
+                if let Some(r) = &mut self.risk {
+                    if ctx.exec_in.is_some() {
+                        // Lockstep with a remote paper venue: decisions must see every fill
+                        // of earlier orders, exactly as the fused topology does, so the same
+                        // input gives the same orders whatever the threads.
+                        while r.in_flight() > 0 {
+                            if !ctx.drain_exec(r) {
+                                break;
+                            }
+                            if r.in_flight() > 0 {
+                                ctx.waiter.idle();
+                            }
+                        }
+                        ctx.waiter.reset();
+                    }
+                    r.on_event(env, &mut out);
+                }
+            }
+            Stage::Venue => {
+                let mut reports: Batch<ExecReport, 4> = Batch::new();
+                if let Some(v) = &mut self.venue {
+                    v.on_event(env, &mut reports);
+                }
+                let now = clock::mono_ns();
+                if let (Payload::Order(o), Some(h)) = (env.payload, &mut ctx.tick_to_order) {
+                    if o.risk_reject.is_none() {
+                        h.saturating_record(now.saturating_sub(env.ingress_ns));
+                    }
+                }
+                for r in reports.as_slice() {
+                    if let Some(risk) = &mut self.risk {
+                        risk.on_exec(&r);
+                    } else if let Some(tx) = &mut ctx.exec_out {
+                        if tx.push_wait(r, &mut ctx.waiter).is_err() {
+                            ctx.lost += 1;
+                        }
+                        ctx.waiter.reset();
+                    }
+                }
+                ctx.record(s, env.stamp_ns, now);
+                return;
+            }
+        }
+        let now = clock::mono_ns();
+        ctx.record(s, env.stamp_ns, now);
+        let Some(next) = STAGE_AFTER[s.index()] else {
+            return;
+        };
+        for mut e in out.as_slice() {
+            e.stamp_ns = now;
+            self.run(next, &e, ctx);
+        }
+    }
+}
+
+impl HotThread {
+    /// Runs until the source ends (or `stop`), or the input ring closes; then closes its output.
+    pub fn run(self) -> ThreadReport {
+        let setup_start = thread_allocations();
+        let pinned = match self.core {
+            Some(id) => core_affinity::set_for_current(core_affinity::CoreId { id }),
+            None => false,
+        };
+        let HotThread {
+            name,
+            core,
+            stage_list,
+            wait,
+            mut stages,
+            mut input,
+            output,
+            exec_in,
+            exec_out,
+            stop,
+        } = self;
+        let mut hist: [Option<Histogram<u64>>; 7] = Default::default();
+        for s in &stage_list {
+            hist[s.index()] = Some(histogram());
+        }
+        let first = stage_list.first().copied().unwrap_or(Stage::Venue);
+        let last = stage_list.last().copied().unwrap_or(Stage::Venue).index();
+        let mut ctx = Ctx {
+            last,
+            output,
+            exec_in,
+            exec_out,
+            hist,
+            tick_to_order: stage_list.contains(&Stage::Venue).then(histogram),
+            waiter: Waiter::new(wait),
+            lost: 0,
+        };
+        let mut idle = Waiter::new(wait);
+        let mut parse_out: Batch<Envelope, 2> = Batch::new();
+        let loop_start = thread_allocations();
+
+        if let Some((mut source, mut parser)) = stages.parse.take() {
+            // Source thread: pull, parse, push through the fused stages.
+            let next = STAGE_AFTER[Stage::Parse.index()].unwrap_or(Stage::Arbiter);
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match source.next() {
+                    Next::Msg(m) => {
+                        idle.reset();
+                        let ingress = m.ingress_ns;
+                        parse_out.clear();
+                        parser.on_message(m, &mut parse_out);
+                        let now = clock::mono_ns();
+                        ctx.record(Stage::Parse, ingress, now);
+                        for mut e in parse_out.as_slice() {
+                            e.stamp_ns = now;
+                            stages.run(next, &e, &mut ctx);
+                        }
+                    }
+                    Next::Wait => {
+                        if let Some(r) = &mut stages.risk {
+                            ctx.drain_exec(r);
+                        }
+                        idle.idle();
+                    }
+                    Next::End => break,
+                }
+            }
+        } else if let Some(rx) = &mut input {
+            loop {
+                let n = rx.pop_batch(64, |e| stages.run(first, &e, &mut ctx));
+                if n > 0 {
+                    idle.reset();
+                    continue;
+                }
+                if rx.is_closed() {
+                    break;
+                }
+                if let Some(r) = &mut stages.risk {
+                    ctx.drain_exec(r);
+                }
+                idle.idle();
+            }
+        }
+
+        // Drain in order: close our output so the next thread finishes, then, if the venue is
+        // elsewhere, apply its last reports until it closes the return ring.
+        if let Some(mut out) = ctx.output.take() {
+            out.close();
+        }
+        if let Some(r) = &mut stages.risk {
+            while ctx.drain_exec(r) {
+                idle.idle();
+            }
+        }
+        if let Some(mut tx) = ctx.exec_out.take() {
+            tx.close();
+        }
+        let allocations = thread_allocations() - loop_start;
+        ThreadReport {
+            name,
+            core,
+            pinned,
+            stages: stage_list.clone(),
+            allocations,
+            setup_allocations: loop_start - setup_start,
+            stage_latency: stage_list
+                .iter()
+                .filter_map(|s| ctx.hist[s.index()].take().map(|h| (*s, h)))
+                .collect(),
+            tick_to_order: ctx.tick_to_order.take(),
+            lost: ctx.lost,
+        }
+    }
+}

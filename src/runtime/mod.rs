@@ -1,0 +1,426 @@
+//! The runtime: builds lanes from the config, pins and starts the threads, stops them in order
+//! and writes the report. The only module that knows the topology.
+//!
+//! Start-up order: validate (done by `Config::load`), build every ring, stage and histogram,
+//! open the report files, then start the cold thread and the hot threads. Stop order: the
+//! source sees the stop flag (Ctrl-C, SIGTERM, `--duration`) or runs dry, closes its ring; each
+//! thread drains its input, closes its output; the venue closes the return ring last. Then the
+//! cold thread drains everything and the final report is written.
+
+pub mod hot;
+pub mod latency;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::arbiter::Arbiter;
+use crate::candles::Candles;
+use crate::cold::report::{RunSummary, ThreadSummary};
+use crate::cold::{ColdInput, ColdWriter, Totals};
+use crate::core::clock;
+use crate::core::cold::{ColdRecord, ColdTx};
+use crate::core::config::{Config, SourceKind, Stage};
+use crate::core::stats::LaneStats;
+use crate::core::{Envelope, ExecReport, InstrumentTable};
+use crate::feed::replay::{Capture, ReplayError};
+use crate::feed::synthetic::{SymbolSpec, SyntheticConfig, SyntheticMarket};
+use crate::feed::{ParseStage, ReplaySource, Source, SyntheticSource};
+use crate::indicators::Indicators;
+use crate::ring::{channel, Consumer, Producer, RingError};
+use crate::risk::RiskStage;
+use crate::strategy::EmaCross;
+use crate::venue::PaperVenue;
+use hot::{HotThread, Stages, ThreadReport};
+
+/// Why a run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A capture could not be loaded.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// The report directory or a report file could not be written.
+    #[error("report: {0}")]
+    Io(#[from] std::io::Error),
+    /// A ring size was refused.
+    #[error("config: {0}")]
+    Ring(#[from] RingError),
+    /// A replay was asked for without inputs.
+    #[error("replay needs at least one --input file")]
+    NoInput,
+    /// A thread panicked (a bug: the hot path must not panic).
+    #[error("thread {0} panicked; the report was written with what was collected")]
+    Panicked(String),
+}
+
+/// How to run.
+pub struct RunOptions {
+    /// `run` or `replay` (reports and journal say which).
+    pub mode: String,
+    /// Report directory.
+    pub report_dir: PathBuf,
+    /// Stop after this long (wall time).
+    pub duration: Option<Duration>,
+    /// Set from outside (Ctrl-C / SIGTERM) to stop cleanly.
+    pub stop: Arc<AtomicBool>,
+    /// Replay these in-memory captures instead of loading `source.files` (benchmarks).
+    pub captures: Option<Vec<Capture>>,
+}
+
+/// What a finished run returns.
+pub struct RunResult {
+    /// The summary.json document.
+    pub summary: serde_json::Value,
+    /// Counter totals.
+    pub totals: Totals,
+    /// Per-thread summaries.
+    pub threads: Vec<ThreadSummary>,
+    /// Where the report is.
+    pub report_dir: PathBuf,
+}
+
+fn cold_ring(
+    capacity: usize,
+    lane: usize,
+    stage: &'static str,
+    inputs: &mut Vec<ColdInput>,
+) -> Result<ColdTx, RingError> {
+    let (tx, rx) = channel::<ColdRecord>(capacity)?;
+    inputs.push(ColdInput {
+        lane,
+        stage,
+        ring: rx,
+    });
+    Ok(ColdTx::new(tx, stage))
+}
+
+fn build_source(cfg: &Config, lane: usize, symbols: &[String], captures: &[Capture]) -> Source {
+    match cfg.source.kind {
+        SourceKind::Synthetic => {
+            let specs: Vec<SymbolSpec> = cfg
+                .instruments
+                .iter()
+                .filter(|s| {
+                    symbols.is_empty() || symbols.iter().any(|x| x == s.instrument.symbol.as_str())
+                })
+                .map(|s| SymbolSpec {
+                    symbol: s.instrument.symbol.as_str().to_string(),
+                    start_price: s.synthetic_price,
+                    tick: s.instrument.tick,
+                    lot: s.instrument.lot,
+                })
+                .collect();
+            let share = specs.len() as f64 / cfg.instruments.len().max(1) as f64;
+            let start_ms = clock::wall_ns() / 1_000_000;
+            let market = SyntheticMarket::new(&SyntheticConfig {
+                seed: cfg.source.seed.wrapping_add(lane as u64),
+                symbols: specs,
+                msgs_per_sec: cfg.source.msgs_per_sec * share,
+                start_ms,
+            });
+            Source::Synthetic(SyntheticSource::new(
+                market,
+                start_ms * 1_000_000,
+                cfg.source.speed,
+                cfg.source.limit,
+            ))
+        }
+        SourceKind::Replay => Source::Replay(ReplaySource::new(
+            captures.to_vec(),
+            cfg.source.speed,
+            cfg.source.loop_count,
+            cfg.source.limit,
+        )),
+    }
+}
+
+struct Built {
+    threads: Vec<HotThread>,
+    lane_of: Vec<String>,
+}
+
+fn build_lane(
+    cfg: &Config,
+    li: usize,
+    table: &Arc<InstrumentTable>,
+    stats: &Arc<LaneStats>,
+    captures: &[Capture],
+    cold_inputs: &mut Vec<ColdInput>,
+    stop: &Arc<AtomicBool>,
+    built: &mut Built,
+) -> Result<(), RunError> {
+    let lane = &cfg.lanes[li];
+    let n = table.capacity();
+    let cc = cfg.cold_capacity;
+    let thread_of = |st: Stage| {
+        lane.threads
+            .iter()
+            .position(|t| t.stages.contains(&st))
+            .unwrap_or(0)
+    };
+    let risk_t = thread_of(Stage::Risk);
+    let venue_t = thread_of(Stage::Venue);
+    let (mut exec_tx, mut exec_rx): (Option<Producer<ExecReport>>, Option<Consumer<ExecReport>>) =
+        (None, None);
+    if risk_t != venue_t {
+        let (tx, rx) = channel::<ExecReport>(cfg.ring_capacity)?;
+        exec_tx = Some(tx);
+        exec_rx = Some(rx);
+    }
+    let mut prev_rx: Option<Consumer<Envelope>> = None;
+    for (ti, spec) in lane.threads.iter().enumerate() {
+        let mut stages = Stages::default();
+        for &st in &spec.stages {
+            match st {
+                Stage::Parse => {
+                    let parser = ParseStage::new(
+                        table.clone(),
+                        cfg.source.auto_instruments,
+                        li == 0,
+                        &lane.instruments,
+                        stats.clone(),
+                        cold_ring(cc, li, "parse", cold_inputs)?,
+                    );
+                    stages.parse =
+                        Some((build_source(cfg, li, &lane.instruments, captures), parser));
+                }
+                Stage::Arbiter => {
+                    stages.arbiter = Some(Arbiter::new(
+                        n,
+                        stats.clone(),
+                        cold_ring(cc, li, "arbiter", cold_inputs)?,
+                    ));
+                }
+                Stage::Candles => {
+                    stages.candles = Some(Candles::new(
+                        n,
+                        &cfg.resolutions,
+                        stats.clone(),
+                        cold_ring(cc, li, "candles", cold_inputs)?,
+                    ));
+                }
+                Stage::Indicators => {
+                    stages.indicators = Some(Indicators::new(
+                        n,
+                        cfg.ema_cross.fast,
+                        cfg.ema_cross.slow,
+                        stats.clone(),
+                    ));
+                }
+                Stage::Signals => {
+                    stages.signals = Some(EmaCross::new(n, &cfg.ema_cross, stats.clone()))
+                }
+                Stage::Risk => {
+                    stages.risk = Some(RiskStage::new(
+                        cfg,
+                        table,
+                        stats.clone(),
+                        cold_ring(cc, li, "risk", cold_inputs)?,
+                    ));
+                }
+                Stage::Venue => {
+                    stages.venue = Some(PaperVenue::new(
+                        n,
+                        cfg.venue.taker_fee_bps,
+                        stats.clone(),
+                        cold_ring(cc, li, "venue", cold_inputs)?,
+                    ));
+                }
+            }
+        }
+        let last = ti + 1 == lane.threads.len();
+        let (out_tx, next_rx) = if last {
+            (None, None)
+        } else {
+            let (tx, rx) = channel::<Envelope>(cfg.ring_capacity)?;
+            (Some(tx), Some(rx))
+        };
+        built.threads.push(HotThread {
+            name: format!("{}/{}", lane.name, spec.name),
+            core: spec.core,
+            stage_list: spec.stages.clone(),
+            wait: spec.wait,
+            stages,
+            input: prev_rx.take(),
+            output: out_tx,
+            exec_in: if ti == risk_t { exec_rx.take() } else { None },
+            exec_out: if ti == venue_t { exec_tx.take() } else { None },
+            stop: stop.clone(),
+        });
+        built.lane_of.push(lane.name.clone());
+        prev_rx = next_rx;
+    }
+    Ok(())
+}
+
+/// Runs the pipeline described by `cfg` until the source ends, the duration passes or `stop`.
+pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
+    clock::init();
+    let table = Arc::new(cfg.instrument_table());
+    let captures: Vec<Capture> = if let Some(c) = opts.captures.clone() {
+        c
+    } else if cfg.source.kind == SourceKind::Replay {
+        if cfg.source.files.is_empty() {
+            return Err(RunError::NoInput);
+        }
+        cfg.source
+            .files
+            .iter()
+            .map(|f| Capture::load(std::path::Path::new(f)))
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let stop = opts.stop.clone();
+    let mut cold_inputs = Vec::new();
+    let mut lanes = Vec::new();
+    let mut built = Built {
+        threads: Vec::new(),
+        lane_of: Vec::new(),
+    };
+    for li in 0..cfg.lanes.len() {
+        let stats = Arc::new(LaneStats::default());
+        build_lane(
+            cfg,
+            li,
+            &table,
+            &stats,
+            &captures,
+            &mut cold_inputs,
+            &stop,
+            &mut built,
+        )?;
+        lanes.push(stats);
+    }
+    drop(captures);
+
+    let writer = ColdWriter::new(
+        &opts.report_dir,
+        &opts.mode,
+        cfg,
+        cold_inputs,
+        lanes.clone(),
+        table.clone(),
+    )?;
+    let hot_done = Arc::new(AtomicBool::new(false));
+    let cold_core = cfg.cold_core;
+    let cold = {
+        let hot_done = hot_done.clone();
+        std::thread::Builder::new()
+            .name("cold".into())
+            .spawn(move || {
+                if let Some(id) = cold_core {
+                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                }
+                writer.run(hot_done)
+            })?
+    };
+
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for t in built.threads {
+        let name = t.name.clone();
+        handles.push((
+            name.clone(),
+            std::thread::Builder::new()
+                .name(short(&name))
+                .spawn(move || t.run())?,
+        ));
+    }
+    let deadline = opts.duration.map(|d| started + d);
+    loop {
+        if handles.iter().all(|(_, h)| h.is_finished()) {
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            stop.store(true, Ordering::Relaxed);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut reports: Vec<ThreadReport> = Vec::new();
+    let mut panicked = None;
+    for (name, h) in handles {
+        match h.join() {
+            Ok(r) => reports.push(r),
+            Err(_) => panicked = Some(name),
+        }
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    hot_done.store(true, Ordering::Release);
+    let mut writer = match cold.join() {
+        Ok(w) => w?,
+        Err(_) => return Err(RunError::Panicked("cold".into())),
+    };
+
+    let mut latency: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut threads = Vec::new();
+    let mut lost = 0;
+    for r in reports {
+        lost += r.lost;
+        for (st, h) in r.stage_latency {
+            merge(&mut latency, st.name(), &h);
+        }
+        if let Some(h) = &r.tick_to_order {
+            merge(&mut latency, "tick_to_order", h);
+        }
+        threads.push(ThreadSummary {
+            name: r.name,
+            hot: true,
+            core: r.core,
+            pinned: r.pinned,
+            stages: r.stages.iter().map(|s| s.name()).collect(),
+            allocations: r.allocations,
+            setup_allocations: r.setup_allocations,
+        });
+    }
+    let totals = writer.totals();
+    let summary = RunSummary {
+        mode: &opts.mode,
+        totals: &totals,
+        threads: &threads,
+        latency: &latency,
+        elapsed_s,
+        final_equity: writer.last_equity,
+        max_drawdown_pct: writer.max_drawdown_pct,
+        lost,
+        inputs: match cfg.source.kind {
+            SourceKind::Replay => cfg.source.files.clone(),
+            SourceKind::Synthetic => vec![format!("synthetic seed {}", cfg.source.seed)],
+        },
+    };
+    summary.write(writer.dir())?;
+    writer.finish_journal(&summary.to_markdown())?;
+    let json = summary.to_json();
+    if let Some(name) = panicked {
+        return Err(RunError::Panicked(name));
+    }
+    Ok(RunResult {
+        summary: json,
+        totals,
+        threads,
+        report_dir: opts.report_dir,
+    })
+}
+
+fn merge(into: &mut BTreeMap<String, Histogram<u64>>, key: &str, h: &Histogram<u64>) {
+    let e = into
+        .entry(key.to_string())
+        .or_insert_with(latency::histogram);
+    // Same bounds everywhere, so add cannot fail; a failure would only lose samples.
+    let _ = e.add(h);
+}
+
+/// OS thread names are limited to 15 bytes on Linux.
+fn short(name: &str) -> String {
+    name.chars()
+        .rev()
+        .take(15)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
