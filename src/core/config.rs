@@ -113,6 +113,8 @@ struct RawSource {
     loop_count: Option<u64>,
     #[serde(default)]
     limit: Option<u64>,
+    #[serde(default)]
+    warmup_s: u64,
 }
 
 impl Default for RawSource {
@@ -461,6 +463,10 @@ pub struct SourceSpec {
     pub loop_count: u64,
     /// Stop after this many messages (per lane).
     pub limit: Option<u64>,
+    /// Synthetic: start the market this many seconds in the past and play that history at
+    /// full speed first, so indicators are warm when live pacing begins. Strategies do not
+    /// trade on warm-up data.
+    pub warmup_s: u64,
 }
 
 /// Per-instrument trading parameters.
@@ -765,6 +771,7 @@ fn validate(
         max_instruments: src.max_instruments.max(instruments.len()),
         loop_count: src.loop_count.unwrap_or(1).max(1),
         limit: src.limit,
+        warmup_s: src.warmup_s,
     };
 
     for (key, cap) in [

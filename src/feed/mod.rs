@@ -67,21 +67,23 @@ pub struct SyntheticSource {
     buf: Vec<u8>,
     pending: Option<u64>,
     anchor: Anchor,
-    first_market_ns: u64,
+    live_from_ns: u64,
     speed: Speed,
     limit: Option<u64>,
     emitted: u64,
 }
 
 impl SyntheticSource {
-    /// Wraps a generator; `limit` stops it after that many messages.
-    pub fn new(market: SyntheticMarket, start_ns: u64, speed: Speed, limit: Option<u64>) -> Self {
+    /// Wraps a generator. Messages stamped before `live_from_ns` (warm-up history) are due at
+    /// once; later ones are paced by `speed` from that instant. `limit` stops it after that
+    /// many messages.
+    pub fn new(market: SyntheticMarket, live_from_ns: u64, speed: Speed, limit: Option<u64>) -> Self {
         Self {
             market,
-            buf: Vec::with_capacity(1024),
+            buf: Vec::with_capacity(synthetic::MAX_MESSAGE_LEN),
             pending: None,
             anchor: Anchor::now(),
-            first_market_ns: start_ns,
+            live_from_ns,
             speed,
             limit,
             emitted: 0,
@@ -103,7 +105,7 @@ impl SyntheticSource {
         let now = clock::mono_ns();
         if let Speed::Factor(f) = self.speed {
             let due = self.anchor.mono
-                + (market_ns.saturating_sub(self.first_market_ns) as f64 / f) as u64;
+                + (market_ns.saturating_sub(self.live_from_ns) as f64 / f) as u64;
             if now < due {
                 return Next::Wait;
             }

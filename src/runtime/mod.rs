@@ -115,7 +115,8 @@ fn build_source(cfg: &Config, lane: usize, symbols: &[String], captures: &[Captu
                 })
                 .collect();
             let share = specs.len() as f64 / cfg.instruments.len().max(1) as f64;
-            let start_ms = clock::wall_ns() / 1_000_000;
+            let live_from_ns = live_from_ns(cfg);
+            let start_ms = live_from_ns / 1_000_000 - cfg.source.warmup_s * 1000;
             let market = SyntheticMarket::new(&SyntheticConfig {
                 seed: cfg.source.seed.wrapping_add(lane as u64),
                 symbols: specs,
@@ -124,7 +125,7 @@ fn build_source(cfg: &Config, lane: usize, symbols: &[String], captures: &[Captu
             });
             Source::Synthetic(SyntheticSource::new(
                 market,
-                start_ms * 1_000_000,
+                live_from_ns,
                 cfg.source.speed,
                 cfg.source.limit,
             ))
@@ -135,6 +136,15 @@ fn build_source(cfg: &Config, lane: usize, symbols: &[String], captures: &[Captu
             cfg.source.loop_count,
             cfg.source.limit,
         )),
+    }
+}
+
+/// When strategies may start trading: after the synthetic warm-up history, else at once.
+fn live_from_ns(cfg: &Config) -> u64 {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    match cfg.source.kind {
+        SourceKind::Synthetic if cfg.source.warmup_s > 0 => *START.get_or_init(clock::wall_ns),
+        _ => 0,
     }
 }
 
@@ -212,7 +222,7 @@ fn build_lane(
                     ));
                 }
                 Stage::Signals => {
-                    stages.signals = Some(EmaCross::new(n, &cfg.ema_cross, stats.clone()))
+                    stages.signals = Some(EmaCross::new(n, &cfg.ema_cross, live_from_ns(cfg), stats.clone()))
                 }
                 Stage::Risk => {
                     stages.risk = Some(RiskStage::new(

@@ -16,18 +16,21 @@ pub struct EmaCross {
     enabled: bool,
     resolution: Resolution,
     allow_short: bool,
+    /// Signals on market data older than this are warm-up: state updates, no signal.
+    live_from_ns: u64,
     /// Last sign of fast − slow per instrument (0 = not ready yet).
     last_sign: Vec<i8>,
     stats: Arc<LaneStats>,
 }
 
 impl EmaCross {
-    /// For up to `instruments` instruments.
-    pub fn new(instruments: usize, spec: &EmaCrossSpec, stats: Arc<LaneStats>) -> Self {
+    /// For up to `instruments` instruments; no signal before `live_from_ns` (0 = none held back).
+    pub fn new(instruments: usize, spec: &EmaCrossSpec, live_from_ns: u64, stats: Arc<LaneStats>) -> Self {
         Self {
             enabled: spec.enabled,
             resolution: spec.resolution,
             allow_short: spec.allow_short,
+            live_from_ns,
             last_sign: vec![0; instruments],
             stats,
         }
@@ -58,7 +61,7 @@ impl EmaCross {
         };
         let prev = *last;
         *last = sign;
-        if prev == 0 || prev == sign {
+        if prev == 0 || prev == sign || env.market_ns < self.live_from_ns {
             return;
         }
         let direction = if sign < 0 && !self.allow_short {
@@ -110,7 +113,7 @@ mod tests {
             resolution: Resolution::S1,
             allow_short,
         };
-        let mut s = EmaCross::new(1, &spec, Arc::new(LaneStats::default()));
+        let mut s = EmaCross::new(1, &spec, 0, Arc::new(LaneStats::default()));
         let mut out = Vec::new();
         for &(f, sl) in seq {
             s.on_event(&upd(f, sl), &mut out);

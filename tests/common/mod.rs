@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use tickwire::core::config::{Config, ConfigSource};
+use tickwire::runtime::{self, RunOptions, RunResult};
+
+/// `../shared/data`, or `None` (with a message) when it is absent. With
+/// `REQUIRE_SHARED_DATA=1` (CI) a missing directory is a failure, not a skip.
+pub fn shared_data() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("REQUIRE_SHARED_DATA").as_deref() == Ok("1") {
+        panic!("REQUIRE_SHARED_DATA=1 but {} is missing", p.display());
+    }
+    eprintln!("skipping: {} not found (a fresh clone has no ../shared)", p.display());
+    None
+}
+
+/// The BTCUSDT spot capture used by several tests.
+pub fn btc_capture(data: &Path) -> PathBuf {
+    data.join("ws/binance_spot/hftbacktest_spot_btcusdt_20240808.jsonl.zst")
+}
+
+/// A fresh report directory under the target dir.
+pub fn report_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Every hot stage on its own thread, parked when idle (friendly to a 2-core CI box).
+pub const SPREAD: &[&str] = &[
+    "lanes.0.threads=[{name='feed',stages=['parse'],wait='spin-then-park'},{name='arb',stages=['arbiter'],wait='spin-then-park'},{name='candles',stages=['candles'],wait='spin-then-park'},{name='ind',stages=['indicators'],wait='spin-then-park'},{name='sig',stages=['signals'],wait='spin-then-park'},{name='risk',stages=['risk'],wait='spin-then-park'},{name='venue',stages=['venue'],wait='spin-then-park'}]",
+];
+
+/// Loads the built-in config with overrides and runs it in-process.
+pub fn run_with(sets: &[String], mode: &str, dir: &Path) -> RunResult {
+    let mut all = vec!["cold.status_line=false".to_string()];
+    all.extend(sets.iter().cloned());
+    let cfg = Config::load(ConfigSource::Default, &all, &[]).expect("config");
+    runtime::run(
+        &cfg,
+        RunOptions {
+            mode: mode.into(),
+            report_dir: dir.to_path_buf(),
+            duration: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            captures: None,
+        },
+    )
+    .expect("run")
+}
+
+/// `--set` lines that replay `files` at max speed.
+pub fn replay_sets(files: &[&Path]) -> Vec<String> {
+    let list: Vec<String> = files
+        .iter()
+        .map(|f| toml::Value::String(f.display().to_string()).to_string())
+        .collect();
+    vec![
+        "source.kind='replay'".into(),
+        format!("source.files=[{}]", list.join(",")),
+        "source.speed='max'".into(),
+    ]
+}
