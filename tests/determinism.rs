@@ -25,7 +25,10 @@ fn fused_and_spread_topologies_trade_identically() {
 
     assert_eq!(spread.threads.len(), 7);
     let orders = fused.summary["orders"].as_u64().unwrap();
-    assert!(orders >= 20, "expected a busy strategy, got {orders} orders");
+    assert!(
+        orders >= 20,
+        "expected a busy strategy, got {orders} orders"
+    );
     for f in ["orders.csv", "fills.csv", "equity.csv"] {
         let x = std::fs::read(fused_dir.join(f)).unwrap();
         let y = std::fs::read(spread_dir.join(f)).unwrap();

@@ -52,7 +52,10 @@ fn contiguous_days_replay_without_gaps() {
     let s = &res.summary;
     assert_eq!(s["events"]["trades"], 9757 + 10147);
     assert_eq!(s["events"]["book_tickers"], 28040 + 45134);
-    assert_eq!(s["anomalies"]["gap"], 0, "trade ids are contiguous across the two files");
+    assert_eq!(
+        s["anomalies"]["gap"], 0,
+        "trade ids are contiguous across the two files"
+    );
 }
 
 #[test]

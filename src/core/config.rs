@@ -208,18 +208,11 @@ fn default_resolutions() -> Vec<String> {
     vec!["1s".into(), "1m".into()]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStrategy {
     #[serde(default)]
     ema_cross: RawEmaCross,
-}
-impl Default for RawStrategy {
-    fn default() -> Self {
-        Self {
-            ema_cross: RawEmaCross::default(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]

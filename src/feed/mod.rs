@@ -77,7 +77,12 @@ impl SyntheticSource {
     /// Wraps a generator. Messages stamped before `live_from_ns` (warm-up history) are due at
     /// once; later ones are paced by `speed` from that instant. `limit` stops it after that
     /// many messages.
-    pub fn new(market: SyntheticMarket, live_from_ns: u64, speed: Speed, limit: Option<u64>) -> Self {
+    pub fn new(
+        market: SyntheticMarket,
+        live_from_ns: u64,
+        speed: Speed,
+        limit: Option<u64>,
+    ) -> Self {
         Self {
             market,
             buf: Vec::with_capacity(synthetic::MAX_MESSAGE_LEN),
@@ -90,7 +95,7 @@ impl SyntheticSource {
         }
     }
 
-    fn next(&mut self) -> Next<'_> {
+    fn poll(&mut self) -> Next<'_> {
         if self.limit.is_some_and(|l| self.emitted >= l) {
             return Next::End;
         }
@@ -104,8 +109,8 @@ impl SyntheticSource {
         };
         let now = clock::mono_ns();
         if let Speed::Factor(f) = self.speed {
-            let due = self.anchor.mono
-                + (market_ns.saturating_sub(self.live_from_ns) as f64 / f) as u64;
+            let due =
+                self.anchor.mono + (market_ns.saturating_sub(self.live_from_ns) as f64 / f) as u64;
             if now < due {
                 return Next::Wait;
             }
@@ -154,7 +159,7 @@ impl ReplaySource {
         self.captures.iter().map(|c| c.lines.len()).sum()
     }
 
-    fn next(&mut self) -> Next<'_> {
+    fn poll(&mut self) -> Next<'_> {
         if self.limit.is_some_and(|l| self.emitted >= l) {
             return Next::End;
         }
@@ -199,6 +204,8 @@ impl ReplaySource {
 }
 
 /// Any source. An enum, not a trait object: the hot loop dispatches with a jump, not a vtable.
+/// One source exists per lane, so the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Source {
     /// Synthetic market.
     Synthetic(SyntheticSource),
@@ -209,10 +216,10 @@ pub enum Source {
 impl Source {
     /// The next message, `Wait` or `End`.
     #[inline]
-    pub fn next(&mut self) -> Next<'_> {
+    pub fn poll(&mut self) -> Next<'_> {
         match self {
-            Source::Synthetic(s) => s.next(),
-            Source::Replay(r) => r.next(),
+            Source::Synthetic(s) => s.poll(),
+            Source::Replay(r) => r.poll(),
         }
     }
 }

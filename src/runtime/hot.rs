@@ -329,7 +329,7 @@ impl HotThread {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                match source.next() {
+                match source.poll() {
                     Next::Msg(m) => {
                         idle.reset();
                         let ingress = m.ingress_ns;

@@ -150,7 +150,8 @@ fn live_from_ns(cfg: &Config) -> u64 {
 
 struct Built {
     threads: Vec<HotThread>,
-    lane_of: Vec<String>,
+    cold_inputs: Vec<ColdInput>,
+    stop: Arc<AtomicBool>,
 }
 
 fn build_lane(
@@ -159,10 +160,9 @@ fn build_lane(
     table: &Arc<InstrumentTable>,
     stats: &Arc<LaneStats>,
     captures: &[Capture],
-    cold_inputs: &mut Vec<ColdInput>,
-    stop: &Arc<AtomicBool>,
     built: &mut Built,
 ) -> Result<(), RunError> {
+    let cold_inputs = &mut built.cold_inputs;
     let lane = &cfg.lanes[li];
     let n = table.capacity();
     let cc = cfg.cold_capacity;
@@ -222,7 +222,12 @@ fn build_lane(
                     ));
                 }
                 Stage::Signals => {
-                    stages.signals = Some(EmaCross::new(n, &cfg.ema_cross, live_from_ns(cfg), stats.clone()))
+                    stages.signals = Some(EmaCross::new(
+                        n,
+                        &cfg.ema_cross,
+                        live_from_ns(cfg),
+                        stats.clone(),
+                    ))
                 }
                 Stage::Risk => {
                     stages.risk = Some(RiskStage::new(
@@ -249,7 +254,7 @@ fn build_lane(
             let (tx, rx) = channel::<Envelope>(cfg.ring_capacity)?;
             (Some(tx), Some(rx))
         };
-        built.threads.push(HotThread {
+        let thread = HotThread {
             name: format!("{}/{}", lane.name, spec.name),
             core: spec.core,
             stage_list: spec.stages.clone(),
@@ -259,9 +264,9 @@ fn build_lane(
             output: out_tx,
             exec_in: if ti == risk_t { exec_rx.take() } else { None },
             exec_out: if ti == venue_t { exec_tx.take() } else { None },
-            stop: stop.clone(),
-        });
-        built.lane_of.push(lane.name.clone());
+            stop: built.stop.clone(),
+        };
+        built.threads.push(thread);
         prev_rx = next_rx;
     }
     Ok(())
@@ -286,27 +291,19 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         Vec::new()
     };
     let stop = opts.stop.clone();
-    let mut cold_inputs = Vec::new();
     let mut lanes = Vec::new();
     let mut built = Built {
         threads: Vec::new(),
-        lane_of: Vec::new(),
+        cold_inputs: Vec::new(),
+        stop: stop.clone(),
     };
     for li in 0..cfg.lanes.len() {
         let stats = Arc::new(LaneStats::default());
-        build_lane(
-            cfg,
-            li,
-            &table,
-            &stats,
-            &captures,
-            &mut cold_inputs,
-            &stop,
-            &mut built,
-        )?;
+        build_lane(cfg, li, &table, &stats, &captures, &mut built)?;
         lanes.push(stats);
     }
     drop(captures);
+    let cold_inputs = std::mem::take(&mut built.cold_inputs);
 
     let writer = ColdWriter::new(
         &opts.report_dir,

@@ -25,7 +25,12 @@ pub struct EmaCross {
 
 impl EmaCross {
     /// For up to `instruments` instruments; no signal before `live_from_ns` (0 = none held back).
-    pub fn new(instruments: usize, spec: &EmaCrossSpec, live_from_ns: u64, stats: Arc<LaneStats>) -> Self {
+    pub fn new(
+        instruments: usize,
+        spec: &EmaCrossSpec,
+        live_from_ns: u64,
+        stats: Arc<LaneStats>,
+    ) -> Self {
         Self {
             enabled: spec.enabled,
             resolution: spec.resolution,

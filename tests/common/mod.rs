@@ -18,7 +18,10 @@ pub fn shared_data() -> Option<PathBuf> {
     if std::env::var("REQUIRE_SHARED_DATA").as_deref() == Ok("1") {
         panic!("REQUIRE_SHARED_DATA=1 but {} is missing", p.display());
     }
-    eprintln!("skipping: {} not found (a fresh clone has no ../shared)", p.display());
+    eprintln!(
+        "skipping: {} not found (a fresh clone has no ../shared)",
+        p.display()
+    );
     None
 }
 

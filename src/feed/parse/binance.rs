@@ -132,7 +132,9 @@ struct Fields<'a> {
 
 fn collect(buf: &[u8]) -> Result<Fields<'_>, ParseError> {
     let mut f = Fields::default();
-    json::for_each_member(buf, |k, v| match k {
+    // The combined-stream wrapper's `data` object is walked in the same pass; its keys never
+    // collide with the wrapper's (`stream`, `data`).
+    json::for_each_member_flat(buf, b"data", |k, v| match k {
         b"e" => f.e = Some(v),
         b"E" => f.big_e = Some(v),
         b"s" => f.s = Some(v),
@@ -188,12 +190,11 @@ fn ms_to_ns(ms: u64, name: &'static str) -> Result<u64, ParseError> {
 
 /// Parses one Binance message. `resolve` maps the symbol to an instrument.
 pub fn parse(buf: &[u8], resolve: &mut impl SymbolResolver) -> Result<Parsed, ParseError> {
-    let top = collect(buf)?;
-    let f = match top.data {
-        Some(Value::Object(inner)) if top.stream => collect(inner)?,
-        Some(_) if top.stream => return Err(ParseError::Invalid("data")),
-        _ => top,
-    };
+    let f = collect(buf)?;
+    if f.stream && f.data.is_some() {
+        // `data` present but not an object (an object would have been walked in place).
+        return Err(ParseError::Invalid("data"));
+    }
     let kind: &[u8] = match f.e {
         Some(Value::Str(e)) => e,
         Some(_) => return Err(ParseError::Invalid("e")),
