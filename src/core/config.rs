@@ -1017,6 +1017,43 @@ mod tests {
     }
 
     #[test]
+    fn shipped_profiles_are_valid() {
+        let cores: Vec<usize> = (0..16).collect();
+        for f in ["tuning/dev-2core.toml", "tuning/colo-8core.toml"] {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
+            let c = Config::load(ConfigSource::File(&p), &[], &cores)
+                .unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(c.instruments.len(), 2, "{f}");
+        }
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/colo-8core.toml");
+        let c = Config::load(ConfigSource::File(&p), &[], &cores).unwrap();
+        assert_eq!(c.lanes[0].threads.len(), 7);
+        assert!(c.lanes[0]
+            .threads
+            .iter()
+            .all(|t| t.core.is_some() && t.wait == WaitStrategy::BusySpin));
+        // On a machine without those cores it is refused up front.
+        let e = Config::load(ConfigSource::File(&p), &[], &[0, 1])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("core 2"), "{e}");
+    }
+
+    #[test]
+    fn a_core_given_twice_is_refused() {
+        let e = Config::load(
+            ConfigSource::File(
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/colo-8core.toml"),
+            ),
+            &["lanes.0.threads.1.core=1".into()],
+            &(0..16).collect::<Vec<_>>(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("already given"), "{e}");
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let e = load_str("[risk]\nmax_order_notionall = \"5\"\n", &[])
             .unwrap_err()

@@ -368,6 +368,35 @@ mod tests {
     use crate::core::stats::SKIP_KINDS;
     use parse::binance::SkipKind;
 
+    fn capture(lines: &[&str], recv: Option<Vec<u64>>) -> Capture {
+        let mut c = Capture::from_bytes("t.jsonl".into(), lines.join("\n").into_bytes());
+        c.recv_ns = recv;
+        c
+    }
+
+    #[test]
+    fn replay_paces_by_the_sidecar_and_loops() {
+        // 1x: the second message is recorded 60 s after the first, so it is not due yet.
+        let c = capture(&["{}", "{}"], Some(vec![1_000, 60_000_001_000]));
+        let mut r = ReplaySource::new(vec![c.clone()], Speed::Factor(1.0), 1, None);
+        match r.poll() {
+            Next::Msg(m) => assert_eq!(m.recv_ns, 1_000, "receive time comes from the sidecar"),
+            _ => panic!("first message is due at once"),
+        }
+        assert!(matches!(r.poll(), Next::Wait));
+        // Max speed, two loops, stopped by the limit after three messages.
+        let mut r = ReplaySource::new(vec![c], Speed::Max, 2, Some(3));
+        let mut n = 0;
+        while let Next::Msg(_) = r.poll() {
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        let mut r = ReplaySource::new(vec![capture(&["{}"], None)], Speed::Max, 2, None);
+        assert!(matches!(r.poll(), Next::Msg(_)));
+        assert!(matches!(r.poll(), Next::Msg(_)));
+        assert!(matches!(r.poll(), Next::End));
+    }
+
     #[test]
     fn skip_kinds_fit_the_counters() {
         assert_eq!(SkipKind::ALL.len(), SKIP_KINDS);
