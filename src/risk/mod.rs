@@ -55,6 +55,10 @@ pub struct RiskStage {
     max_order_notional: i64,
     kill_switch: bool,
     cash: i128,
+    realized: i128,
+    fees: i64,
+    /// One past the highest instrument index ever traded: snapshots scan only `..active`.
+    active: usize,
     last_equity_sec: u64,
     stats: Arc<LaneStats>,
     cold: ColdTx,
@@ -85,6 +89,9 @@ impl RiskStage {
             max_order_notional: cfg.risk.max_order_notional,
             kill_switch: cfg.risk.kill_switch,
             cash: 0,
+            realized: 0,
+            fees: 0,
+            active: 0,
             last_equity_sec: 0,
             stats,
             cold,
@@ -221,31 +228,33 @@ impl RiskStage {
             *p -= before - after;
         }
         if let (ExecKind::Fill, Some(pos)) = (r.kind, self.positions.get_mut(i)) {
+            let realized_before = pos.realized;
             pos.fill(r.side, r.price, r.qty, r.fee);
+            self.realized += pos.realized - realized_before;
+            self.fees = self.fees.saturating_add(r.fee);
+            self.active = self.active.max(i + 1);
             self.cash -= i128::from(r.price.0) * i128::from(r.qty.0) * i128::from(r.side.sign());
             self.stats.risk.fills.inc();
-            let realized: i128 = self.positions.iter().map(|p| p.realized).sum();
-            let fees: i64 = self.positions.iter().map(|p| p.fees).sum();
-            self.stats.risk.realized.set(money_to_scaled(realized));
-            self.stats.risk.fees.set(fees);
+            self.stats.risk.realized.set(money_to_scaled(self.realized));
+            self.stats.risk.fees.set(self.fees);
         }
     }
 
     fn snapshot(&mut self, market_ns: u64) {
         let mut value: i128 = 0;
         let mut unrealized: i128 = 0;
-        for (p, m) in self.positions.iter().zip(self.markets.iter()) {
+        let n = self.active;
+        for (p, m) in self.positions[..n].iter().zip(self.markets[..n].iter()) {
             if p.qty != 0 {
                 value += i128::from(m.mark().0) * i128::from(p.qty);
                 unrealized += p.unrealized(m.mark());
             }
         }
         self.stats.risk.unrealized.set(money_to_scaled(unrealized));
-        let fees: i64 = self.positions.iter().map(|p| p.fees).sum();
         self.cold.send(
             ColdRecord::Equity {
                 market_ns,
-                cash: money_to_scaled(self.cash).saturating_sub(fees),
+                cash: money_to_scaled(self.cash).saturating_sub(self.fees),
                 position_value: money_to_scaled(value),
             },
             &self.stats.cold_drops[5],
