@@ -74,3 +74,34 @@ fn batch_pop_frees_slots_for_the_producer() {
         assert_eq!(got, vec![0, 1, 2, 3]);
     });
 }
+
+#[test]
+fn a_single_closed_check_after_a_drain_misses_nothing() {
+    loom::model(|| {
+        let (mut tx, mut rx) = channel::<u32>(2).unwrap();
+        let p = thread::spawn(move || {
+            tx.try_push(7).unwrap();
+            drop(tx); // dropping the producer closes the ring too
+        });
+        let mut got = Vec::new();
+        rx.pop_batch(2, |v| got.push(v));
+        if rx.is_closed() {
+            assert_eq!(got, [7]);
+        }
+        p.join().unwrap();
+    });
+}
+
+#[test]
+fn consumer_drop_ends_push_wait() {
+    use tickwire::ring::{WaitStrategy, Waiter};
+    loom::model(|| {
+        let (mut tx, rx) = channel::<u32>(2).unwrap();
+        tx.try_push(1).unwrap();
+        tx.try_push(2).unwrap();
+        let c = thread::spawn(move || drop(rx));
+        let mut w = Waiter::new(WaitStrategy::BusySpin);
+        assert_eq!(tx.push_wait(3, &mut w), Err(3));
+        c.join().unwrap();
+    });
+}
