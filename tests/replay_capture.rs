@@ -78,3 +78,125 @@ fn every_capture_line_round_trips_through_the_price_parser() {
     }
     assert!(checked > 100_000, "{checked}");
 }
+
+#[test]
+fn every_binance_capture_is_counted_exactly() {
+    // (file, trades, book tickers, depth updates, REST snapshots) from SOURCES.md.
+    let table: &[(&str, u64, u64, u64, u64)] = &[
+        (
+            "binance_spot/hftbacktest_spot_btcusdt_20240809",
+            10147,
+            45134,
+            3044,
+            0,
+        ),
+        (
+            "binance_spot/hftbacktest_spot_ethusdt_20240808",
+            6106,
+            24077,
+            3434,
+            1,
+        ),
+        (
+            "binance_spot/hftbacktest_spot_ethusdt_20240809",
+            8409,
+            34681,
+            3036,
+            0,
+        ),
+        (
+            "binance_usdm_futures/hftbacktest_usdm_btcusdt_20240808",
+            21313,
+            66089,
+            6551,
+            1,
+        ),
+        (
+            "binance_usdm_futures/hftbacktest_usdm_ethusdt_20240808",
+            14076,
+            53992,
+            6586,
+            1,
+        ),
+        (
+            "binance_coinm_futures/hftbacktest_cm_btcusd_perp_20240808",
+            2286,
+            19136,
+            26847,
+            1,
+        ),
+        (
+            "binance_coinm_futures/hftbacktest_cm_btcusd_perp_20240809",
+            2949,
+            29219,
+            17948,
+            0,
+        ),
+        (
+            "binance_coinm_futures/hftbacktest_cm_ethusd_perp_20240808",
+            1732,
+            15812,
+            22909,
+            1,
+        ),
+        (
+            "binance_coinm_futures/hftbacktest_cm_ethusd_perp_20240809",
+            1863,
+            19751,
+            16246,
+            0,
+        ),
+    ];
+    let Some(data) = shared_data() else { return };
+    for &(file, trades, books, depth, snaps) in table {
+        let path = data.join(format!("ws/{file}.jsonl.zst"));
+        let dir = report_dir(&format!("replay-{}", file.replace('/', "-")));
+        let s = run_with(&replay_sets(&[&path]), "replay", &dir).summary;
+        assert_eq!(s["events"]["trades"], trades, "{file}");
+        assert_eq!(s["events"]["book_tickers"], books, "{file}");
+        assert_eq!(s["messages"]["skipped"]["depthUpdate"], depth, "{file}");
+        let snap = s["messages"]["skipped"]["depth_snapshot"]
+            .as_u64()
+            .unwrap_or(0);
+        assert_eq!(snap, snaps, "{file}");
+        assert_eq!(s["messages"]["malformed"], 0, "{file}");
+        assert_eq!(s["anomalies"]["gap"], 0, "{file}: trade ids are contiguous");
+    }
+}
+
+#[test]
+fn multi_symbol_captures_have_no_malformed_messages() {
+    // cryptofeed's Binance captures mix hundreds of symbols and message types; every message
+    // must be accounted for as parsed or skipped by type, none as malformed.
+    let Some(data) = shared_data() else { return };
+    for dir in [
+        "binance_spot",
+        "binance_us",
+        "binance_usdm_futures",
+        "binance_coinm_futures",
+    ] {
+        for entry in std::fs::read_dir(data.join("ws").join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("cryptofeed") || !name.ends_with(".jsonl.zst") {
+                continue;
+            }
+            let s = run_with(&replay_sets(&[&path]), "replay", &report_dir(&name)).summary;
+            assert_eq!(s["messages"]["malformed"], 0, "{name}");
+            let skipped: u64 = s["messages"]["skipped"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, _)| k.as_str() != "other_instrument")
+                .map(|(_, v)| v.as_u64().unwrap())
+                .sum();
+            let parsed = s["messages"]["parsed"].as_u64().unwrap();
+            assert_eq!(
+                parsed + skipped,
+                s["messages"]["received"].as_u64().unwrap(),
+                "{name}"
+            );
+            assert!(s["events"]["book_tickers"].as_u64().unwrap() > 0, "{name}");
+        }
+    }
+}

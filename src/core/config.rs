@@ -407,7 +407,7 @@ pub struct LaneSpec {
 }
 
 /// Where market messages come from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SourceKind {
     /// The seeded synthetic market.
     Synthetic,
@@ -760,7 +760,10 @@ fn validate(
         msgs_per_sec: src.msgs_per_sec,
         files: src.files.clone(),
         speed,
-        auto_instruments: src.auto_instruments.unwrap_or(instruments.is_empty()),
+        // A replay counts every symbol in its captures unless told otherwise.
+        auto_instruments: src
+            .auto_instruments
+            .unwrap_or(kind == SourceKind::Replay || instruments.is_empty()),
         max_instruments: src.max_instruments.max(instruments.len()),
         loop_count: src.loop_count.unwrap_or(1).max(1),
         limit: src.limit,
