@@ -87,7 +87,8 @@ impl<'a> Value<'a> {
     }
 }
 
-/// True if the word may hold `"`, `\\` or a byte below 0x20 (SWAR; may over-report).
+/// True if the word may hold `"`, `\\`, a byte below 0x20 or a non-ASCII byte (SWAR; may
+/// over-report).
 #[inline(always)]
 fn special_byte(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -96,7 +97,7 @@ fn special_byte(w: u64) -> bool {
     let quote = zero_in(w ^ (ONES * u64::from(b'"')));
     let backslash = zero_in(w ^ (ONES * u64::from(b'\\')));
     let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (quote | backslash | control) != 0
+    (quote | backslash | control | (w & HIGH)) != 0
 }
 
 struct Cursor<'a> {
@@ -144,11 +145,16 @@ impl<'a> Cursor<'a> {
             }
             self.pos += 8;
         }
+        let mut non_ascii = false;
         loop {
             let b = self.peek().ok_or(JsonError::Eof)?;
             match b {
                 b'"' => {
                     let s = &self.buf[start..self.pos];
+                    // JSON text is UTF-8; checked only when a non-ASCII byte was seen (rare).
+                    if non_ascii && std::str::from_utf8(s).is_err() {
+                        return Err(JsonError::BadString(start));
+                    }
                     self.pos += 1;
                     return Ok(s);
                 }
@@ -170,6 +176,10 @@ impl<'a> Cursor<'a> {
                     }
                 }
                 0x00..=0x1f => return Err(JsonError::BadString(self.pos)),
+                0x80..=0xff => {
+                    non_ascii = true;
+                    self.pos += 1;
+                }
                 _ => self.pos += 1,
             }
         }
@@ -409,6 +419,14 @@ mod tests {
         ] {
             assert!(members(s).is_err(), "{s:?}");
         }
+        for s in [
+            &b"{\"a\":\"\xff\"}"[..],
+            b"{\"\xc3\":1}",
+            b"{\"a\":\"\xed\xa0\x80\"}",
+        ] {
+            assert!(for_each_member(s, |_, _| {}).is_err(), "{s:?}");
+        }
+        assert!(for_each_member("{\"é\":\"日本\"}".as_bytes(), |_, _| {}).is_ok());
     }
 
     #[test]
