@@ -52,32 +52,27 @@ pub fn wall_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// (year, month, day, hour, minute, second) of `secs` since the Unix epoch, UTC.
+fn utc_parts(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let sod = secs % 86_400;
+    (y, mo, d, sod / 3600, (sod / 60) % 60, sod % 60)
+}
+
 /// ISO 8601 UTC with milliseconds (`2024-08-08T23:54:15.342Z`) for reports. Cold path only.
 pub fn iso8601_ms(ns: u64) -> String {
     let ms_total = ns / 1_000_000;
-    let ms = ms_total % 1000;
-    let secs = ms_total / 1000;
-    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
-    let sod = secs % 86_400;
+    let (y, mo, d, h, mi, s) = utc_parts(ms_total / 1000);
     format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
+        ms_total % 1000
     )
 }
 
 /// Compact UTC stamp for directory names: `20240808T235415Z`.
 pub fn compact_utc(ns: u64) -> String {
-    let secs = ns / 1_000_000_000;
-    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
-    let sod = secs % 86_400;
-    format!(
-        "{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    let (y, mo, d, h, mi, s) = utc_parts(ns / 1_000_000_000);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).

@@ -344,6 +344,20 @@ pub struct Envelope {
     pub payload: Payload,
 }
 
+impl Envelope {
+    /// An envelope with only a payload and a market time (tests, benches, synthetic inputs).
+    pub fn at(market_ns: u64, payload: Payload) -> Self {
+        Self {
+            ingress_ns: 0,
+            stamp_ns: 0,
+            recv_ns: market_ns,
+            market_ns,
+            seq: 0,
+            payload,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -272,14 +272,7 @@ mod tests {
     const S: i64 = crate::core::num::SCALE;
 
     fn env(payload: Payload) -> Envelope {
-        Envelope {
-            ingress_ns: 0,
-            stamp_ns: 0,
-            recv_ns: 0,
-            market_ns: 0,
-            seq: 0,
-            payload,
-        }
+        Envelope::at(0, payload)
     }
 
     fn setup(sets: &[&str]) -> RiskStage {
@@ -372,7 +365,7 @@ mod tests {
         r.on_event(&book(60_000, 60_001), &mut out);
         r.on_event(&signal(1), &mut out);
         let o = orders(&out)[0];
-        r.on_exec(&ExecReport {
+        let fill = ExecReport {
             client_order_id: o.client_order_id,
             instrument: o.instrument,
             side: o.side,
@@ -382,7 +375,8 @@ mod tests {
             fee: 0,
             done: true,
             market_ns: 0,
-        });
+        };
+        r.on_exec(&fill);
         assert_eq!(r.in_flight(), 0);
         assert_eq!(r.position(0).unwrap().qty, S / 100);
         // Same direction again: already at target, nothing to do.
@@ -390,17 +384,7 @@ mod tests {
         r.on_event(&signal(1), &mut out);
         assert!(orders(&out).is_empty());
         // A duplicate report is refused, not double-counted.
-        r.on_exec(&ExecReport {
-            client_order_id: o.client_order_id,
-            instrument: o.instrument,
-            side: o.side,
-            kind: ExecKind::Fill,
-            price: o.price,
-            qty: o.qty,
-            fee: 0,
-            done: true,
-            market_ns: 0,
-        });
+        r.on_exec(&fill);
         assert_eq!(r.position(0).unwrap().qty, S / 100);
     }
 }

@@ -93,13 +93,9 @@ mod tests {
     use crate::core::{IndicatorUpdate, InstrumentId, Price};
 
     fn upd(fast: f64, slow: f64) -> Envelope {
-        Envelope {
-            ingress_ns: 0,
-            stamp_ns: 0,
-            recv_ns: 0,
-            market_ns: 0,
-            seq: 0,
-            payload: Payload::Indicator(IndicatorUpdate {
+        Envelope::at(
+            0,
+            Payload::Indicator(IndicatorUpdate {
                 instrument: InstrumentId(0),
                 resolution: Resolution::S1,
                 open_ns: 0,
@@ -107,7 +103,7 @@ mod tests {
                 ema_fast: Some(fast),
                 ema_slow: Some(slow),
             }),
-        }
+        )
     }
 
     fn signals(allow_short: bool, seq: &[(f64, f64)]) -> Vec<i8> {

@@ -145,14 +145,7 @@ mod tests {
     const S: i64 = SCALE;
 
     fn env(payload: Payload) -> Envelope {
-        Envelope {
-            ingress_ns: 0,
-            stamp_ns: 0,
-            recv_ns: 0,
-            market_ns: 5,
-            seq: 0,
-            payload,
-        }
+        Envelope::at(5, payload)
     }
 
     fn order(id: u64, side: Side, qty: i64) -> Envelope {
