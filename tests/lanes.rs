@@ -33,3 +33,24 @@ fn an_instrument_in_two_lanes_is_refused() {
     .to_string();
     assert!(e.contains("already traded by lane"), "{e}");
 }
+
+#[test]
+fn a_pinned_thread_runs_on_its_core() {
+    let core = core_affinity::get_core_ids().unwrap()[0].id;
+    let sets: Vec<String> = vec![
+        "source.speed='max'".into(),
+        "source.limit=50000".into(),
+        format!("lanes.0.threads.0.core={core}"),
+    ];
+    let cfg = tickwire::core::config::Config::load(
+        tickwire::core::config::ConfigSource::Default,
+        &sets,
+        &[core],
+    )
+    .unwrap();
+    assert_eq!(cfg.lanes[0].threads[0].core, Some(core));
+    let res = run_with(&sets, "run", &report_dir("pinned"));
+    let t = &res.threads[0];
+    assert_eq!((t.core, t.pinned), (Some(core), true));
+    assert_eq!(res.summary["threads"][0]["core"], core);
+}

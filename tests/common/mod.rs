@@ -46,7 +46,10 @@ pub const SPREAD: &[&str] = &[
 pub fn run_with(sets: &[String], mode: &str, dir: &Path) -> RunResult {
     let mut all = vec!["cold.status_line=false".to_string()];
     all.extend(sets.iter().cloned());
-    let cfg = Config::load(ConfigSource::Default, &all, &[]).expect("config");
+    let cores: Vec<usize> = core_affinity::get_core_ids()
+        .map(|v| v.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default();
+    let cfg = Config::load(ConfigSource::Default, &all, &cores).expect("config");
     runtime::run(
         &cfg,
         RunOptions {
