@@ -8,6 +8,7 @@ use common::*;
 fn two_lanes_trade_their_own_instruments() {
     let sets: Vec<String> = vec![
         "source.speed='max'".into(),
+        "source.warmup_s=0".into(),
         "source.limit=300000".into(),
         "lanes=[{name='btc',instruments=['BTCUSDT'],threads=[{name='hot',stages=['parse','arbiter','candles','indicators','signals','risk','venue'],wait='spin-then-park'}]},{name='eth',instruments=['ETHUSDT'],threads=[{name='feed',stages=['parse','arbiter','candles'],wait='spin-then-park'},{name='exec',stages=['indicators','signals','risk','venue'],wait='spin-then-park'}]}]".into(),
     ];
@@ -20,6 +21,7 @@ fn two_lanes_trade_their_own_instruments() {
     assert!(fills.contains(",BTCUSDT,"), "{fills}");
     assert!(fills.contains(",ETHUSDT,"), "{fills}");
     assert_eq!(res.summary["messages"]["received"], 600_000);
+    assert_account_adds_up(&res.summary);
 }
 
 #[test]
@@ -39,6 +41,7 @@ fn a_pinned_thread_runs_on_its_core() {
     let core = core_affinity::get_core_ids().unwrap()[0].id;
     let sets: Vec<String> = vec![
         "source.speed='max'".into(),
+        "source.warmup_s=0".into(),
         "source.limit=50000".into(),
         format!("lanes.0.threads.0.core={core}"),
     ];

@@ -38,6 +38,8 @@ fn btcusdt_capture_counts_exactly() {
     ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
+    assert!(s["fills"].as_u64().unwrap() > 0);
+    assert_account_adds_up(s);
     let journal = std::fs::read_to_string(dir.join("journal.md")).unwrap();
     assert!(journal.contains("## Start") && journal.contains("## Final summary"));
 }

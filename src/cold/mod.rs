@@ -58,6 +58,8 @@ pub struct ColdWriter {
     anomalies_journaled: [u64; 10],
     malformed_journaled: u64,
     initial_equity: i64,
+    /// Latest (cash, position value) per lane: the account is their sum.
+    lane_equity: Vec<(i64, i64)>,
     peak_equity: i64,
     /// Largest drawdown seen, percent.
     pub max_drawdown_pct: f64,
@@ -111,6 +113,7 @@ impl ColdWriter {
             anomalies_journaled: [0; 10],
             malformed_journaled: 0,
             initial_equity: cfg.risk.initial_equity,
+            lane_equity: vec![(0, 0); cfg.lanes.len()],
             peak_equity: cfg.risk.initial_equity,
             max_drawdown_pct: 0.0,
             last_equity: cfg.risk.initial_equity,
@@ -275,7 +278,10 @@ impl ColdWriter {
                     }
                 )?;
             }
-            ColdRecord::Exec { report: r } => {
+            ColdRecord::Exec {
+                report: r,
+                order_qty,
+            } => {
                 let (pd, qd) = self.decimals(r.instrument);
                 let sym = self.symbol(Some(r.instrument));
                 let ts = iso8601_ms(r.market_ns);
@@ -290,9 +296,17 @@ impl ColdWriter {
                             format_scaled(r.qty.0, qd),
                             format_scaled(r.fee, 2),
                         )?;
+                        // An IOC that took less than it asked for ends cancelled with a fill.
+                        let (status, reason) = if r.qty == order_qty {
+                            ("filled", "")
+                        } else if r.done {
+                            ("canceled", "ioc_rest_canceled")
+                        } else {
+                            ("partially_filled", "")
+                        };
                         writeln!(
                             self.orders,
-                            "{ts},{},{sym},{},market,{},{},filled,",
+                            "{ts},{},{sym},{},market,{},{},{status},{reason}",
                             r.client_order_id,
                             r.side.as_str(),
                             format_scaled(r.price.0, pd),
@@ -330,6 +344,11 @@ impl ColdWriter {
                 cash,
                 position_value,
             } => {
+                if let Some(l) = self.lane_equity.get_mut(lane) {
+                    *l = (cash, position_value);
+                }
+                let cash: i64 = self.lane_equity.iter().map(|l| l.0).sum();
+                let position_value: i64 = self.lane_equity.iter().map(|l| l.1).sum();
                 let equity = self
                     .initial_equity
                     .saturating_add(cash)

@@ -1,6 +1,7 @@
 //! A counting global allocator: the proof behind "zero allocations on the hot path".
 //!
-//! It wraps mimalloc and counts, per thread, every `alloc`, `alloc_zeroed` and `realloc`. The
+//! It wraps mimalloc and counts, per thread, every `alloc`, `alloc_zeroed`, `realloc` and
+//! `dealloc` (a free on the hot path is as much a heap call as an allocation). The
 //! count lives in a `const`-initialised thread local with no destructor, so reading or bumping
 //! it never allocates and never touches another thread's cache line. Hot threads read their
 //! count when they enter their run loop and again when they leave; the difference goes into
@@ -21,7 +22,8 @@ fn bump() {
     let _ = ALLOCATIONS.try_with(|c| c.set(c.get().wrapping_add(1)));
 }
 
-/// Allocations made by the calling thread since it started.
+/// Heap calls (allocations, reallocations and frees) made by the calling thread since it
+/// started.
 pub fn thread_allocations() -> u64 {
     ALLOCATIONS.try_with(Cell::get).unwrap_or(0)
 }
@@ -46,6 +48,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        bump();
         // SAFETY: forwarded unchanged; `ptr` came from this allocator with this `layout`.
         unsafe { self.0.dealloc(ptr, layout) }
     }

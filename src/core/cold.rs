@@ -6,6 +6,7 @@
 
 use super::event::{ExecReport, OrderRequest, RejectReason, Signal};
 use super::instrument::InstrumentId;
+use super::num::Qty;
 use super::stats::{AnomalyKind, Counter};
 use crate::ring::Producer;
 
@@ -58,6 +59,8 @@ pub enum ColdRecord {
     Exec {
         /// The report.
         report: ExecReport,
+        /// The order's quantity, so a partial fill is not reported as filled.
+        order_qty: Qty,
     },
     /// Account snapshot for `equity.csv`.
     Equity {

@@ -238,10 +238,10 @@ fn default_true() -> bool {
     true
 }
 fn default_fast() -> usize {
-    3
+    2
 }
 fn default_slow() -> usize {
-    8
+    5
 }
 fn default_strategy_res() -> String {
     "1s".into()
@@ -431,7 +431,10 @@ impl Speed {
             return Some(Speed::Max);
         }
         let f: f64 = s.strip_suffix('x')?.parse().ok()?;
-        (f > 0.0 && f.is_finite()).then_some(Speed::Factor(f))
+        // Beyond these bounds pacing is meaningless (and the arithmetic would saturate).
+        (0.001..=1_000_000.0)
+            .contains(&f)
+            .then_some(Speed::Factor(f))
     }
 }
 
@@ -750,6 +753,9 @@ fn validate(
             "instruments",
             "the synthetic source needs at least one instrument",
         ));
+    }
+    if src.warmup_s > 7 * 86_400 {
+        return Err(invalid("source.warmup_s", "at most one week (604800)"));
     }
     if src.max_instruments == 0 || src.max_instruments > 65_536 {
         return Err(invalid("source.max_instruments", "must be 1..=65536"));
@@ -1146,6 +1152,7 @@ mod tests {
         assert_eq!(Speed::parse("1x"), Some(Speed::Factor(1.0)));
         assert_eq!(Speed::parse("10x"), Some(Speed::Factor(10.0)));
         assert_eq!(Speed::parse("0x"), None);
+        assert_eq!(Speed::parse("1e-12x"), None);
         assert_eq!(Speed::parse("fast"), None);
     }
 }

@@ -30,6 +30,10 @@ pub struct RawMessage<'a> {
     pub recv_ns: u64,
     /// Monotonic ingress stamp for latency.
     pub ingress_ns: u64,
+    /// Market time the source itself knows for this message (the synthetic market's clock, or
+    /// a capture's recorded receive time), used when the message carries no venue time. Never
+    /// the live wall clock, so replays and the synthetic warm-up stay deterministic.
+    pub market_ns: Option<u64>,
 }
 
 /// What a source has now.
@@ -121,6 +125,7 @@ impl SyntheticSource {
             bytes: &self.buf,
             recv_ns: self.anchor.wall_at(now),
             ingress_ns: now,
+            market_ns: Some(market_ns),
         })
     }
 }
@@ -187,7 +192,10 @@ impl ReplaySource {
         let recorded = cap.recv_ns.as_ref().map(|r| r[self.line]);
         if let (Speed::Factor(f), Some(t)) = (self.speed, recorded) {
             let first = *self.first_recv.get_or_insert(t);
-            let due = self.anchor.mono + (t.saturating_sub(first) as f64 / f) as u64;
+            let due = self
+                .anchor
+                .mono
+                .saturating_add((t.saturating_sub(first) as f64 / f) as u64);
             if now < due {
                 return Next::Wait;
             }
@@ -199,6 +207,7 @@ impl ReplaySource {
             bytes: cap.line(i),
             recv_ns: recorded.unwrap_or_else(|| self.anchor.wall_at(now)),
             ingress_ns: now,
+            market_ns: recorded,
         })
     }
 }
@@ -343,14 +352,15 @@ impl ParseStage {
             }
         };
         st.parsed.inc();
-        // Market time: the venue's own stamp when it sends one, else the receive time; never
-        // allowed to run backwards so candles and equity points stay ordered.
+        // Market time: the venue's own stamp when it sends one, else what the source knows
+        // (synthetic clock, recorded receive time), else the last market time seen; never the
+        // live wall clock, and never running backwards, so candles and equity stay ordered.
         let venue_ns = match payload {
-            Payload::Trade(t) => t.trade_ns,
-            Payload::BookTicker(b) if b.event_ns != 0 => b.event_ns,
-            _ => msg.recv_ns,
+            Payload::Trade(t) => Some(t.trade_ns),
+            Payload::BookTicker(b) if b.event_ns != 0 => Some(b.event_ns),
+            _ => msg.market_ns,
         };
-        self.last_market_ns = self.last_market_ns.max(venue_ns);
+        self.last_market_ns = self.last_market_ns.max(venue_ns.unwrap_or(0));
         out.emit(Envelope {
             ingress_ns: msg.ingress_ns,
             stamp_ns: msg.ingress_ns,

@@ -49,7 +49,7 @@ pub struct Capture {
     /// All bytes, lines separated by `\n`.
     pub bytes: Vec<u8>,
     /// Byte range of each non-empty line.
-    pub lines: Vec<(u32, u32)>,
+    pub lines: Vec<(usize, usize)>,
     /// Receive time per line (ns since epoch), when a sidecar exists.
     pub recv_ns: Option<Vec<u64>>,
 }
@@ -123,16 +123,16 @@ impl Capture {
     #[inline]
     pub fn line(&self, i: usize) -> &[u8] {
         let (a, b) = self.lines[i];
-        &self.bytes[a as usize..b as usize]
+        &self.bytes[a..b]
     }
 }
 
-fn push_line(bytes: &[u8], lines: &mut Vec<(u32, u32)>, start: usize, mut end: usize) {
+fn push_line(bytes: &[u8], lines: &mut Vec<(usize, usize)>, start: usize, mut end: usize) {
     if end > start && bytes[end - 1] == b'\r' {
         end -= 1;
     }
     if bytes[start..end].iter().any(|b| !b.is_ascii_whitespace()) {
-        lines.push((start as u32, end as u32));
+        lines.push((start, end));
     }
 }
 

@@ -6,7 +6,7 @@
 //! 10⁻⁸, money at 10⁻¹⁶ (price × quantity) in `i128`, so no fill is ever rounded.
 
 use crate::core::num::SCALE;
-use crate::core::{ExecKind, ExecReport, Price, Qty, Side};
+use crate::core::{ExecKind, ExecReport, InstrumentId, Price, Qty, Side};
 
 /// Order lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +58,7 @@ pub enum TransitionError {
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     id: u64,
+    instrument: InstrumentId,
     side: Side,
     qty: i64,
     filled: i64,
@@ -84,7 +85,7 @@ impl OrderTable {
     }
 
     /// Records a sent order. Returns false (and refuses it) if its slot still holds a live order.
-    pub fn insert(&mut self, id: u64, side: Side, qty: Qty) -> bool {
+    pub fn insert(&mut self, id: u64, instrument: InstrumentId, side: Side, qty: Qty) -> bool {
         let i = self.idx(id);
         if let Some(s) = self.slots[i] {
             if !s.state.is_terminal() {
@@ -93,6 +94,7 @@ impl OrderTable {
         }
         self.slots[i] = Some(Slot {
             id,
+            instrument,
             side,
             qty: qty.0,
             filled: 0,
@@ -112,7 +114,7 @@ impl OrderTable {
         if slot.state.is_terminal() {
             return Err(TransitionError::AlreadyDone);
         }
-        if slot.side != r.side {
+        if slot.side != r.side || slot.instrument != r.instrument {
             return Err(TransitionError::Inconsistent);
         }
         let next = match r.kind {
@@ -236,7 +238,7 @@ mod tests {
     #[test]
     fn state_machine_transitions() {
         let mut t = OrderTable::new(4);
-        assert!(t.insert(1, Side::Buy, Qty(10)));
+        assert!(t.insert(1, InstrumentId(0), Side::Buy, Qty(10)));
         assert_eq!(t.remaining(1), 10);
         assert_eq!(
             t.apply(&report(1, Side::Buy, ExecKind::Fill, 4, false)),
@@ -256,7 +258,7 @@ mod tests {
             t.apply(&report(9, Side::Buy, ExecKind::Fill, 1, true)),
             Err(TransitionError::UnknownOrder)
         );
-        assert!(t.insert(2, Side::Sell, Qty(5)));
+        assert!(t.insert(2, InstrumentId(0), Side::Sell, Qty(5)));
         assert_eq!(
             t.apply(&report(2, Side::Buy, ExecKind::Fill, 1, true)),
             Err(TransitionError::Inconsistent)
@@ -269,7 +271,7 @@ mod tests {
             t.apply(&report(2, Side::Sell, ExecKind::Fill, 2, true)),
             Ok(OrderState::Canceled)
         );
-        assert!(t.insert(3, Side::Sell, Qty(5)));
+        assert!(t.insert(3, InstrumentId(0), Side::Sell, Qty(5)));
         assert_eq!(
             t.apply(&report(
                 3,
@@ -281,9 +283,9 @@ mod tests {
             Ok(OrderState::Rejected)
         );
         // Slot reuse: id 7 maps onto 3's slot, which is terminal, so it is free.
-        assert!(t.insert(7, Side::Buy, Qty(1)));
+        assert!(t.insert(7, InstrumentId(0), Side::Buy, Qty(1)));
         assert!(
-            !t.insert(11, Side::Buy, Qty(1)),
+            !t.insert(11, InstrumentId(0), Side::Buy, Qty(1)),
             "slot of live order 7 must not be reused"
         );
     }
@@ -327,6 +329,16 @@ mod tests {
             // Integer division in partial closes may lose < 1 unit of 10⁻¹⁶ per fill.
             let diff = (p.realized + p.unrealized(mark) - equity).abs();
             proptest::prop_assert!(diff <= 64, "diff {}", diff);
+            // Model-free check: once flat, whatever the method, everything is realized and
+            // realized PnL is exactly the cash that flowed (no cost basis left behind).
+            if p.qty != 0 {
+                let side = if p.qty > 0 { Side::Sell } else { Side::Buy };
+                cash -= i128::from(mark.0) * i128::from(p.qty.abs()) * i128::from(side.sign());
+                p.fill(side, mark, Qty(p.qty.abs()), 0);
+            }
+            proptest::prop_assert_eq!(p.qty, 0);
+            proptest::prop_assert_eq!(p.cost, 0);
+            proptest::prop_assert!((p.realized - cash).abs() <= 64, "realized {} cash {}", p.realized, cash);
         }
     }
 }

@@ -57,6 +57,7 @@ pub struct RiskStage {
     cash: i128,
     realized: i128,
     fees: i64,
+    last_market_ns: u64,
     /// One past the highest instrument index ever traded: snapshots scan only `..active`.
     active: usize,
     last_equity_sec: u64,
@@ -91,6 +92,7 @@ impl RiskStage {
             cash: 0,
             realized: 0,
             fees: 0,
+            last_market_ns: 0,
             active: 0,
             last_equity_sec: 0,
             stats,
@@ -140,6 +142,7 @@ impl RiskStage {
             }
             _ => {}
         }
+        self.last_market_ns = self.last_market_ns.max(env.market_ns);
         let sec = env.market_ns / 1_000_000_000;
         if sec > self.last_equity_sec {
             self.last_equity_sec = sec;
@@ -189,7 +192,7 @@ impl RiskStage {
             qty,
             risk_reject: reject,
         };
-        if reject.is_some() || !self.orders.insert(id, side, qty) {
+        if reject.is_some() || !self.orders.insert(id, s.instrument, side, qty) {
             self.stats.risk.rejected.inc();
             return Some(OrderRequest {
                 risk_reject: reject.or(Some(RejectReason::MaxPosition)),
@@ -237,6 +240,14 @@ impl RiskStage {
             self.stats.risk.fills.inc();
             self.stats.risk.realized.set(money_to_scaled(self.realized));
             self.stats.risk.fees.set(self.fees);
+        }
+    }
+
+    /// Writes the closing account snapshot (the last fills and marks since the last
+    /// once-a-second snapshot). Called once when the thread stops.
+    pub fn finish(&mut self) {
+        if self.last_market_ns > 0 {
+            self.snapshot(self.last_market_ns);
         }
     }
 

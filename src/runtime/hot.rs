@@ -322,7 +322,10 @@ impl HotThread {
         let mut parse_out: Batch<Envelope, 2> = Batch::new();
         let loop_start = thread_allocations();
 
-        if let Some((mut source, mut parser)) = stages.parse.take() {
+        // Taken out of `stages` so the fused stages can be borrowed beside it; dropped only after
+        // the allocation count is read (a drop is a heap call too, and teardown is not hot).
+        let mut parse_stage = stages.parse.take();
+        if let Some((source, parser)) = parse_stage.as_mut() {
             // Source thread: pull, parse, push through the fused stages.
             let next = STAGE_AFTER[Stage::Parse.index()].unwrap_or(Stage::Arbiter);
             loop {
@@ -370,18 +373,20 @@ impl HotThread {
 
         // Drain in order: close our output so the next thread finishes, then, if the venue is
         // elsewhere, apply its last reports until it closes the return ring.
-        if let Some(mut out) = ctx.output.take() {
+        if let Some(out) = &mut ctx.output {
             out.close();
         }
         if let Some(r) = &mut stages.risk {
             while ctx.drain_exec(r) {
                 idle.idle();
             }
+            r.finish();
         }
-        if let Some(mut tx) = ctx.exec_out.take() {
+        if let Some(tx) = &mut ctx.exec_out {
             tx.close();
         }
         let allocations = thread_allocations() - loop_start;
+        drop(parse_stage);
         ThreadReport {
             name,
             core,

@@ -116,7 +116,7 @@ fn build_source(cfg: &Config, lane: usize, symbols: &[String], captures: &[Captu
                 .collect();
             let share = specs.len() as f64 / cfg.instruments.len().max(1) as f64;
             let live_from_ns = live_from_ns(cfg);
-            let start_ms = live_from_ns / 1_000_000 - cfg.source.warmup_s * 1000;
+            let start_ms = (live_from_ns / 1_000_000).saturating_sub(cfg.source.warmup_s * 1000);
             let market = SyntheticMarket::new(&SyntheticConfig {
                 seed: cfg.source.seed.wrapping_add(lane as u64),
                 symbols: specs,

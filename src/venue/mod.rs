@@ -48,10 +48,20 @@ impl PaperVenue {
         }
     }
 
-    /// Fee for a fill, rounded half up, quote at 10⁻⁸.
+    /// Fee for a fill, quote at 10⁻⁸, rounded half up once from the exact product
+    /// price × qty × bps (10⁻²⁴ scale). Falls back to rounding the notional first only if that
+    /// product would not fit an `i128` (prices and sizes far beyond any market).
     fn fee(&self, price: Price, qty: Qty) -> i64 {
-        let denom = 10_000 * i128::from(SCALE);
-        let raw = notional(price, qty) * i128::from(self.taker_fee_bps);
+        let exact = i128::from(price.0)
+            .checked_mul(i128::from(qty.0))
+            .and_then(|pq| pq.checked_mul(i128::from(self.taker_fee_bps)));
+        let (raw, denom) = match exact {
+            Some(v) => (v, 10_000 * i128::from(SCALE) * i128::from(SCALE)),
+            None => (
+                notional(price, qty).saturating_mul(i128::from(self.taker_fee_bps)),
+                10_000 * i128::from(SCALE),
+            ),
+        };
         ((raw + denom / 2) / denom).clamp(0, i128::from(i64::MAX)) as i64
     }
 
@@ -131,7 +141,13 @@ impl PaperVenue {
                 market_ns: env.market_ns,
             }
         };
-        self.cold.send(ColdRecord::Exec { report }, drops);
+        self.cold.send(
+            ColdRecord::Exec {
+                report,
+                order_qty: o.qty,
+            },
+            drops,
+        );
         reports.emit(report);
     }
 }
@@ -191,6 +207,14 @@ mod tests {
         assert!(reps[1].done);
         // 50.5 notional × 10 bps = 0.0505
         assert_eq!(reps[1].fee, 5_050_000);
+        // One rounding from the exact product: 666.9e-8 notional × 7.5 bps = 0.500175e-8 → 1.
+        let v2 = PaperVenue::new(
+            1,
+            75 * S / 10,
+            Arc::new(LaneStats::default()),
+            ColdTx::new(channel(2).unwrap().0, "v"),
+        );
+        assert_eq!(v2.fee(Price(6669), Qty(S / 10)), 1);
         v.on_event(&order(3, Side::Buy, S), &mut reps);
         assert_eq!(
             reps[2].kind,

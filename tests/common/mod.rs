@@ -75,3 +75,16 @@ pub fn replay_sets(files: &[&Path]) -> Vec<String> {
         "source.speed='max'".into(),
     ]
 }
+
+/// Account identity: final equity = initial + realized + unrealized − fees (to a cent), across
+/// every lane. Catches a missing closing snapshot and lanes overwriting each other.
+pub fn assert_account_adds_up(s: &serde_json::Value) {
+    let pnl = &s["pnl"];
+    let want = 100_000.0 + pnl["realized"].as_f64().unwrap() + pnl["unrealized"].as_f64().unwrap()
+        - pnl["fees"].as_f64().unwrap();
+    let got = s["equity"]["final"].as_f64().unwrap();
+    assert!(
+        (got - want).abs() < 0.02,
+        "final equity {got} but PnL says {want}: {s}"
+    );
+}
