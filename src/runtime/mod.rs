@@ -329,14 +329,28 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
 
     let started = Instant::now();
     let mut handles = Vec::new();
-    for t in built.threads {
+    let mut to_start = built.threads.into_iter();
+    while let Some(t) = to_start.next() {
         let name = t.name.clone();
-        handles.push((
-            name.clone(),
-            std::thread::Builder::new()
-                .name(short(&name))
-                .spawn(move || t.run())?,
-        ));
+        match std::thread::Builder::new()
+            .name(short(&name))
+            .spawn(move || t.run())
+        {
+            Ok(h) => handles.push((name, h)),
+            Err(e) => {
+                // Unwind what started: stop the sources, let every ring drain and close, and
+                // let the cold thread finish, so no thread outlives the failed run.
+                stop.store(true, Ordering::Relaxed);
+                // Threads never started still hold ring ends the started ones wait on.
+                drop(to_start);
+                for (_, h) in handles {
+                    let _ = h.join();
+                }
+                hot_done.store(true, Ordering::Release);
+                let _ = cold.join();
+                return Err(RunError::Io(e));
+            }
+        }
     }
     let deadline = opts.duration.map(|d| started + d);
     loop {
