@@ -48,8 +48,7 @@ fn default_run_trades_and_reports() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let s: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let s = read_summary(&dir);
     assert_eq!(s["mode"], "run");
     assert!(s["messages"]["received"].as_u64().unwrap() > 10_000);
     assert!(s["orders"].as_u64().unwrap() > 0, "{s}");
@@ -89,8 +88,7 @@ fn sigterm_drains_and_writes_the_report() {
         .status();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let s: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let s = read_summary(&dir);
     assert!(s["messages"]["received"].as_u64().unwrap() > 0);
     let journal = std::fs::read_to_string(dir.join("journal.md")).unwrap();
     assert!(journal.contains("## Final summary"));
@@ -226,8 +224,7 @@ fn corrupted_capture_replays_to_completion() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let s: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("r/summary.json")).unwrap()).unwrap();
+    let s = read_summary(&dir.join("r"));
     assert_eq!(s["events"]["trades"], good_trades);
     assert_eq!(s["events"]["book_tickers"], good_books);
     assert_eq!(s["messages"]["malformed"], bad);

@@ -88,3 +88,9 @@ pub fn assert_account_adds_up(s: &serde_json::Value) {
         "final equity {got} but PnL says {want}: {s}"
     );
 }
+
+/// A report directory's summary.json.
+pub fn read_summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary.json"))
+        .expect("summary.json is JSON")
+}
