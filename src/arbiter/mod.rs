@@ -175,7 +175,7 @@ mod tests {
     fn drops_duplicates_flags_gaps_and_crossed_books() {
         let stats = Arc::new(LaneStats::default());
         let (tx, mut rx) = channel(64).unwrap();
-        let mut a = Arbiter::new(4, stats.clone(), ColdTx::new(tx, "arbiter"));
+        let mut a = Arbiter::new(4, stats.clone(), ColdTx::new(tx));
         let mut out = Vec::new();
         for id in [1, 2, 2, 1, 5, 6] {
             a.on_event(&trade(id), &mut out);

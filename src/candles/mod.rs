@@ -180,7 +180,7 @@ mod tests {
             1,
             &[Resolution::S1, Resolution::M1],
             stats.clone(),
-            ColdTx::new(tx, "c"),
+            ColdTx::new(tx),
         );
         let mut out = Vec::new();
         c.on_event(&trade(1, 60_000, 100, 1), &mut out);
@@ -217,7 +217,7 @@ mod tests {
     fn late_trades_are_flagged_not_applied() {
         let stats = Arc::new(LaneStats::default());
         let (tx, mut rx) = channel(64).unwrap();
-        let mut c = Candles::new(1, &[Resolution::S1], stats.clone(), ColdTx::new(tx, "c"));
+        let mut c = Candles::new(1, &[Resolution::S1], stats.clone(), ColdTx::new(tx));
         let mut out = Vec::new();
         c.on_event(&trade(1, 2_000, 100, 1), &mut out);
         c.on_event(&trade(2, 1_500, 1, 1), &mut out);
@@ -232,7 +232,7 @@ mod tests {
     fn unknown_instrument_is_ignored_not_a_panic() {
         let stats = Arc::new(LaneStats::default());
         let (tx, _rx) = channel(2).unwrap();
-        let mut c = Candles::new(1, &[Resolution::S1], stats, ColdTx::new(tx, "c"));
+        let mut c = Candles::new(1, &[Resolution::S1], stats, ColdTx::new(tx));
         let mut e = trade(1, 1, 1, 1);
         if let Payload::Trade(t) = &mut e.payload {
             t.instrument = InstrumentId(9);

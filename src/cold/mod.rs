@@ -233,15 +233,6 @@ impl ColdWriter {
                     writeln!(self.journal, "- further malformed messages are counted, not journaled (see tickwire.log)")?;
                 }
             }
-            ColdRecord::Signal { market_ns, signal } => {
-                writeln!(
-                    self.log,
-                    "{} SIGNAL {} direction {}",
-                    iso8601_ms(market_ns),
-                    self.symbol(Some(signal.instrument)),
-                    signal.direction
-                )?;
-            }
             ColdRecord::Order {
                 market_ns,
                 order,

@@ -4,7 +4,7 @@
 //! `try_push`. A full ring drops the record and counts the drop — the hot path never waits for
 //! the disk. The cold thread turns records into `journal.md`, CSV rows and log lines.
 
-use super::event::{ExecReport, OrderRequest, RejectReason, Signal};
+use super::event::{ExecReport, OrderRequest, RejectReason};
 use super::instrument::InstrumentId;
 use super::num::Qty;
 use super::stats::{AnomalyKind, Counter};
@@ -39,13 +39,6 @@ pub enum ColdRecord {
         /// Field at fault, if known.
         field: &'static str,
     },
-    /// A strategy signal.
-    Signal {
-        /// Market time.
-        market_ns: u64,
-        /// The signal.
-        signal: Signal,
-    },
     /// An order as the venue edge saw it: sent, or refused by risk.
     Order {
         /// Market time.
@@ -76,36 +69,19 @@ pub enum ColdRecord {
 /// A stage's end of its cold ring. `send` never blocks and never allocates.
 pub struct ColdTx {
     ring: Producer<ColdRecord>,
-    drops: &'static str,
-    dropped: u64,
 }
 
 impl ColdTx {
-    /// Wraps a ring producer; `name` labels drops in reports.
-    pub fn new(ring: Producer<ColdRecord>, name: &'static str) -> Self {
-        Self {
-            ring,
-            drops: name,
-            dropped: 0,
-        }
+    /// Wraps a ring producer.
+    pub fn new(ring: Producer<ColdRecord>) -> Self {
+        Self { ring }
     }
 
-    /// Pushes a record, or counts it as dropped if the ring is full.
+    /// Pushes a record, or counts it in `drop_counter` if the ring is full.
     #[inline]
     pub fn send(&mut self, rec: ColdRecord, drop_counter: &Counter) {
         if self.ring.try_push(rec).is_err() {
-            self.dropped += 1;
             drop_counter.inc();
         }
-    }
-
-    /// Records dropped so far.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-
-    /// Label.
-    pub fn name(&self) -> &'static str {
-        self.drops
     }
 }

@@ -159,11 +159,6 @@ impl ReplaySource {
         }
     }
 
-    /// Messages one loop holds.
-    pub fn messages_per_loop(&self) -> usize {
-        self.captures.iter().map(|c| c.lines.len()).sum()
-    }
-
     fn poll(&mut self) -> Next<'_> {
         if self.limit.is_some_and(|l| self.emitted >= l) {
             return Next::End;

@@ -296,7 +296,7 @@ mod tests {
             &cfg,
             &table,
             Arc::new(LaneStats::default()),
-            ColdTx::new(tx, "risk"),
+            ColdTx::new(tx),
         )
     }
 

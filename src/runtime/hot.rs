@@ -28,11 +28,11 @@ use crate::venue::PaperVenue;
 use super::latency::histogram;
 
 /// A fixed-capacity stack buffer a stage emits into. Stages emit at most a handful of values
-/// per input (a trade can close one candle per resolution); overflow is counted, never grown.
+/// per input (a trade can close one candle per resolution, six at most); it never grows, and
+/// a debug build asserts the bound.
 pub struct Batch<T: Copy, const N: usize> {
     items: [Option<T>; N],
     len: usize,
-    overflow: u64,
 }
 
 impl<T: Copy, const N: usize> Batch<T, N> {
@@ -41,7 +41,6 @@ impl<T: Copy, const N: usize> Batch<T, N> {
         Self {
             items: [None; N],
             len: 0,
-            overflow: 0,
         }
     }
     /// Values emitted.
@@ -51,10 +50,6 @@ impl<T: Copy, const N: usize> Batch<T, N> {
     /// Empties it.
     pub fn clear(&mut self) {
         self.len = 0;
-    }
-    /// Values lost to a full buffer (always 0 in practice; asserted in debug builds).
-    pub fn overflow(&self) -> u64 {
-        self.overflow
     }
 }
 
@@ -74,8 +69,6 @@ impl<T: Copy, const N: usize> Sink<T> for Batch<T, N> {
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = Some(value);
             self.len += 1;
-        } else {
-            self.overflow += 1;
         }
     }
 }

@@ -95,7 +95,7 @@ fn cold_ring(
         stage,
         ring: rx,
     });
-    Ok(ColdTx::new(tx, stage))
+    Ok(ColdTx::new(tx))
 }
 
 fn build_source(cfg: &Config, lane: usize, symbols: &[String], captures: &[Capture]) -> Source {

@@ -179,12 +179,7 @@ mod tests {
     #[test]
     fn fills_at_the_touch_takes_liquidity_and_charges_fees() {
         let (tx, _rx) = channel(64).unwrap();
-        let mut v = PaperVenue::new(
-            1,
-            10 * S,
-            Arc::new(LaneStats::default()),
-            ColdTx::new(tx, "v"),
-        );
+        let mut v = PaperVenue::new(1, 10 * S, Arc::new(LaneStats::default()), ColdTx::new(tx));
         let mut reps = Vec::new();
         v.on_event(&order(1, Side::Buy, S), &mut reps);
         assert_eq!(reps[0].kind, ExecKind::Rejected(RejectReason::NoLiquidity));
@@ -212,7 +207,7 @@ mod tests {
             1,
             75 * S / 10,
             Arc::new(LaneStats::default()),
-            ColdTx::new(channel(2).unwrap().0, "v"),
+            ColdTx::new(channel(2).unwrap().0),
         );
         assert_eq!(v2.fee(Price(6669), Qty(S / 10)), 1);
         v.on_event(&order(3, Side::Buy, S), &mut reps);
