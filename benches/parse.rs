@@ -39,7 +39,11 @@ fn resolve(s: &[u8]) -> Option<InstrumentId> {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("binance_trade");
     g.bench_function("tickwire", |b| {
-        b.iter(|| binance::parse(black_box(TRADE), &mut resolve))
+        b.iter(|| {
+            binance::Parser.parse(black_box(TRADE), &mut resolve, &mut |e| {
+                black_box(e);
+            })
+        })
     });
     g.bench_function("serde_json_value", |b| {
         b.iter(|| {
@@ -60,7 +64,11 @@ fn bench(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("binance_book_ticker");
     g.bench_function("tickwire", |b| {
-        b.iter(|| binance::parse(black_box(BOOK), &mut resolve))
+        b.iter(|| {
+            binance::Parser.parse(black_box(BOOK), &mut resolve, &mut |e| {
+                black_box(e);
+            })
+        })
     });
     g.bench_function("serde_json_value", |b| {
         b.iter(|| {

@@ -11,7 +11,10 @@ fn main() {
     let t = std::time::Instant::now();
     let mut ok = 0u64;
     for _ in 0..n {
-        if binance::parse(std::hint::black_box(TRADE), &mut resolve).is_ok() {
+        if binance::Parser
+            .parse(std::hint::black_box(TRADE), &mut resolve, &mut |_| {})
+            .is_ok()
+        {
             ok += 1;
         }
     }

@@ -153,6 +153,8 @@ mod tests {
                 trade_ns: 0,
                 event_ns: 0,
                 buyer_is_maker: false,
+                source: 0,
+                flags: 0,
             }),
         }
     }
@@ -166,6 +168,7 @@ mod tests {
             bid_qty: Qty(1),
             ask_px: Price(ask),
             ask_qty: Qty(1),
+            source: 0,
             event_ns: 0,
         });
         e

@@ -159,6 +159,8 @@ mod tests {
                 trade_ns: ms * 1_000_000,
                 event_ns: ms * 1_000_000,
                 buyer_is_maker: false,
+                source: 0,
+                flags: 0,
             }),
         }
     }

@@ -569,7 +569,7 @@ pub struct Totals {
 impl Totals {
     /// Sums counters over lanes.
     pub fn of(lanes: &[Arc<LaneStats>], resolutions: &[Resolution]) -> Self {
-        use crate::feed::parse::binance::SkipKind;
+        use crate::feed::parse::SkipKind;
         let mut t = Totals::default();
         let sum = |f: &dyn Fn(&LaneStats) -> u64| lanes.iter().map(|l| f(l)).sum::<u64>();
         t.received = sum(&|l| l.parse.received.get());

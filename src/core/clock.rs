@@ -75,6 +75,72 @@ pub fn compact_utc(ns: u64) -> String {
     format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
 }
 
+/// Parses an RFC 3339 UTC timestamp (`2021-04-17T16:43:37.123456Z`, 0 to 9 fraction digits,
+/// `Z` or `+00:00`) into ns since the epoch. `None` on anything else. No allocation.
+pub fn parse_rfc3339_ns(t: &[u8]) -> Option<u64> {
+    fn num(t: &[u8], a: usize, b: usize) -> Option<u64> {
+        let s = t.get(a..b)?;
+        if !s.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(
+            s.iter()
+                .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')),
+        )
+    }
+    if t.len() < 20 || t[4] != b'-' || t[7] != b'-' || !matches!(t[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if t[13] != b':' || t[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(t, 0, 4)?, num(t, 5, 7)?, num(t, 8, 10)?);
+    let (h, mi, s) = (num(t, 11, 13)?, num(t, 14, 16)?, num(t, 17, 19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac_ns = 0u64;
+    if t.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(c) = t.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - start < 9 {
+                frac_ns = frac_ns * 10 + u64::from(c - b'0');
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return None;
+        }
+        for _ in n..9 {
+            frac_ns *= 10;
+        }
+    }
+    match &t[i..] {
+        b"Z" | b"z" | b"+00:00" => {}
+        _ => return None,
+    }
+    let days = days_from_civil(y as i64, mo as u32, d as u32);
+    if days < 0 {
+        return None;
+    }
+    let secs = days as u64 * 86_400 + h * 3600 + mi * 60 + s;
+    secs.checked_mul(1_000_000_000)?.checked_add(frac_ns)
+}
+
+/// (year, month, day) to days since 1970-01-01, proleptic Gregorian.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -105,6 +171,34 @@ mod tests {
             "2000-02-29T00:00:00.000Z"
         );
         assert_eq!(compact_utc(1_723_161_255_342_000_000), "20240808T235415Z");
+    }
+
+    #[test]
+    fn rfc3339_round_trips_known_values() {
+        assert_eq!(
+            parse_rfc3339_ns(b"2024-08-08T23:54:15.342Z"),
+            Some(1_723_161_255_342_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ns(b"2021-04-17T16:43:37.123456789Z"),
+            Some(1_618_677_817_123_456_789)
+        );
+        assert_eq!(
+            parse_rfc3339_ns(b"2000-02-29T00:00:00+00:00"),
+            Some(951_782_400_000_000_000)
+        );
+        for bad in [
+            &b"2021-04-17T16:43:37."[..],
+            b"2021-13-01T00:00:00Z",
+            b"garbage",
+            b"2021-04-17T16:43:37+01:00",
+        ] {
+            assert_eq!(parse_rfc3339_ns(bad), None);
+        }
+        for ns in [0u64, 951_782_400_000_000_000, 1_723_161_255_342_000_000] {
+            let iso = iso8601_ms(ns);
+            assert_eq!(parse_rfc3339_ns(iso.as_bytes()), Some(ns));
+        }
     }
 
     #[test]

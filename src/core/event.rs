@@ -49,9 +49,17 @@ pub struct Trade {
     pub event_ns: u64,
     /// True when the buyer was the maker, i.e. the aggressor sold.
     pub buyer_is_maker: bool,
+    /// Which configured source (feed line) delivered it; set by the parse stage.
+    pub source: u8,
+    /// `Trade::AGGREGATED` for a Binance `aggTrade` (ids are aggregate ids, a separate
+    /// sequence from raw trade ids).
+    pub flags: u8,
 }
 
 impl Trade {
+    /// An aggregate trade (Binance `aggTrade`): one taker order's fills at one price.
+    pub const AGGREGATED: u8 = 1;
+
     /// The aggressor's side.
     pub fn aggressor(&self) -> Side {
         if self.buyer_is_maker {
@@ -79,6 +87,8 @@ pub struct BookTicker {
     pub ask_qty: Qty,
     /// Venue event time (ns since epoch), 0 when the venue sends none (Binance spot).
     pub event_ns: u64,
+    /// Which configured source (feed line) delivered it; set by the parse stage.
+    pub source: u8,
 }
 
 /// Candle resolutions, UTC-aligned.

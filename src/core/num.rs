@@ -91,6 +91,76 @@ pub fn parse_scaled(bytes: &[u8]) -> Result<i64, DecimalError> {
     Ok(if neg { -value } else { value })
 }
 
+/// Like [`parse_scaled`] but also takes the exponent forms a JSON number may use (`1.5e-7`,
+/// `2E+3`), still exactly: the mantissa's digits are shifted, never converted through a float.
+/// `None` when the text is not a decimal, does not fit, or has non-zero digits past 10⁻⁸.
+pub fn parse_scaled_text(text: &[u8]) -> Option<i64> {
+    let Some(e) = text.iter().position(|&b| b == b'e' || b == b'E') else {
+        return parse_scaled(text).ok();
+    };
+    let (mant, exp_text) = (&text[..e], &text[e + 1..]);
+    let (exp_neg, exp_digits) = match exp_text.first() {
+        Some(b'-') => (true, &exp_text[1..]),
+        Some(b'+') => (false, &exp_text[1..]),
+        _ => (false, exp_text),
+    };
+    if exp_digits.is_empty() || exp_digits.len() > 4 || !exp_digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let exp = exp_digits
+        .iter()
+        .fold(0i32, |a, &b| a * 10 + i32::from(b - b'0'));
+    let exp = if exp_neg { -exp } else { exp };
+    let (neg, digits) = match mant.first() {
+        Some(b'-') => (true, &mant[1..]),
+        Some(b'+') => (false, &mant[1..]),
+        _ => (false, mant),
+    };
+    let mut m: i128 = 0;
+    let mut frac: i32 = 0;
+    let mut seen_dot = false;
+    let mut seen_digit = false;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                seen_digit = true;
+                m = m.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+                if m > 10_i128.pow(30) {
+                    return None;
+                }
+                if seen_dot {
+                    frac += 1;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    let shift = exp - frac + SCALE_DECIMALS as i32;
+    let scaled = if m == 0 {
+        0
+    } else if shift >= 0 {
+        if shift > 38 {
+            return None;
+        }
+        m.checked_mul(10_i128.pow(shift as u32))?
+    } else {
+        if -shift > 38 {
+            return None;
+        }
+        let div = 10_i128.pow((-shift) as u32);
+        if m % div != 0 {
+            return None;
+        }
+        m / div
+    };
+    let v = i64::try_from(scaled).ok()?;
+    Some(if neg { -v } else { v })
+}
+
 /// Writes `value` (10⁻⁸ scale) with exactly `decimals` decimals when that is exact, else with as
 /// many as needed (up to 8), so no digit is ever lost in a report.
 pub fn format_scaled(value: i64, decimals: u32) -> String {
@@ -192,6 +262,22 @@ pub fn notional(price: Price, qty: Qty) -> i128 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exponent_forms_are_exact() {
+        assert_eq!(parse_scaled_text(b"1.5e-7"), Some(15));
+        assert_eq!(parse_scaled_text(b"2E+3"), Some(2_000 * SCALE));
+        assert_eq!(parse_scaled_text(b"-58721.2"), Some(-5_872_120_000_000));
+        assert_eq!(parse_scaled_text(b"1e-9"), None, "below 10^-8 is not exact");
+        assert_eq!(parse_scaled_text(b"0e-99"), Some(0));
+        assert_eq!(parse_scaled_text(b"1e99"), None);
+        assert_eq!(parse_scaled_text(b"1e"), None);
+        assert_eq!(parse_scaled_text(b"e5"), None);
+        assert_eq!(
+            parse_scaled_text(b"12345678901234567890e-10"),
+            Some(123_456_789_012_345_678)
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -17,7 +17,7 @@ use crate::core::cold::{ColdRecord, ColdTx};
 use crate::core::config::Speed;
 use crate::core::stats::LaneStats;
 use crate::core::{Envelope, Instrument, InstrumentTable, Payload, Sink, Symbol};
-use parse::binance::{self, ParseError, Parsed};
+use parse::{Event, MsgKind, Venue, VenueParser};
 use replay::Capture;
 use synthetic::SyntheticMarket;
 
@@ -242,6 +242,7 @@ pub struct ParseStage {
     first_auto: usize,
     seq: u64,
     last_market_ns: u64,
+    parser: VenueParser,
     stats: Arc<LaneStats>,
     cold: ColdTx,
 }
@@ -273,6 +274,7 @@ impl ParseStage {
             first_auto,
             seq: 0,
             last_market_ns: 0,
+            parser: VenueParser::new(Venue::Binance),
             stats,
             cold,
         }
@@ -313,27 +315,34 @@ impl ParseStage {
             let auto_added = takes_auto && auto && !configured && id.index() >= first_auto;
             (all || configured || auto_added).then_some(id)
         };
-        let payload = match binance::parse(msg.bytes, &mut resolve) {
-            Ok(Parsed::Trade(t)) => {
+        let mut payload = None;
+        let result = self
+            .parser
+            .parse(msg.bytes, &mut resolve, &mut |e| match e {
+                Event::Trade(t) => payload = Some(Payload::Trade(t)),
+                Event::Quote(q) => payload = Some(Payload::BookTicker(q)),
+                _ => {}
+            });
+        let payload = match (result, payload) {
+            (Ok(MsgKind::Trades), Some(p)) => {
                 st.trades.inc();
-                Payload::Trade(t)
+                p
             }
-            Ok(Parsed::BookTicker(b)) => {
+            (Ok(MsgKind::Quote), Some(p)) => {
                 st.book_tickers.inc();
-                Payload::BookTicker(b)
+                p
             }
-            Ok(Parsed::Skipped(kind)) => {
+            (Ok(MsgKind::Skipped(kind)), _) => {
                 st.skipped[kind.index()].inc();
                 return;
             }
-            Err(e) => {
+            (Ok(_), _) => {
+                st.skipped[parse::SkipKind::Unsupported.index()].inc();
+                return;
+            }
+            (Err(e), _) => {
                 st.malformed.inc();
-                let (reason, field) = match e {
-                    ParseError::Json(_) => ("invalid JSON", ""),
-                    ParseError::Missing(f) => ("missing field", f),
-                    ParseError::Invalid(f) => ("invalid field", f),
-                    ParseError::Unrecognised => ("unrecognised message", ""),
-                };
+                let (reason, field) = e.describe();
                 self.cold.send(
                     ColdRecord::Malformed {
                         seq,
@@ -371,7 +380,7 @@ impl ParseStage {
 mod tests {
     use super::*;
     use crate::core::stats::SKIP_KINDS;
-    use parse::binance::SkipKind;
+    use parse::SkipKind;
 
     fn capture(lines: &[&str], recv: Option<Vec<u64>>) -> Capture {
         let mut c = Capture::from_bytes("t.jsonl".into(), lines.join("\n").into_bytes());

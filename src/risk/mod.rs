@@ -308,6 +308,7 @@ mod tests {
             bid_qty: Qty(S),
             ask_px: Price(ask * S),
             ask_qty: Qty(S),
+            source: 0,
             event_ns: 0,
         }))
     }

@@ -191,6 +191,7 @@ mod tests {
                 bid_qty: Qty(2 * S),
                 ask_px: Price(101 * S),
                 ask_qty: Qty(S / 2),
+                source: 0,
                 event_ns: 0,
             })),
             &mut reps,

@@ -25,6 +25,8 @@ pub enum JsonError {
     TooDeep,
     /// Top-level value is not an object.
     NotObject,
+    /// Top-level value is not an array.
+    NotArray,
     /// Non-whitespace after the top-level object.
     Trailing(usize),
 }
@@ -76,6 +78,32 @@ impl<'a> Value<'a> {
             v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
         }
         Some(v)
+    }
+
+    /// A signed integer (number or string of digits with an optional leading `-`).
+    pub fn as_i64(&self) -> Option<i64> {
+        let text = match *self {
+            Value::Num(n) | Value::Str(n) => n,
+            _ => return None,
+        };
+        let (neg, digits) = match text.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, text),
+        };
+        let mag = Value::Num(digits).as_u64()?;
+        if neg {
+            0i64.checked_sub_unsigned(mag)
+        } else {
+            i64::try_from(mag).ok()
+        }
+    }
+
+    /// The text of a number, or of a string (venues send decimals both ways).
+    pub fn as_text(&self) -> Option<&'a [u8]> {
+        match *self {
+            Value::Num(n) | Value::Str(n) => Some(n),
+            _ => None,
+        }
     }
 
     /// The boolean, if a boolean.
@@ -254,7 +282,7 @@ impl<'a> Cursor<'a> {
                 Ok(Value::Object(&self.buf[start..self.pos]))
             }
             b'[' => {
-                self.array(depth + 1)?;
+                self.array(depth + 1, &mut |_| {})?;
                 Ok(Value::Array(&self.buf[start..self.pos]))
             }
             b't' => self.literal(b"true").map(|_| Value::Bool(true)),
@@ -265,7 +293,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn array(&mut self, depth: u32) -> Result<(), JsonError> {
+    fn array<F: FnMut(Value<'a>)>(&mut self, depth: u32, f: &mut F) -> Result<(), JsonError> {
         if depth > MAX_DEPTH {
             return Err(JsonError::TooDeep);
         }
@@ -276,7 +304,8 @@ impl<'a> Cursor<'a> {
             return Ok(());
         }
         loop {
-            self.value(depth)?;
+            let v = self.value(depth)?;
+            f(v);
             self.skip_ws();
             match self.peek().ok_or(JsonError::Eof)? {
                 b',' => self.pos += 1,
@@ -470,4 +499,34 @@ mod tests {
             proptest::prop_assert_eq!(ours, theirs, "{:?}", s);
         }
     }
+}
+
+/// Walks the top-level array in `buf`, calling `f(value)` for each element in order. The whole
+/// input must be exactly one array (surrounding whitespace allowed); nested values are
+/// validated and handed over as raw slices, like object members.
+pub fn for_each_element<'a>(buf: &'a [u8], mut f: impl FnMut(Value<'a>)) -> Result<(), JsonError> {
+    let mut c = Cursor { buf, pos: 0 };
+    c.skip_ws();
+    match c.peek() {
+        Some(b'[') => {}
+        Some(_) => return Err(JsonError::NotArray),
+        None => return Err(JsonError::Eof),
+    }
+    c.array(1, &mut f)?;
+    c.skip_ws();
+    if c.pos != buf.len() {
+        return Err(JsonError::Trailing(c.pos));
+    }
+    Ok(())
+}
+
+/// Validates `buf` as exactly one JSON value of any type and returns it.
+pub fn parse_value(buf: &[u8]) -> Result<Value<'_>, JsonError> {
+    let mut c = Cursor { buf, pos: 0 };
+    let v = c.value(0)?;
+    c.skip_ws();
+    if c.pos != buf.len() {
+        return Err(JsonError::Trailing(c.pos));
+    }
+    Ok(v)
 }
