@@ -268,12 +268,13 @@ mod tests {
         assert_eq!(parse_scaled_text(b"2E+3"), Some(2_000 * SCALE));
         assert_eq!(parse_scaled_text(b"-58721.2"), Some(-5_872_120_000_000));
         assert_eq!(parse_scaled_text(b"1e-9"), None, "below 10^-8 is not exact");
+        assert_eq!(parse_scaled_text(b"12345678901234567890e-10"), None);
         assert_eq!(parse_scaled_text(b"0e-99"), Some(0));
         assert_eq!(parse_scaled_text(b"1e99"), None);
         assert_eq!(parse_scaled_text(b"1e"), None);
         assert_eq!(parse_scaled_text(b"e5"), None);
         assert_eq!(
-            parse_scaled_text(b"12345678901234567890e-10"),
+            parse_scaled_text(b"12345678901234567800e-10"),
             Some(123_456_789_012_345_678)
         );
     }

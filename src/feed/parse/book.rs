@@ -33,8 +33,8 @@ impl Ladder {
         }
     }
 
-    /// Sets the quantity at `price` (0 removes). Returns false if the level was dropped
-    /// because the side is full and it is worse than every level kept.
+    /// Sets the quantity at `price` (0 removes). Returns true if a level was lost because the
+    /// side is full: the new one (worse than every level kept) or the evicted worst.
     fn set(&mut self, price: i64, qty: i64) -> bool {
         match self.find(price) {
             Ok(i) => {
@@ -43,21 +43,21 @@ impl Ladder {
                 } else {
                     self.levels[i].1 = qty;
                 }
-                true
+                false
             }
-            Err(_) if qty == 0 => true,
+            Err(_) if qty == 0 => false,
             Err(i) => {
                 if self.levels.len() == self.levels.capacity() {
                     // Full: the worst level sits at index 0.
-                    if i == 0 {
-                        return false;
+                    if i > 0 {
+                        self.levels.remove(0);
+                        self.levels.insert(i - 1, (price, qty));
                     }
-                    self.levels.remove(0);
-                    self.levels.insert(i - 1, (price, qty));
+                    true
                 } else {
                     self.levels.insert(i, (price, qty));
+                    false
                 }
-                true
             }
         }
     }
@@ -102,11 +102,11 @@ impl Book {
 
     /// Sets one level: `qty` is the new total at `price`, zero deletes.
     pub fn apply(&mut self, side: Side, price: Price, qty: Qty) {
-        let kept = match side {
+        let lost = match side {
             Side::Buy => self.bids.set(price.0, qty.0),
             Side::Sell => self.asks.set(price.0, qty.0),
         };
-        if !kept {
+        if lost {
             self.truncated += 1;
         }
     }
