@@ -212,6 +212,26 @@ fn execute(cli: Cli) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
+            for s in &t.sources {
+                println!(
+                    "  {}: {} messages, {} trades in {} messages, {} quotes, {} depth, {} snapshots, {} klines, {} book quotes, {} malformed, skipped {}",
+                    s.name,
+                    s.messages,
+                    s.trades,
+                    s.trade_messages,
+                    s.quotes,
+                    s.depth,
+                    s.snapshots,
+                    s.klines,
+                    s.book_quotes,
+                    s.malformed,
+                    s.skipped
+                        .iter()
+                        .map(|(k, n)| format!("{k}={n}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
             eprintln!("report: {}", res.report_dir.display());
         }
         Command::Bench {

@@ -164,7 +164,7 @@ fn replay_counts_the_capture() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("depthUpdate=3451 depth_snapshot=1"),
+        stdout.contains("9757 trades in 9757 messages, 28040 quotes, 3451 depth, 1 snapshots"),
         "{stdout}"
     );
 }

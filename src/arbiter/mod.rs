@@ -48,6 +48,7 @@ impl Arbiter {
         self.stats.arbiter.anomalies[kind.index()].inc();
         self.cold.send(
             ColdRecord::Anomaly {
+                source: crate::core::cold::NO_SOURCE,
                 market_ns: env.market_ns,
                 kind,
                 instrument: Some(id),

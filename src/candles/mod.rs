@@ -110,6 +110,7 @@ impl Candles {
                         self.stats.candles.late.inc();
                         self.cold.send(
                             ColdRecord::Anomaly {
+                                source: crate::core::cold::NO_SOURCE,
                                 market_ns: env.market_ns,
                                 kind: AnomalyKind::LateTrade,
                                 instrument: Some(t.instrument),

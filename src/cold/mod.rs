@@ -7,6 +7,7 @@
 
 pub mod report;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,8 @@ pub struct ColdWriter {
     inputs: Vec<ColdInput>,
     lanes: Vec<Arc<LaneStats>>,
     table: Arc<InstrumentTable>,
+    /// Source names per lane, by source index.
+    source_names: Vec<Vec<String>>,
     resolutions: Vec<Resolution>,
     journal: BufWriter<File>,
     log: BufWriter<File>,
@@ -55,8 +58,9 @@ pub struct ColdWriter {
     journal_every: Duration,
     status_line: bool,
     started: Instant,
-    anomalies_journaled: [u64; 10],
+    anomalies_journaled: [u64; crate::core::stats::ANOMALY_KINDS],
     malformed_journaled: u64,
+    feed_journaled: u64,
     initial_equity: i64,
     /// Latest (cash, position value) per lane: the account is their sum.
     lane_equity: Vec<(i64, i64)>,
@@ -86,6 +90,7 @@ impl ColdWriter {
         inputs: Vec<ColdInput>,
         lanes: Vec<Arc<LaneStats>>,
         table: Arc<InstrumentTable>,
+        source_names: Vec<Vec<String>>,
     ) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir.join("latency")).map_err(|e| {
             std::io::Error::new(
@@ -98,6 +103,7 @@ impl ColdWriter {
             inputs,
             lanes,
             table,
+            source_names,
             resolutions: cfg.resolutions.clone(),
             journal: create(dir, "journal.md")?,
             log: create(dir, "tickwire.log")?,
@@ -110,8 +116,9 @@ impl ColdWriter {
             journal_every: Duration::from_secs(10),
             status_line: cfg.cold.status_line,
             started: Instant::now(),
-            anomalies_journaled: [0; 10],
+            anomalies_journaled: [0; crate::core::stats::ANOMALY_KINDS],
             malformed_journaled: 0,
+            feed_journaled: 0,
             initial_equity: cfg.risk.initial_equity,
             lane_equity: vec![(0, 0); cfg.lanes.len()],
             peak_equity: cfg.risk.initial_equity,
@@ -165,6 +172,17 @@ impl ColdWriter {
         Ok(w)
     }
 
+    fn source_name(&self, lane: usize, source: u8) -> String {
+        if source == crate::core::cold::NO_SOURCE {
+            return "merged".into();
+        }
+        self.source_names
+            .get(lane)
+            .and_then(|v| v.get(usize::from(source)))
+            .cloned()
+            .unwrap_or_else(|| format!("#{source}"))
+    }
+
     fn symbol(&self, id: Option<crate::core::InstrumentId>) -> String {
         id.map_or_else(|| "-".to_string(), |i| self.table.symbol(i))
     }
@@ -180,13 +198,15 @@ impl ColdWriter {
             ColdRecord::Anomaly {
                 market_ns,
                 kind,
+                source,
                 instrument,
                 seq,
                 expected,
                 got,
             } => {
+                let src = self.source_name(lane, source);
                 let line = format!(
-                    "{} ANOMALY {} lane {lane} {} seq {seq}: expected {expected}, got {got}",
+                    "{} ANOMALY {} lane {lane} source {src} {} seq {seq}: expected {expected}, got {got}",
                     iso8601_ms(market_ns),
                     kind.name(),
                     self.symbol(instrument)
@@ -197,7 +217,7 @@ impl ColdWriter {
                 if n <= JOURNAL_ANOMALY_CAP {
                     writeln!(
                         self.journal,
-                        "- `{}` anomaly **{}** {} (message {seq}): expected {expected}, got {got}",
+                        "- `{}` anomaly **{}** {} from `{src}` (message {seq}): expected {expected}, got {got}",
                         iso8601_ms(market_ns),
                         kind.name(),
                         self.symbol(instrument)
@@ -211,22 +231,51 @@ impl ColdWriter {
                     )?;
                 }
             }
+            ColdRecord::Feed {
+                source,
+                wall_ns,
+                event,
+            } => {
+                let src = self.source_name(lane, source);
+                let text = feed_event_text(&event, &self.table);
+                writeln!(
+                    self.log,
+                    "{} FEED lane {lane} source {src}: {text}",
+                    iso8601_ms(wall_ns)
+                )?;
+                self.feed_journaled += 1;
+                if self.feed_journaled <= JOURNAL_FEED_CAP {
+                    writeln!(
+                        self.journal,
+                        "- `{}` feed `{src}`: {text}",
+                        iso8601_ms(wall_ns)
+                    )?;
+                }
+                if self.feed_journaled == JOURNAL_FEED_CAP {
+                    writeln!(
+                        self.journal,
+                        "- further feed events are counted, not journaled (see tickwire.log)"
+                    )?;
+                }
+            }
             ColdRecord::Malformed {
+                source,
                 seq,
                 recv_ns,
                 reason,
                 field,
             } => {
+                let src = self.source_name(lane, source);
                 writeln!(
                     self.log,
-                    "{} MALFORMED lane {lane} message {seq}: {reason} {field}",
+                    "{} MALFORMED lane {lane} source {src} message {seq}: {reason} {field}",
                     iso8601_ms(recv_ns)
                 )?;
                 self.malformed_journaled += 1;
                 if self.malformed_journaled <= JOURNAL_MALFORMED_CAP {
                     writeln!(
                         self.journal,
-                        "- malformed message {seq} skipped: {reason} {field}"
+                        "- malformed message {seq} from `{src}` skipped: {reason} {field}"
                     )?;
                 }
                 if self.malformed_journaled == JOURNAL_MALFORMED_CAP {
@@ -389,7 +438,7 @@ impl ColdWriter {
 
     /// Totals across lanes, for status lines and metrics.
     pub fn totals(&self) -> Totals {
-        Totals::of(&self.lanes, &self.resolutions)
+        Totals::of(&self.lanes, &self.resolutions, &self.source_names)
     }
 
     fn metrics_line(&mut self) -> std::io::Result<()> {
@@ -564,11 +613,140 @@ pub struct Totals {
     pub unrealized: i64,
     /// Fees (10⁻⁸).
     pub fees: i64,
+    /// Per source (feed line or replay file), per lane.
+    pub sources: Vec<SourceTotals>,
+}
+
+/// What one source delivered, and how healthy it was.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SourceTotals {
+    /// Lane index.
+    pub lane: usize,
+    /// Source name (feed name or file name).
+    pub name: String,
+    /// Messages received.
+    pub messages: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Messages refused as malformed.
+    pub malformed: u64,
+    /// Trade messages.
+    pub trade_messages: u64,
+    /// Trades decoded.
+    pub trades: u64,
+    /// Quote messages (ticker / bookTicker).
+    pub quotes: u64,
+    /// Depth diff messages.
+    pub depth: u64,
+    /// Book snapshots.
+    pub snapshots: u64,
+    /// Venue candles.
+    pub klines: u64,
+    /// Quotes derived from the order book.
+    pub book_quotes: u64,
+    /// Depth-sequence gaps.
+    pub book_gaps: u64,
+    /// Depth updates older than the book.
+    pub book_stale: u64,
+    /// Depth messages with no book to go to.
+    pub book_unplaced: u64,
+    /// Book levels dropped (side full).
+    pub book_truncated: u64,
+    /// Skipped by kind (non-zero only).
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Trades this source delivered first.
+    pub first_delivered: u64,
+    /// Trades another line had already delivered (A/B redundancy).
+    pub redundant: u64,
+    /// Anomalies attributed to this source (non-zero only).
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// Connects / disconnects / stale detections / protocol errors (live feeds).
+    pub connects: u64,
+    /// Disconnections.
+    pub disconnects: u64,
+    /// Stale-stream detections.
+    pub stale: u64,
+    /// Protocol errors.
+    pub protocol_errors: u64,
+    /// Clock offset estimate, receive minus venue time (ms).
+    pub clock_offset_ms: f64,
+    /// Offset drift (parts per million).
+    pub clock_drift_ppm: f64,
+    /// Smoothed delay above the offset floor (ms).
+    pub latency_ms: f64,
+    /// Health score 0–100 (see [`health_score`]).
+    pub health: f64,
+}
+
+/// A source's health, 0 (dead) to 100: starts at 100 and loses up to
+/// 40 for errors (malformed per message, ×100, capped at 1),
+/// 25 for gaps (book gaps + trade-id gaps per message, ×1000, capped),
+/// 20 for instability (disconnects + stale detections, 5 points each),
+/// 15 for latency jitter (1 point per 10 ms above the offset floor).
+pub fn health_score(s: &SourceTotals) -> f64 {
+    let msgs = s.messages.max(1) as f64;
+    let err = (s.malformed as f64 / msgs * 100.0).min(1.0) * 40.0;
+    let gaps = s.book_gaps + s.anomalies.get("gap").copied().unwrap_or(0);
+    let gap = (gaps as f64 / msgs * 1000.0).min(1.0) * 25.0;
+    let unstable = ((s.disconnects + s.stale) as f64 * 5.0).min(20.0);
+    let jitter = (s.latency_ms.max(0.0) / 10.0).min(15.0);
+    if s.messages == 0 {
+        return 0.0;
+    }
+    (100.0 - err - gap - unstable - jitter).max(0.0)
+}
+
+impl SourceTotals {
+    fn of(lane: usize, name: &str, i: usize, l: &LaneStats) -> Self {
+        use crate::feed::parse::SkipKind;
+        let ss = l.sources.get(i);
+        let sa = l.source_arb.get(i);
+        let mut t = SourceTotals {
+            lane,
+            name: name.to_string(),
+            messages: ss.messages.get(),
+            bytes: ss.bytes.get(),
+            malformed: ss.malformed.get(),
+            trade_messages: ss.trade_msgs.get(),
+            trades: ss.trades.get(),
+            quotes: ss.quotes.get(),
+            depth: ss.depth.get(),
+            snapshots: ss.snapshots.get(),
+            klines: ss.klines.get(),
+            book_quotes: ss.book_quotes.get(),
+            book_gaps: ss.book_gaps.get(),
+            book_stale: ss.book_stale.get(),
+            book_unplaced: ss.book_unplaced.get(),
+            book_truncated: ss.book_truncated.get(),
+            skipped: SkipKind::ALL
+                .iter()
+                .map(|k| (k.name(), ss.skipped[k.index()].get()))
+                .filter(|x| x.1 > 0)
+                .collect(),
+            first_delivered: sa.first.get(),
+            redundant: sa.redundant.get(),
+            anomalies: AnomalyKind::ALL
+                .iter()
+                .map(|k| (k.name(), sa.anomalies[k.index()].get()))
+                .filter(|x| x.1 > 0)
+                .collect(),
+            connects: ss.connects.get(),
+            disconnects: ss.disconnects.get(),
+            stale: ss.stale.get(),
+            protocol_errors: ss.protocol_errors.get(),
+            clock_offset_ms: ss.clock_offset_ns.get() as f64 / 1e6,
+            clock_drift_ppm: ss.clock_drift_ppb.get() as f64 / 1e3,
+            latency_ms: ss.latency_ns.get() as f64 / 1e6,
+            health: 0.0,
+        };
+        t.health = health_score(&t);
+        t
+    }
 }
 
 impl Totals {
-    /// Sums counters over lanes.
-    pub fn of(lanes: &[Arc<LaneStats>], resolutions: &[Resolution]) -> Self {
+    /// Sums counters over lanes; `names` are the source names per lane.
+    pub fn of(lanes: &[Arc<LaneStats>], resolutions: &[Resolution], names: &[Vec<String>]) -> Self {
         use crate::feed::parse::SkipKind;
         let mut t = Totals::default();
         let sum = |f: &dyn Fn(&LaneStats) -> u64| lanes.iter().map(|l| f(l)).sum::<u64>();
@@ -595,7 +773,9 @@ impl Totals {
         t.anomalies_by_kind = AnomalyKind::ALL
             .iter()
             .map(|k| {
-                let arb = sum(&|l| l.arbiter.anomalies[k.index()].get());
+                let arb = sum(&|l| {
+                    l.arbiter.anomalies[k.index()].get() + l.parse.anomalies[k.index()].get()
+                });
                 let extra = match k {
                     AnomalyKind::Malformed => t.malformed,
                     AnomalyKind::LateTrade => sum(&|l| l.candles.late.get()),
@@ -613,6 +793,53 @@ impl Totals {
         t.realized = lanes.iter().map(|l| l.risk.realized.get()).sum();
         t.unrealized = lanes.iter().map(|l| l.risk.unrealized.get()).sum();
         t.fees = lanes.iter().map(|l| l.risk.fees.get()).sum();
+        for (li, l) in lanes.iter().enumerate() {
+            let lane_names = names.get(li).map(Vec::as_slice).unwrap_or(&[]);
+            for (i, name) in lane_names
+                .iter()
+                .enumerate()
+                .take(crate::core::stats::MAX_SOURCES)
+            {
+                t.sources.push(SourceTotals::of(li, name, i, l));
+            }
+        }
         t
+    }
+}
+
+/// Connection / redundancy events journaled before the rest are only logged.
+const JOURNAL_FEED_CAP: u64 = 2_000;
+
+fn feed_event_text(e: &crate::core::cold::FeedEvent, table: &InstrumentTable) -> String {
+    use crate::core::cold::FeedEvent as F;
+    match *e {
+        F::Connecting { attempt } => format!("connecting (attempt {attempt})"),
+        F::Connected { conn } => format!("connected and subscribed (connection {conn})"),
+        F::Disconnected { conn, reason } => {
+            format!("**disconnected** (connection {conn}): {reason}")
+        }
+        F::Stale { conn, silent_ms } => {
+            format!("**stale**: no message for {silent_ms} ms on connection {conn}, reconnecting")
+        }
+        F::BackingOff { ms } => format!("next attempt in {ms} ms"),
+        F::RotationStarted { old } => {
+            format!("planned rotation: opening a replacement for connection {old}")
+        }
+        F::RotationDone { old, new } => {
+            format!("rotation done: connection {new} live, connection {old} closed without a gap")
+        }
+        F::Failover {
+            instrument,
+            silent_ms,
+        } => format!(
+            "**failover**: {} now from this backup (primaries silent {silent_ms} ms)",
+            table.symbol(instrument)
+        ),
+        F::Failback { instrument } => {
+            format!(
+                "**failback**: {} back on its primary sources",
+                table.symbol(instrument)
+            )
+        }
     }
 }

@@ -95,9 +95,11 @@ impl RunSummary<'_> {
             "events": {
                 "trades": t.trades,
                 "book_tickers": t.book_tickers,
-                "klines": 0,
-                "depth_updates": 0,
+                "klines": t.sources.iter().map(|s| s.klines).sum::<u64>(),
+                "depth_updates": t.sources.iter().map(|s| s.depth).sum::<u64>(),
+                "book_snapshots": t.sources.iter().map(|s| s.snapshots).sum::<u64>(),
             },
+            "sources": t.sources,
             "candles": candles,
             "indicator_updates": t.indicator_updates,
             "signals": t.signals,
@@ -170,6 +172,50 @@ impl RunSummary<'_> {
             t.anomalies,
             t.cold_drops
         ));
+        let anomalies: Vec<String> = t
+            .anomalies_by_kind
+            .iter()
+            .filter(|x| x.1 > 0)
+            .map(|(k, n)| format!("{}={n}", k.name()))
+            .collect();
+        if !anomalies.is_empty() {
+            s.push_str(&format!(
+                "Anomalies by category: {}\n\n",
+                anomalies.join(", ")
+            ));
+        }
+        if !t.sources.is_empty() {
+            s.push_str("Sources:\n\n| lane | source | messages | trades | quotes | depth / snapshots | malformed | skipped | first / redundant | anomalies | reconnects | clock offset ms | drift ppm | jitter ms | health |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            for src in &t.sources {
+                let kv = |m: &BTreeMap<&'static str, u64>| {
+                    m.iter()
+                        .map(|(k, n)| format!("{k}={n}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} / {} | {} | {} | {} / {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.0} |\n",
+                    src.lane,
+                    src.name,
+                    src.messages,
+                    src.trades,
+                    src.quotes + src.book_quotes,
+                    src.depth,
+                    src.snapshots,
+                    src.malformed,
+                    kv(&src.skipped),
+                    src.first_delivered,
+                    src.redundant,
+                    kv(&src.anomalies),
+                    src.disconnects,
+                    src.clock_offset_ms,
+                    src.clock_drift_ppm,
+                    src.latency_ms,
+                    src.health
+                ));
+            }
+            s.push('\n');
+        }
         s.push_str("Latency (ns; each stage from the previous stage's exit, ring hop included):\n\n| stage | count | p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---|---|---|---|---|---|---|---|\n");
         for (k, h) in self.latency {
             let Percentiles {

@@ -19,6 +19,9 @@ pub enum ColdRecord {
         market_ns: u64,
         /// Category.
         kind: AnomalyKind,
+        /// Source (feed line / replay file) it was seen on; [`NO_SOURCE`] when it concerns the
+        /// merged stream as a whole.
+        source: u8,
         /// Instrument, if known.
         instrument: Option<InstrumentId>,
         /// Source message index.
@@ -28,8 +31,19 @@ pub enum ColdRecord {
         /// What arrived.
         got: i64,
     },
+    /// A connection or redundancy event of one source.
+    Feed {
+        /// Source (feed line).
+        source: u8,
+        /// Wall-clock time.
+        wall_ns: u64,
+        /// What happened.
+        event: FeedEvent,
+    },
     /// A message that failed to parse.
     Malformed {
+        /// Source (feed line / replay file).
+        source: u8,
         /// Source message index.
         seq: u64,
         /// Receive time.
@@ -63,6 +77,67 @@ pub enum ColdRecord {
         cash: i64,
         /// Marked value of positions, quote at 10⁻⁸.
         position_value: i64,
+    },
+}
+
+/// No particular source.
+pub const NO_SOURCE: u8 = u8::MAX;
+
+/// Connection and redundancy events, journaled as they happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// A connection attempt started.
+    Connecting {
+        /// Attempt number since the last healthy connection.
+        attempt: u32,
+    },
+    /// Connected and subscribed.
+    Connected {
+        /// Connection number.
+        conn: u32,
+    },
+    /// A connection ended.
+    Disconnected {
+        /// Connection number.
+        conn: u32,
+        /// Why (static text).
+        reason: &'static str,
+    },
+    /// No message for too long: the connection is being replaced.
+    Stale {
+        /// Connection number.
+        conn: u32,
+        /// Silence so far.
+        silent_ms: u64,
+    },
+    /// Waiting before the next attempt.
+    BackingOff {
+        /// Delay.
+        ms: u64,
+    },
+    /// A planned replacement connection was opened beside an old one.
+    RotationStarted {
+        /// The connection being replaced.
+        old: u32,
+    },
+    /// The replacement delivered data; the old connection was closed.
+    RotationDone {
+        /// Old connection.
+        old: u32,
+        /// New connection.
+        new: u32,
+    },
+    /// The arbiter switched an instrument to this backup source.
+    Failover {
+        /// Instrument.
+        instrument: InstrumentId,
+        /// How long the primaries had been silent.
+        silent_ms: u64,
+    },
+    /// The arbiter switched an instrument back to its primary sources (this one).
+    Failback {
+        /// Instrument.
+        instrument: InstrumentId,
     },
 }
 

@@ -76,6 +76,106 @@ struct RawConfig {
     venue: RawVenue,
     #[serde(default)]
     cold: RawCold,
+    #[serde(default)]
+    feeds: std::collections::BTreeMap<String, RawFeed>,
+    #[serde(default)]
+    arbiter: RawArbiter,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    venue: String,
+    url: String,
+    #[serde(default)]
+    subscribe: Vec<String>,
+    #[serde(default = "default_role")]
+    role: String,
+    #[serde(default)]
+    symbols: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    lane: Option<String>,
+    #[serde(default = "default_ping_ms")]
+    ping_interval_ms: u64,
+    #[serde(default = "default_stale_ms")]
+    stale_after_ms: u64,
+    #[serde(default = "default_backoff_initial_ms")]
+    backoff_initial_ms: u64,
+    #[serde(default = "default_backoff_max_ms")]
+    backoff_max_ms: u64,
+    #[serde(default = "default_max_age_ms")]
+    max_age_ms: u64,
+    #[serde(default = "default_connect_timeout_ms")]
+    connect_timeout_ms: u64,
+    #[serde(default = "default_max_message_bytes")]
+    max_message_bytes: usize,
+    #[serde(default)]
+    ca_file: Option<String>,
+}
+
+fn default_role() -> String {
+    "primary".into()
+}
+fn default_ping_ms() -> u64 {
+    20_000
+}
+fn default_stale_ms() -> u64 {
+    10_000
+}
+fn default_backoff_initial_ms() -> u64 {
+    100
+}
+fn default_backoff_max_ms() -> u64 {
+    30_000
+}
+/// Binance closes every connection at 24 h: rotate at 23 h, overlapping the old one.
+fn default_max_age_ms() -> u64 {
+    23 * 3_600_000
+}
+fn default_connect_timeout_ms() -> u64 {
+    10_000
+}
+fn default_max_message_bytes() -> usize {
+    4 << 20
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArbiter {
+    #[serde(default = "default_spike_bps")]
+    spike_bps: String,
+    #[serde(default = "default_spike_z")]
+    spike_z: f64,
+    #[serde(default = "default_divergence_bps")]
+    divergence_bps: String,
+    #[serde(default = "default_failover_ms")]
+    failover_after_ms: u64,
+    #[serde(default = "default_failback_ms")]
+    failback_after_ms: u64,
+    #[serde(default)]
+    stale_after_ms: u64,
+}
+
+impl Default for RawArbiter {
+    fn default() -> Self {
+        toml::from_str("").expect("empty arbiter table deserializes")
+    }
+}
+
+fn default_spike_bps() -> String {
+    "300".into()
+}
+fn default_spike_z() -> f64 {
+    12.0
+}
+fn default_divergence_bps() -> String {
+    "50".into()
+}
+fn default_failover_ms() -> u64 {
+    3_000
+}
+fn default_failback_ms() -> u64 {
+    10_000
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +215,19 @@ struct RawSource {
     limit: Option<u64>,
     #[serde(default)]
     warmup_s: u64,
+    #[serde(default)]
+    venue: Option<String>,
+    #[serde(default = "default_books")]
+    books: usize,
+    #[serde(default = "default_book_levels")]
+    book_levels: usize,
+}
+
+fn default_books() -> usize {
+    16
+}
+fn default_book_levels() -> usize {
+    1000
 }
 
 impl Default for RawSource {
@@ -411,8 +524,10 @@ pub struct LaneSpec {
 pub enum SourceKind {
     /// The seeded synthetic market.
     Synthetic,
-    /// Recorded captures.
+    /// Recorded captures or historical files.
     Replay,
+    /// Exchange WebSocket feeds from `[feeds.*]`.
+    Live,
 }
 
 /// Replay pacing.
@@ -463,6 +578,64 @@ pub struct SourceSpec {
     /// full speed first, so indicators are warm when live pacing begins. Strategies do not
     /// trade on warm-up data.
     pub warmup_s: u64,
+    /// Replay: the venue whose parser reads the files; `None` = from each file's name.
+    pub venue: Option<crate::feed::parse::Venue>,
+    /// Order books the parse stage keeps per lane (source × instrument).
+    pub books: usize,
+    /// Levels kept per book side.
+    pub book_levels: usize,
+}
+
+/// One WebSocket feed line (`[feeds.<name>]`).
+#[derive(Clone, Debug)]
+pub struct FeedSpec {
+    /// Its name (the table key).
+    pub name: String,
+    /// Venue (parser and protocol details).
+    pub venue: crate::feed::parse::Venue,
+    /// `ws://` or `wss://` endpoint.
+    pub url: String,
+    /// Text frames sent after each connect (subscriptions).
+    pub subscribe: Vec<String>,
+    /// Primary line or backup venue.
+    pub role: crate::feed::Role,
+    /// Venue symbol → instrument symbol.
+    pub symbols: Vec<(String, String)>,
+    /// Lane index whose source thread owns it.
+    pub lane: usize,
+    /// Our ping period.
+    pub ping_interval_ms: u64,
+    /// Silence after which the connection is replaced.
+    pub stale_after_ms: u64,
+    /// First reconnect delay.
+    pub backoff_initial_ms: u64,
+    /// Largest reconnect delay.
+    pub backoff_max_ms: u64,
+    /// Planned rotation age (0 = never).
+    pub max_age_ms: u64,
+    /// TCP + TLS + upgrade deadline.
+    pub connect_timeout_ms: u64,
+    /// Largest message accepted.
+    pub max_message_bytes: usize,
+    /// Extra trusted root certificate (PEM), for private endpoints and tests.
+    pub ca_file: Option<String>,
+}
+
+/// Redundancy and anomaly thresholds.
+#[derive(Clone, Debug)]
+pub struct ArbiterSpec {
+    /// A trade this far from the last one (bps at 10⁻⁸) is a spike.
+    pub spike_bps: i64,
+    /// …or this many robust standard deviations (MAD) of recent moves.
+    pub spike_z: f64,
+    /// Backup vs primary price gap that counts as divergence (bps at 10⁻⁸).
+    pub divergence_bps: i64,
+    /// Primaries silent this long (market time) while a backup speaks → fail over.
+    pub failover_after_ms: u64,
+    /// Primaries healthy this long after a failover → fail back.
+    pub failback_after_ms: u64,
+    /// No event for an instrument this long (market time) → stale anomaly; 0 = off.
+    pub stale_after_ms: u64,
 }
 
 /// Per-instrument trading parameters.
@@ -547,6 +720,10 @@ pub struct Config {
     pub venue: VenueSpec,
     /// Cold side.
     pub cold: ColdSpec,
+    /// WebSocket feeds, by name.
+    pub feeds: Vec<FeedSpec>,
+    /// Redundancy and anomaly thresholds.
+    pub arbiter: ArbiterSpec,
     /// The TOML text the run used, after overrides (written to journal.md).
     pub effective_toml: String,
 }
@@ -732,10 +909,11 @@ fn validate(
     let kind = match src.kind.as_str() {
         "synthetic" => SourceKind::Synthetic,
         "replay" => SourceKind::Replay,
+        "live" => SourceKind::Live,
         other => {
             return Err(invalid(
                 "source.kind",
-                format!("`{other}` is not one of synthetic, replay"),
+                format!("`{other}` is not one of synthetic, replay, live"),
             ))
         }
     };
@@ -774,7 +952,33 @@ fn validate(
         loop_count: src.loop_count.unwrap_or(1).max(1),
         limit: src.limit,
         warmup_s: src.warmup_s,
+        venue: match &src.venue {
+            None => None,
+            Some(v) => Some(crate::feed::parse::Venue::parse(v).ok_or_else(|| {
+                invalid(
+                    "source.venue",
+                    format!("`{v}` is not a known venue ({})", venue_names()),
+                )
+            })?),
+        },
+        books: src.books,
+        book_levels: src.book_levels,
     };
+    if src.books > 4096 {
+        return Err(invalid("source.books", "at most 4096"));
+    }
+    if src.book_levels == 0 || src.book_levels > 100_000 {
+        return Err(invalid("source.book_levels", "must be 1..=100000"));
+    }
+    if kind == SourceKind::Replay && src.files.len() > 255 {
+        return Err(invalid(
+            "source.files",
+            format!(
+                "{} files: at most 255 per replay (each is its own source)",
+                src.files.len()
+            ),
+        ));
+    }
 
     for (key, cap) in [
         ("rings.capacity", raw.rings.capacity),
@@ -971,7 +1175,119 @@ fn validate(
         return Err(invalid("cold", "intervals must be at least 1 ms"));
     }
 
+    let mut feeds = Vec::new();
+    for (name, f) in &raw.feeds {
+        let key = |k: &str| format!("feeds.{name}.{k}");
+        let venue = crate::feed::parse::Venue::parse(&f.venue).ok_or_else(|| {
+            invalid(
+                key("venue"),
+                format!("`{}` is not a known venue ({})", f.venue, venue_names()),
+            )
+        })?;
+        if !(f.url.starts_with("ws://") || f.url.starts_with("wss://")) {
+            return Err(invalid(
+                key("url"),
+                format!("`{}` is not a ws:// or wss:// URL", f.url),
+            ));
+        }
+        let role = match f.role.as_str() {
+            "primary" => crate::feed::Role::Primary,
+            "backup" => crate::feed::Role::Backup,
+            other => {
+                return Err(invalid(
+                    key("role"),
+                    format!("`{other}` is not primary or backup"),
+                ))
+            }
+        };
+        let lane = match &f.lane {
+            None => 0,
+            Some(l) => lanes
+                .iter()
+                .position(|x: &LaneSpec| &x.name == l)
+                .ok_or_else(|| invalid(key("lane"), format!("no lane named `{l}`")))?,
+        };
+        for ours in f.symbols.values() {
+            if !instruments
+                .iter()
+                .any(|i: &InstrumentSpec| i.instrument.symbol.as_str() == ours)
+            {
+                return Err(invalid(
+                    key("symbols"),
+                    format!("`{ours}` is not a configured instrument"),
+                ));
+            }
+        }
+        if f.stale_after_ms == 0
+            || f.backoff_initial_ms == 0
+            || f.backoff_max_ms < f.backoff_initial_ms
+        {
+            return Err(invalid(
+                name.clone(),
+                "stale_after_ms and backoff_initial_ms must be > 0, backoff_max_ms >= backoff_initial_ms",
+            ));
+        }
+        if f.max_message_bytes < 1024 {
+            return Err(invalid(key("max_message_bytes"), "at least 1024"));
+        }
+        feeds.push(FeedSpec {
+            name: name.clone(),
+            venue,
+            url: f.url.clone(),
+            subscribe: f.subscribe.clone(),
+            role,
+            symbols: f
+                .symbols
+                .iter()
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect(),
+            lane,
+            ping_interval_ms: f.ping_interval_ms,
+            stale_after_ms: f.stale_after_ms,
+            backoff_initial_ms: f.backoff_initial_ms,
+            backoff_max_ms: f.backoff_max_ms,
+            max_age_ms: f.max_age_ms,
+            connect_timeout_ms: f.connect_timeout_ms,
+            max_message_bytes: f.max_message_bytes,
+            ca_file: f.ca_file.clone(),
+        });
+    }
+    if source.kind == SourceKind::Live && feeds.is_empty() {
+        return Err(invalid(
+            "feeds",
+            "source.kind = \"live\" needs at least one [feeds.<name>] table",
+        ));
+    }
+    for (li, lane) in lanes.iter().enumerate() {
+        if feeds.iter().filter(|f| f.lane == li).count() > 64 {
+            return Err(invalid(
+                "feeds",
+                format!("lane `{}` has more than 64 feeds", lane.name),
+            ));
+        }
+    }
+    let a = &raw.arbiter;
+    let arbiter = ArbiterSpec {
+        spike_bps: positive("arbiter.spike_bps", &a.spike_bps)?,
+        spike_z: a.spike_z,
+        divergence_bps: positive("arbiter.divergence_bps", &a.divergence_bps)?,
+        failover_after_ms: a.failover_after_ms,
+        failback_after_ms: a.failback_after_ms,
+        stale_after_ms: a.stale_after_ms,
+    };
+    if !(a.spike_z > 0.0 && a.spike_z.is_finite()) {
+        return Err(invalid("arbiter.spike_z", "must be a positive number"));
+    }
+    if a.failover_after_ms == 0 || a.failback_after_ms == 0 {
+        return Err(invalid(
+            "arbiter",
+            "failover_after_ms and failback_after_ms must be > 0",
+        ));
+    }
+
     Ok(Config {
+        feeds,
+        arbiter,
         instruments,
         source,
         lanes,
@@ -999,6 +1315,10 @@ fn validate(
         },
         effective_toml,
     })
+}
+
+fn venue_names() -> String {
+    crate::feed::parse::Venue::ALL.map(|v| v.name()).join(", ")
 }
 
 #[cfg(test)]

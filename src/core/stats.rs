@@ -76,11 +76,16 @@ pub enum AnomalyKind {
     LateTrade,
     /// An execution report that does not fit the order's state.
     OrderState,
+    /// Valid JSON of a message type the venue parser does not know.
+    UnknownType,
 }
+
+/// Number of anomaly kinds.
+pub const ANOMALY_KINDS: usize = 11;
 
 impl AnomalyKind {
     /// Every kind.
-    pub const ALL: [AnomalyKind; 10] = [
+    pub const ALL: [AnomalyKind; ANOMALY_KINDS] = [
         AnomalyKind::Gap,
         AnomalyKind::Duplicate,
         AnomalyKind::OutOfOrder,
@@ -91,6 +96,7 @@ impl AnomalyKind {
         AnomalyKind::Malformed,
         AnomalyKind::LateTrade,
         AnomalyKind::OrderState,
+        AnomalyKind::UnknownType,
     ];
 
     /// Report name.
@@ -106,6 +112,7 @@ impl AnomalyKind {
             AnomalyKind::Malformed => "malformed",
             AnomalyKind::LateTrade => "late_trade",
             AnomalyKind::OrderState => "order_state",
+            AnomalyKind::UnknownType => "unknown_type",
         }
     }
 
@@ -137,6 +144,100 @@ pub struct ParseStats {
     pub instruments_added: Counter,
     /// True once the source is exhausted or stopped.
     pub source_done: Counter,
+    /// Anomalies found while parsing (book sequence gaps, unknown message types), by kind.
+    pub anomalies: [Counter; ANOMALY_KINDS],
+}
+
+/// Most sources (feed lines, or replay files) one lane tracks separately; later ones share the
+/// last slot.
+pub const MAX_SOURCES: usize = 64;
+
+/// Counters of one source, written by the parse stage (its thread owns the source).
+#[derive(Default, Debug)]
+pub struct SourceStats {
+    /// Messages received.
+    pub messages: Counter,
+    /// Bytes received.
+    pub bytes: Counter,
+    /// Messages refused as malformed.
+    pub malformed: Counter,
+    /// Recognised but skipped, by kind.
+    pub skipped: [Counter; SKIP_KINDS],
+    /// Trade messages / trades.
+    pub trade_msgs: Counter,
+    /// Trades decoded.
+    pub trades: Counter,
+    /// Quote (ticker / bookTicker) messages.
+    pub quotes: Counter,
+    /// Depth diff messages.
+    pub depth: Counter,
+    /// Book snapshot messages.
+    pub snapshots: Counter,
+    /// Venue candles.
+    pub klines: Counter,
+    /// Best bid/ask changes derived from the order book (venues without a quote stream).
+    pub book_quotes: Counter,
+    /// Depth updates that did not follow on from the book's last update id.
+    pub book_gaps: Counter,
+    /// Depth updates older than the book (dropped).
+    pub book_stale: Counter,
+    /// Depth messages that found no book to apply to (pool exhausted, or a snapshot naming no
+    /// symbol on a source with several books).
+    pub book_unplaced: Counter,
+    /// Price levels dropped because a book side was full.
+    pub book_truncated: Counter,
+    /// Wall-clock receive time of the last message (ns).
+    pub last_recv_ns: Gauge,
+    /// Estimated venue clock offset: receive time minus venue time, low envelope (ns).
+    pub clock_offset_ns: Gauge,
+    /// Estimated drift of that offset (ns per second of receive time, ×1000 = ppb·1000).
+    pub clock_drift_ppb: Gauge,
+    /// Smoothed one-way latency above the offset floor (ns).
+    pub latency_ns: Gauge,
+    /// Connection events (connects, disconnects, stale, rotations), written by live sources.
+    pub connects: Counter,
+    /// Disconnections.
+    pub disconnects: Counter,
+    /// Stale-stream detections.
+    pub stale: Counter,
+    /// Protocol errors (bad frames, invalid UTF-8, over-size messages).
+    pub protocol_errors: Counter,
+    /// 1 while connected (live sources).
+    pub connected: Gauge,
+}
+
+/// One padded block per source slot.
+#[derive(Debug)]
+pub struct PerSource<T>(pub [CachePadded<T>; MAX_SOURCES]);
+
+impl<T: Default> Default for PerSource<T> {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| CachePadded::new(T::default())))
+    }
+}
+
+impl<T> PerSource<T> {
+    /// The block for source `i` (the last slot for `i ≥ MAX_SOURCES`).
+    #[inline]
+    pub fn get(&self, i: usize) -> &T {
+        &self.0[i.min(MAX_SOURCES - 1)]
+    }
+}
+
+/// Counters the arbiter keeps per source.
+#[derive(Default, Debug)]
+pub struct SourceArbStats {
+    /// Trades this source delivered first (passed downstream).
+    pub first: Counter,
+    /// Trades already delivered by another line (A/B redundancy working as intended).
+    pub redundant: Counter,
+    /// Anomalies attributed to this source, by kind.
+    pub anomalies: [Counter; ANOMALY_KINDS],
+    /// Last price (trade or mid) seen from this source, 10⁻⁸.
+    pub last_price: Gauge,
+    /// 1 while this source is the active one for its instruments (primaries normally; a
+    /// backup after failover).
+    pub active: Gauge,
 }
 
 /// Counters of the arbiter.
@@ -147,7 +248,13 @@ pub struct ArbiterStats {
     /// Events dropped (duplicates, stale quotes).
     pub dropped: Counter,
     /// Anomalies by kind.
-    pub anomalies: [Counter; 10],
+    pub anomalies: [Counter; ANOMALY_KINDS],
+    /// Failovers to a backup source.
+    pub failovers: Counter,
+    /// Failbacks to the primary.
+    pub failbacks: Counter,
+    /// Missing trade ids filled later by another line.
+    pub gaps_filled: Counter,
 }
 
 /// Counters of the candle stage.
@@ -215,6 +322,10 @@ pub struct LaneStats {
     pub venue: CachePadded<VenueStats>,
     /// Cold records dropped because a cold ring was full, per stage index.
     pub cold_drops: [Counter; 7],
+    /// Per source, written by the parse stage.
+    pub sources: PerSource<SourceStats>,
+    /// Per source, written by the arbiter.
+    pub source_arb: PerSource<SourceArbStats>,
 }
 
 impl LaneStats {

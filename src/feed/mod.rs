@@ -15,9 +15,12 @@ use std::sync::Arc;
 use crate::core::clock;
 use crate::core::cold::{ColdRecord, ColdTx};
 use crate::core::config::Speed;
+use crate::core::stats::AnomalyKind;
 use crate::core::stats::LaneStats;
+use crate::core::{BookTicker, InstrumentId};
 use crate::core::{Envelope, Instrument, InstrumentTable, Payload, Sink, Symbol};
-use parse::{Event, MsgKind, Venue, VenueParser};
+use parse::book::Book;
+use parse::{BookUpdate, Event, MsgKind, ParseError, SkipKind, Venue, VenueParser};
 use replay::Capture;
 use synthetic::SyntheticMarket;
 
@@ -30,6 +33,8 @@ pub struct RawMessage<'a> {
     pub recv_ns: u64,
     /// Monotonic ingress stamp for latency.
     pub ingress_ns: u64,
+    /// Which source line (index into the parse stage's lines) it came from.
+    pub line: u8,
     /// Market time the source itself knows for this message (the synthetic market's clock, or
     /// a capture's recorded receive time), used when the message carries no venue time. Never
     /// the live wall clock, so replays and the synthetic warm-up stay deterministic.
@@ -122,6 +127,7 @@ impl SyntheticSource {
         self.pending = None;
         self.emitted += 1;
         Next::Msg(RawMessage {
+            line: 0,
             bytes: &self.buf,
             recv_ns: self.anchor.wall_at(now),
             ingress_ns: now,
@@ -199,6 +205,7 @@ impl ReplaySource {
         self.line += 1;
         self.emitted += 1;
         Next::Msg(RawMessage {
+            line: self.file.min(255) as u8,
             bytes: cap.line(i),
             recv_ns: recorded.unwrap_or_else(|| self.anchor.wall_at(now)),
             ingress_ns: now,
@@ -228,8 +235,164 @@ impl Source {
     }
 }
 
-/// The parse stage: raw bytes → [`Envelope`]s, with every message accounted for as parsed,
-/// skipped (by type) or malformed.
+/// Whether a source is a primary line (its trades form the stream) or a backup venue (its
+/// prices cross-check the primaries, and stand in for them on failover).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A/B lines of the instrument's own venue.
+    Primary,
+    /// Another venue quoting the same asset.
+    Backup,
+}
+
+/// One source line as the parse stage sees it.
+pub struct LineSpec {
+    /// Name for reports (`binance_a`, or the replay file name).
+    pub name: String,
+    /// Parser for its messages.
+    pub parser: VenueParser,
+    /// Venue symbol → instrument symbol, for venues that name the asset differently
+    /// (`BTC-USD` → `BTCUSDT`). Unmapped symbols are looked up as they are.
+    pub symbol_map: Vec<(String, String)>,
+    /// Primary or backup.
+    pub role: Role,
+}
+
+impl LineSpec {
+    /// A primary line with no symbol mapping.
+    pub fn primary(name: impl Into<String>, parser: VenueParser) -> Self {
+        Self {
+            name: name.into(),
+            parser,
+            symbol_map: Vec::new(),
+            role: Role::Primary,
+        }
+    }
+}
+
+/// Order-book pool size for the parse stage.
+#[derive(Clone, Copy, Debug)]
+pub struct BookPool {
+    /// Books (one per source × instrument that sends depth).
+    pub books: usize,
+    /// Levels kept per side.
+    pub levels: usize,
+}
+
+/// Most events one message may carry (a full depth snapshot of 1000 levels a side fits).
+pub const MAX_EVENTS_PER_MESSAGE: usize = 16_384;
+
+const NO_BOOK: u16 = u16::MAX;
+
+/// Depth levels held while a book waits for its snapshot (Binance's documented procedure:
+/// buffer the diff stream, fetch the snapshot, then apply the buffered diffs that follow it).
+pub const PENDING_LEVELS: usize = 65_536;
+
+/// What to do with the levels of the current book update.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Apply {
+    /// Drop them (stale update).
+    Skip,
+    /// Apply them to the book.
+    Book,
+    /// Hold them until the snapshot arrives.
+    Hold,
+}
+
+/// A level of a diff received before its book's snapshot.
+#[derive(Clone, Copy)]
+struct PendingLevel {
+    slot: u16,
+    first_id: u64,
+    last_id: u64,
+    prev_id: Option<u64>,
+    side: crate::core::Side,
+    price: crate::core::Price,
+    qty: crate::core::Qty,
+}
+
+struct Line {
+    parser: VenueParser,
+    /// (venue symbol, instrument) pairs resolved at start.
+    map: Vec<(Symbol, InstrumentId)>,
+    role: Role,
+    /// Books this line owns (for a snapshot that names no symbol).
+    books_owned: u16,
+    last_book: u16,
+    clock: ClockEstimate,
+}
+
+struct BookSlot {
+    book: Book,
+    line: u8,
+    instrument: InstrumentId,
+    /// Top of book last emitted as a derived quote.
+    top: (i64, i64, i64, i64),
+    /// A snapshot has just been applied: the next diff must bridge it.
+    fresh: bool,
+    /// Update counter for venues without ids (derived quotes need increasing ids).
+    updates: u64,
+}
+
+/// Online estimate of one source's clock against our receive clock: the low envelope of
+/// `recv − venue` (network delay only ever adds), its drift between windows, and the smoothed
+/// delay above the envelope (latency jitter).
+#[derive(Clone, Copy, Default)]
+struct ClockEstimate {
+    window_start: u64,
+    window_min: i64,
+    prev_min: Option<i64>,
+    offset: Option<i64>,
+    drift_ppb: i64,
+    latency: i64,
+}
+
+/// Window over which the minimum offset is taken (receive time).
+const CLOCK_WINDOW_NS: u64 = 10_000_000_000;
+
+impl ClockEstimate {
+    fn sample(&mut self, recv_ns: u64, venue_ns: u64) {
+        if venue_ns == 0 || recv_ns == 0 {
+            return;
+        }
+        let d = recv_ns as i64 - venue_ns as i64;
+        if self.offset.is_none() {
+            self.window_start = recv_ns;
+            self.window_min = d;
+            self.offset = Some(d);
+        }
+        if d < self.window_min {
+            self.window_min = d;
+        }
+        if recv_ns.saturating_sub(self.window_start) >= CLOCK_WINDOW_NS {
+            let span_s = (recv_ns - self.window_start) as i64 / 1_000_000_000;
+            if let Some(prev) = self.prev_min {
+                // ns of offset change per second of receive time = parts per billion.
+                let ppb = (self.window_min - prev) / span_s.max(1);
+                self.drift_ppb = if self.drift_ppb == 0 {
+                    ppb
+                } else {
+                    (self.drift_ppb * 7 + ppb) / 8
+                };
+            }
+            self.prev_min = Some(self.window_min);
+            self.window_start = recv_ns;
+            self.window_min = d;
+        }
+        let floor = match self.prev_min {
+            Some(p) => p.min(self.window_min),
+            None => self.window_min,
+        };
+        self.offset = Some(floor);
+        let above = d - floor;
+        self.latency += (above - self.latency) / 16;
+    }
+}
+
+/// The parse stage: raw bytes → [`Envelope`]s, with every message accounted for as parsed
+/// (by kind), skipped (by kind) or malformed, per source. It also keeps the order books of
+/// sources that send depth (continuity-checked; best bid/ask changes become quotes for
+/// venues without a quote stream) and estimates each source's clock offset and drift.
 pub struct ParseStage {
     table: Arc<InstrumentTable>,
     auto_instruments: bool,
@@ -242,29 +405,76 @@ pub struct ParseStage {
     first_auto: usize,
     seq: u64,
     last_market_ns: u64,
-    parser: VenueParser,
+    lines: Vec<Line>,
+    events: Vec<Event>,
+    pending: Vec<PendingLevel>,
+    books: Vec<BookSlot>,
+    books_used: usize,
+    /// `line * capacity + instrument` → book slot.
+    book_index: Vec<u16>,
+    /// `line * capacity + instrument` → the line sends explicit quotes for it.
+    quote_seen: Vec<bool>,
+    capacity: usize,
+    primary_offset: Option<i64>,
     stats: Arc<LaneStats>,
     cold: ColdTx,
 }
 
 impl ParseStage {
     /// `lane_symbols` empty = the lane takes every instrument. `takes_auto`: instruments an
-    /// auto-instrument replay adds belong to this lane.
+    /// auto-instrument replay adds belong to this lane. `lines` are the sources, indexed by
+    /// [`RawMessage::line`]. Everything is allocated here; `on_message` never allocates.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         table: Arc<InstrumentTable>,
         auto_instruments: bool,
         takes_auto: bool,
         lane_symbols: &[String],
+        lines: Vec<LineSpec>,
+        pool: BookPool,
         stats: Arc<LaneStats>,
         cold: ColdTx,
     ) -> Self {
         let first_auto = table.len();
-        let mut lane_mask = vec![false; table.capacity()];
+        let capacity = table.capacity();
+        let mut lane_mask = vec![false; capacity];
         for s in lane_symbols {
             if let Some(id) = table.lookup(s.as_bytes()) {
                 lane_mask[id.index()] = true;
             }
         }
+        let mut lines: Vec<Line> = lines
+            .into_iter()
+            .map(|l| Line {
+                parser: l.parser,
+                map: l
+                    .symbol_map
+                    .iter()
+                    .filter_map(|(venue, ours)| {
+                        Some((
+                            Symbol::new(venue.as_bytes())?,
+                            table.lookup(ours.as_bytes())?,
+                        ))
+                    })
+                    .collect(),
+                role: l.role,
+                books_owned: 0,
+                last_book: NO_BOOK,
+                clock: ClockEstimate::default(),
+            })
+            .collect();
+        if lines.is_empty() {
+            lines.push(Line {
+                parser: VenueParser::new(Venue::Binance),
+                map: Vec::new(),
+                role: Role::Primary,
+                books_owned: 0,
+                last_book: NO_BOOK,
+                clock: ClockEstimate::default(),
+            });
+        }
+        let n_lines = lines.len();
+        let books = pool.books.min(NO_BOOK as usize - 1);
         Self {
             table,
             auto_instruments,
@@ -274,19 +484,50 @@ impl ParseStage {
             first_auto,
             seq: 0,
             last_market_ns: 0,
-            parser: VenueParser::new(Venue::Binance),
+            lines,
+            events: Vec::with_capacity(MAX_EVENTS_PER_MESSAGE),
+            pending: Vec::with_capacity(PENDING_LEVELS),
+            books: (0..books)
+                .map(|_| BookSlot {
+                    book: Book::new(pool.levels),
+                    line: 0,
+                    instrument: InstrumentId(0),
+                    top: (0, 0, 0, 0),
+                    fresh: false,
+                    updates: 0,
+                })
+                .collect(),
+            books_used: 0,
+            book_index: vec![NO_BOOK; n_lines * capacity],
+            quote_seen: vec![false; n_lines * capacity],
+            capacity,
+            primary_offset: None,
             stats,
             cold,
         }
     }
 
-    /// Parses one message and emits at most one envelope.
+    /// Forgets a line's per-connection parser state (after a reconnect).
+    pub fn reset_line(&mut self, line: usize) {
+        if let Some(l) = self.lines.get_mut(line) {
+            l.parser.reset();
+        }
+    }
+
+    /// Parses one message and emits its events (trades, quotes, derived book quotes). A
+    /// message that fails anywhere emits nothing and is counted as malformed.
     #[inline]
     pub fn on_message(&mut self, msg: RawMessage<'_>, out: &mut impl Sink<Envelope>) {
         let seq = self.seq;
         self.seq += 1;
+        let li = usize::from(msg.line).min(self.lines.len() - 1);
         let st = &self.stats.parse;
+        let ss = self.stats.sources.get(li);
         st.received.inc();
+        ss.messages.inc();
+        ss.bytes.add(msg.bytes.len() as u64);
+        ss.last_recv_ns.set(msg.recv_ns as i64);
+
         let table = &self.table;
         let auto = self.auto_instruments;
         let mask = &self.lane_mask;
@@ -294,7 +535,12 @@ impl ParseStage {
         let all = self.lane_takes_all;
         let takes_auto = self.takes_auto;
         let added = &st.instruments_added;
+        let line = &mut self.lines[li];
+        let map = &line.map;
         let mut resolve = |sym: &[u8]| {
+            if let Some(&(_, id)) = map.iter().find(|(s, _)| s.as_bytes() == sym) {
+                return Some(id);
+            }
             let id = match table.lookup(sym) {
                 Some(id) => id,
                 None if auto && takes_auto => {
@@ -315,36 +561,29 @@ impl ParseStage {
             let auto_added = takes_auto && auto && !configured && id.index() >= first_auto;
             (all || configured || auto_added).then_some(id)
         };
-        let mut payload = None;
-        let result = self
-            .parser
-            .parse(msg.bytes, &mut resolve, &mut |e| match e {
-                Event::Trade(t) => payload = Some(Payload::Trade(t)),
-                Event::Quote(q) => payload = Some(Payload::BookTicker(q)),
-                _ => {}
-            });
-        let payload = match (result, payload) {
-            (Ok(MsgKind::Trades), Some(p)) => {
-                st.trades.inc();
-                p
+        let events = &mut self.events;
+        events.clear();
+        let mut overflow = false;
+        let result = line.parser.parse(msg.bytes, &mut resolve, &mut |e| {
+            if events.len() < MAX_EVENTS_PER_MESSAGE {
+                events.push(e);
+            } else {
+                overflow = true;
             }
-            (Ok(MsgKind::Quote), Some(p)) => {
-                st.book_tickers.inc();
-                p
-            }
-            (Ok(MsgKind::Skipped(kind)), _) => {
-                st.skipped[kind.index()].inc();
-                return;
-            }
-            (Ok(_), _) => {
-                st.skipped[parse::SkipKind::Unsupported.index()].inc();
-                return;
-            }
-            (Err(e), _) => {
+        });
+        let result = match result {
+            Ok(_) if overflow => Err(ParseError::Invalid("too many events in one message")),
+            r => r,
+        };
+        let kind = match result {
+            Ok(k) => k,
+            Err(e) => {
                 st.malformed.inc();
+                ss.malformed.inc();
                 let (reason, field) = e.describe();
                 self.cold.send(
                     ColdRecord::Malformed {
+                        source: li as u8,
                         seq,
                         recv_ns: msg.recv_ns,
                         reason,
@@ -355,16 +594,151 @@ impl ParseStage {
                 return;
             }
         };
+        match kind {
+            MsgKind::Skipped(k) => {
+                st.skipped[k.index()].inc();
+                ss.skipped[k.index()].inc();
+                if k == SkipKind::Unknown {
+                    st.anomalies[AnomalyKind::UnknownType.index()].inc();
+                    self.cold.send(
+                        ColdRecord::Anomaly {
+                            market_ns: self.last_market_ns,
+                            kind: AnomalyKind::UnknownType,
+                            source: li as u8,
+                            instrument: None,
+                            seq,
+                            expected: 0,
+                            got: msg.bytes.len() as i64,
+                        },
+                        &self.stats.cold_drops[0],
+                    );
+                }
+                return;
+            }
+            MsgKind::Trades => ss.trade_msgs.inc(),
+            MsgKind::Quote => ss.quotes.inc(),
+            MsgKind::Depth => ss.depth.inc(),
+            MsgKind::Snapshot => ss.snapshots.inc(),
+            MsgKind::Kline => ss.klines.inc(),
+        }
         st.parsed.inc();
+        self.emit_events(li, seq, &msg, out);
+    }
+
+    fn emit_events(
+        &mut self,
+        li: usize,
+        seq: u64,
+        msg: &RawMessage<'_>,
+        out: &mut impl Sink<Envelope>,
+    ) {
+        let role = self.lines[li].role;
+        // The book update in progress: (slot, what to do with its levels, header).
+        let mut book: Option<(usize, Apply, BookUpdate)> = None;
+        let mut clocked = false;
+        for i in 0..self.events.len() {
+            let e = self.events[i];
+            let venue_ns = match e {
+                Event::Trade(t) => t.trade_ns,
+                Event::Quote(q) => q.event_ns,
+                Event::BookBegin(u) => u.event_ns,
+                _ => 0,
+            };
+            if !clocked && venue_ns != 0 {
+                clocked = true;
+                let c = &mut self.lines[li].clock;
+                c.sample(msg.recv_ns, venue_ns);
+                if let Some(off) = c.offset {
+                    self.stats.sources.get(li).clock_offset_ns.set(off);
+                    self.stats.sources.get(li).clock_drift_ppb.set(c.drift_ppb);
+                    self.stats.sources.get(li).latency_ns.set(c.latency);
+                    if role == Role::Primary {
+                        self.primary_offset = Some(off);
+                    }
+                }
+            }
+            match e {
+                Event::Trade(mut t) => {
+                    t.source = li as u8;
+                    self.stats.parse.trades.inc();
+                    self.stats.sources.get(li).trades.inc();
+                    let at = self.corrected(li, t.trade_ns);
+                    self.emit(Payload::Trade(t), Some(at), seq, msg, out);
+                }
+                Event::Quote(mut q) => {
+                    q.source = li as u8;
+                    if let Some(flag) = self
+                        .quote_seen
+                        .get_mut(li * self.capacity + q.instrument.index())
+                    {
+                        *flag = true;
+                    }
+                    self.stats.parse.book_tickers.inc();
+                    let at = (q.event_ns != 0).then(|| self.corrected(li, q.event_ns));
+                    self.emit(Payload::BookTicker(q), at, seq, msg, out);
+                }
+                Event::Kline(_) => {}
+                Event::BookBegin(u) => {
+                    book = self
+                        .begin_book(li, seq, u)
+                        .map(|(slot, apply)| (slot, apply, u));
+                }
+                Event::Level { side, price, qty } => match book {
+                    Some((slot, Apply::Book, _)) => self.books[slot].book.apply(side, price, qty),
+                    Some((slot, Apply::Hold, u)) if self.pending.len() < PENDING_LEVELS => {
+                        self.pending.push(PendingLevel {
+                            slot: slot as u16,
+                            first_id: u.first_id,
+                            last_id: u.last_id,
+                            prev_id: u.prev_id,
+                            side,
+                            price,
+                            qty,
+                        });
+                    }
+                    _ => {}
+                },
+                Event::BookEnd => {
+                    if let Some((slot, Apply::Book, u)) = book.take() {
+                        if u.snapshot {
+                            self.replay_pending(li, slot);
+                        }
+                        if let Some(q) = self.end_book(li, slot, u) {
+                            self.stats.sources.get(li).book_quotes.inc();
+                            self.stats.parse.book_tickers.inc();
+                            let at = (q.event_ns != 0).then(|| self.corrected(li, q.event_ns));
+                            self.emit(Payload::BookTicker(q), at, seq, msg, out);
+                        }
+                    }
+                    book = None;
+                }
+            }
+        }
+    }
+
+    /// A backup venue's time mapped onto the primaries' clock (so events of both order
+    /// correctly); a primary's own time is left as the venue stamped it.
+    fn corrected(&self, li: usize, venue_ns: u64) -> u64 {
+        let l = &self.lines[li];
+        match (l.role, l.clock.offset, self.primary_offset) {
+            (Role::Backup, Some(off), Some(p)) => (venue_ns as i64 + off - p).max(0) as u64,
+            _ => venue_ns,
+        }
+    }
+
+    fn emit(
+        &mut self,
+        payload: Payload,
+        venue_ns: Option<u64>,
+        seq: u64,
+        msg: &RawMessage<'_>,
+        out: &mut impl Sink<Envelope>,
+    ) {
         // Market time: the venue's own stamp when it sends one, else what the source knows
         // (synthetic clock, recorded receive time), else the last market time seen; never the
         // live wall clock, and never running backwards, so candles and equity stay ordered.
-        let venue_ns = match payload {
-            Payload::Trade(t) => Some(t.trade_ns),
-            Payload::BookTicker(b) if b.event_ns != 0 => Some(b.event_ns),
-            _ => msg.market_ns,
-        };
-        self.last_market_ns = self.last_market_ns.max(venue_ns.unwrap_or(0));
+        let t = venue_ns.or(msg.market_ns).unwrap_or(0);
+        self.last_market_ns = self.last_market_ns.max(t);
         out.emit(Envelope {
             ingress_ns: msg.ingress_ns,
             stamp_ns: msg.ingress_ns,
@@ -373,6 +747,179 @@ impl ParseStage {
             seq,
             payload,
         });
+    }
+
+    /// After a snapshot: applies the held diffs of this book that follow it, in order, and
+    /// forgets the book's held diffs.
+    fn replay_pending(&mut self, li: usize, slot: usize) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let p = self.pending[i];
+            if usize::from(p.slot) != slot {
+                i += 1;
+                continue;
+            }
+            // One held update = the run of entries with its ids.
+            let mut j = i;
+            while j < self.pending.len()
+                && usize::from(self.pending[j].slot) == slot
+                && self.pending[j].last_id == p.last_id
+                && self.pending[j].first_id == p.first_id
+            {
+                j += 1;
+            }
+            let b = &mut self.books[slot];
+            let last = b.book.last_id;
+            if p.last_id > last {
+                let follows = match p.prev_id {
+                    Some(prev) if !b.fresh => prev == last,
+                    _ => p.first_id <= last + 1,
+                };
+                if follows {
+                    for k in i..j {
+                        let l = self.pending[k];
+                        b.book.apply(l.side, l.price, l.qty);
+                    }
+                    b.book.last_id = p.last_id;
+                    b.fresh = false;
+                } else {
+                    self.stats.sources.get(li).book_stale.inc();
+                }
+            } else {
+                self.stats.sources.get(li).book_stale.inc();
+            }
+            i = j;
+        }
+        self.pending.retain(|p| usize::from(p.slot) != slot);
+    }
+
+    /// Finds (or assigns) the book for an update and decides what to do with its levels.
+    fn begin_book(&mut self, li: usize, seq: u64, u: BookUpdate) -> Option<(usize, Apply)> {
+        let ss = self.stats.sources.get(li);
+        let slot = match u.instrument {
+            Some(id) => {
+                let key = li * self.capacity + id.index();
+                let idx = *self.book_index.get(key)?;
+                if idx != NO_BOOK {
+                    usize::from(idx)
+                } else if self.books_used < self.books.len() {
+                    let s = self.books_used;
+                    self.books_used += 1;
+                    self.book_index[key] = s as u16;
+                    let b = &mut self.books[s];
+                    b.line = li as u8;
+                    b.instrument = id;
+                    self.lines[li].books_owned += 1;
+                    self.lines[li].last_book = s as u16;
+                    s
+                } else {
+                    ss.book_unplaced.inc();
+                    return None;
+                }
+            }
+            // A snapshot naming no symbol belongs to the line's only book.
+            None if self.lines[li].books_owned == 1 => usize::from(self.lines[li].last_book),
+            None => {
+                ss.book_unplaced.inc();
+                return None;
+            }
+        };
+        let b = &mut self.books[slot];
+        if u.snapshot {
+            b.book.clear();
+            b.book.last_id = u.last_id;
+            b.book.synced = true;
+            b.fresh = true;
+            return Some((slot, Apply::Book));
+        }
+        let last = b.book.last_id;
+        if u.last_id == 0 {
+            // A venue without sequence ids: nothing to check.
+            return Some((slot, Apply::Book));
+        }
+        if !b.book.synced {
+            // Held until the snapshot, then applied if it follows on from it.
+            return Some((slot, Apply::Hold));
+        }
+        if u.last_id <= last {
+            ss.book_stale.inc();
+            return Some((slot, Apply::Skip));
+        }
+        let follows = match u.prev_id {
+            Some(p) if !b.fresh => p == last,
+            _ => u.first_id <= last + 1,
+        };
+        if follows {
+            b.fresh = false;
+            return Some((slot, Apply::Book));
+        }
+        // A hole in the diff stream: the book is wrong until the next snapshot.
+        ss.book_gaps.inc();
+        b.book.synced = false;
+        b.book.clear();
+        let instrument = b.instrument;
+        self.stats.parse.anomalies[AnomalyKind::Gap.index()].inc();
+        self.cold.send(
+            ColdRecord::Anomaly {
+                market_ns: self.last_market_ns,
+                kind: AnomalyKind::Gap,
+                source: li as u8,
+                instrument: Some(instrument),
+                seq,
+                expected: last.saturating_add(1) as i64,
+                got: u.first_id as i64,
+            },
+            &self.stats.cold_drops[0],
+        );
+        None
+    }
+
+    /// Finishes an applied update; returns a quote when the top of book changed and the line
+    /// has no quote stream of its own for the instrument.
+    fn end_book(&mut self, li: usize, slot: usize, u: BookUpdate) -> Option<BookTicker> {
+        let b = &mut self.books[slot];
+        if u.last_id != 0 {
+            b.book.last_id = b.book.last_id.max(u.last_id);
+        }
+        b.updates += 1;
+        let ss = self.stats.sources.get(li);
+        ss.book_truncated.add(b.book.truncated);
+        b.book.truncated = 0;
+        if !b.book.synced {
+            return None;
+        }
+        let explicit = self
+            .quote_seen
+            .get(li * self.capacity + b.instrument.index())
+            .copied()
+            .unwrap_or(true);
+        if explicit {
+            return None;
+        }
+        let (bid, ask) = (b.book.best_bid()?, b.book.best_ask()?);
+        let top = (bid.0 .0, bid.1 .0, ask.0 .0, ask.1 .0);
+        if top == b.top {
+            return None;
+        }
+        b.top = top;
+        Some(BookTicker {
+            instrument: b.instrument,
+            update_id: if u.last_id != 0 { u.last_id } else { b.updates },
+            bid_px: bid.0,
+            bid_qty: bid.1,
+            ask_px: ask.0,
+            ask_qty: ask.1,
+            event_ns: u.event_ns,
+            source: li as u8,
+        })
+    }
+
+    /// Best bid/ask of a line's book for an instrument (tests, reports).
+    pub fn book(&self, line: usize, instrument: InstrumentId) -> Option<&Book> {
+        let idx = *self
+            .book_index
+            .get(line * self.capacity + instrument.index())?;
+        (idx != NO_BOOK).then(|| &self.books[usize::from(idx)].book)
     }
 }
 

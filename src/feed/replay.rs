@@ -59,17 +59,44 @@ fn open_maybe_zst(path: &Path) -> Result<Box<dyn Read>, std::io::Error> {
     let name = path.to_string_lossy();
     if name.ends_with(".zst") {
         Ok(Box::new(zstd::stream::read::Decoder::new(f)?))
+    } else if name.ends_with(".gz") {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(f)))
     } else {
         Ok(Box::new(f))
     }
 }
 
+/// Reads a whole file, decompressing `.zst`, `.gz` and `.zip` (the first file in the archive
+/// that is not a directory: Binance public-data archives hold exactly one CSV).
+pub fn read_all(path: &Path) -> Result<Vec<u8>, std::io::Error> {
+    let mut bytes = Vec::new();
+    if path.to_string_lossy().ends_with(".zip") {
+        let mut archive = zip::ZipArchive::new(File::open(path)?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        for i in 0..archive.len() {
+            let mut entry = archive
+                .by_index(i)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+            if entry.is_file() {
+                entry.read_to_end(&mut bytes)?;
+                return Ok(bytes);
+            }
+        }
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "zip archive holds no file",
+        ));
+    }
+    open_maybe_zst(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// The sidecar path for a capture: `x.jsonl.zst` → `x.recv_ns.txt.zst` (or `.txt` if plain).
 pub fn sidecar_path(path: &Path) -> Option<PathBuf> {
     let name = path.file_name()?.to_str()?;
-    let stem = name
-        .strip_suffix(".jsonl.zst")
-        .or_else(|| name.strip_suffix(".jsonl"))?;
+    let stem = [".jsonl.zst", ".jsonl.gz", ".jsonl"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))?;
     for candidate in [
         format!("{stem}.recv_ns.txt.zst"),
         format!("{stem}.recv_ns.txt"),
@@ -89,10 +116,7 @@ impl Capture {
             path: path.display().to_string(),
             source,
         };
-        let mut bytes = Vec::new();
-        open_maybe_zst(path)
-            .and_then(|mut r| r.read_to_end(&mut bytes))
-            .map_err(io)?;
+        let bytes = read_all(path).map_err(io)?;
         let mut cap = Self::from_bytes(path.to_path_buf(), bytes);
         if let Some(sp) = sidecar_path(path) {
             cap.recv_ns = Some(load_sidecar(&sp, cap.lines.len())?);
@@ -195,6 +219,36 @@ mod tests {
         std::fs::write(dir.join("z.recv_ns.txt"), b"10\n").unwrap();
         let e = Capture::load(&zst).err().unwrap().to_string();
         assert!(e.contains("has 1 lines but the capture has 2"), "{e}");
+    }
+
+    #[test]
+    fn loads_gz_and_zip() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("tw-replay-gz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let body = b"1,2\n3,4\n";
+        let gz = dir.join("a.csv.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(body).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        assert_eq!(Capture::load(&gz).unwrap().lines.len(), 2);
+        let zp = dir.join("BTCUSDT-trades-2024-01-01.zip");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
+        w.start_file(
+            "BTCUSDT-trades-2024-01-01.csv",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(body).unwrap();
+        w.finish().unwrap();
+        let c = Capture::load(&zp).unwrap();
+        assert_eq!(c.line(1), b"3,4");
+        std::fs::write(dir.join("bad.zip"), b"not a zip").unwrap();
+        let e = Capture::load(&dir.join("bad.zip"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with("cannot read capture"), "{e}");
     }
 
     #[test]

@@ -214,6 +214,7 @@ impl RiskStage {
                 self.stats.risk.bad_reports.inc();
                 self.cold.send(
                     ColdRecord::Anomaly {
+                        source: crate::core::cold::NO_SOURCE,
                         market_ns: r.market_ns,
                         kind: AnomalyKind::OrderState,
                         instrument: Some(r.instrument),

@@ -312,7 +312,9 @@ impl HotThread {
             lost: 0,
         };
         let mut idle = Waiter::new(wait);
-        let mut parse_out: Batch<Envelope, 2> = Batch::new();
+        // One message may carry many events (a trade array, a book's quote): room for the
+        // most the parse stage ever emits for one message, so pushing never reallocates.
+        let mut parse_out: Vec<Envelope> = Vec::with_capacity(crate::feed::MAX_EVENTS_PER_MESSAGE);
         let loop_start = thread_allocations();
 
         // Taken out of `stages` so the fused stages can be borrowed beside it; dropped only after
@@ -333,7 +335,7 @@ impl HotThread {
                         parser.on_message(m, &mut parse_out);
                         let now = clock::mono_ns();
                         ctx.record(Stage::Parse, ingress, now);
-                        for mut e in parse_out.as_slice() {
+                        for mut e in parse_out.iter().copied() {
                             e.stamp_ns = now;
                             stages.run(next, &e, &mut ctx);
                         }

@@ -26,10 +26,13 @@ use crate::core::clock;
 use crate::core::cold::{ColdRecord, ColdTx};
 use crate::core::config::{Config, SourceKind, Stage};
 use crate::core::stats::LaneStats;
+use crate::core::Symbol;
 use crate::core::{Envelope, ExecReport, InstrumentTable};
+use crate::feed::parse::binance_csv::{CsvKind, Parser as BinanceCsvParser};
+use crate::feed::parse::{Venue, VenueParser};
 use crate::feed::replay::{Capture, ReplayError};
 use crate::feed::synthetic::{SymbolSpec, SyntheticConfig, SyntheticMarket};
-use crate::feed::{ParseStage, ReplaySource, Source, SyntheticSource};
+use crate::feed::{BookPool, LineSpec, ParseStage, ReplaySource, Source, SyntheticSource};
 use crate::indicators::Indicators;
 use crate::ring::{channel, Consumer, Producer, RingError};
 use crate::risk::RiskStage;
@@ -52,6 +55,9 @@ pub enum RunError {
     /// A replay was asked for without inputs.
     #[error("replay needs at least one --input file")]
     NoInput,
+    /// A live feed could not be set up.
+    #[error("feed {0}")]
+    Feed(String),
     /// A thread panicked (a bug: the hot path must not panic).
     #[error("thread {0} panicked; the report was written with what was collected")]
     Panicked(String),
@@ -98,8 +104,13 @@ fn cold_ring(
     Ok(ColdTx::new(tx))
 }
 
-fn build_source(cfg: &Config, lane: usize, symbols: &[String], captures: &[Capture]) -> Source {
-    match cfg.source.kind {
+fn build_source(
+    cfg: &Config,
+    lane: usize,
+    symbols: &[String],
+    captures: &[Capture],
+) -> Result<Source, RunError> {
+    Ok(match cfg.source.kind {
         SourceKind::Synthetic => {
             let specs: Vec<SymbolSpec> = cfg
                 .instruments
@@ -136,7 +147,60 @@ fn build_source(cfg: &Config, lane: usize, symbols: &[String], captures: &[Captu
             cfg.source.loop_count,
             cfg.source.limit,
         )),
+        SourceKind::Live => return Err(RunError::Feed("live feeds are not wired yet".into())),
+    })
+}
+
+/// The source lines of lane `li`, in the order of [`RawMessage::line`](crate::feed::RawMessage):
+/// one per replay file, one per live feed of the lane, or the synthetic market.
+pub fn lane_lines(cfg: &Config, li: usize, captures: &[Capture]) -> Vec<LineSpec> {
+    match cfg.source.kind {
+        SourceKind::Synthetic => vec![LineSpec::primary(
+            "synthetic",
+            VenueParser::new(Venue::Binance),
+        )],
+        SourceKind::Replay => captures
+            .iter()
+            .map(|c| {
+                let name = c.path.file_name().map_or_else(
+                    || c.path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                LineSpec::primary(name.clone(), replay_parser(cfg, &name))
+            })
+            .collect(),
+        SourceKind::Live => cfg
+            .feeds
+            .iter()
+            .filter(|f| f.lane == li)
+            .map(|f| LineSpec {
+                name: f.name.clone(),
+                parser: VenueParser::new(f.venue),
+                symbol_map: f.symbols.clone(),
+                role: f.role,
+            })
+            .collect(),
     }
+}
+
+/// The parser for a replay file: Binance public-data CSV by extension, else the configured
+/// venue, else the venue named in the file name, else Binance.
+fn replay_parser(cfg: &Config, file_name: &str) -> VenueParser {
+    if file_name.contains(".csv") {
+        let symbol = BinanceCsvParser::symbol_from_file_name(file_name)
+            .or_else(|| Symbol::new(b"UNKNOWN"))
+            .expect("UNKNOWN is a valid symbol");
+        return VenueParser::BinanceCsv(BinanceCsvParser::new(
+            CsvKind::from_file_name(file_name),
+            symbol,
+        ));
+    }
+    let venue = cfg
+        .source
+        .venue
+        .or_else(|| Venue::from_file_name(file_name))
+        .unwrap_or(Venue::Binance);
+    VenueParser::new(venue)
 }
 
 /// When strategies may start trading: after the synthetic warm-up history, else at once.
@@ -192,11 +256,16 @@ fn build_lane(
                         cfg.source.auto_instruments,
                         li == 0,
                         &lane.instruments,
+                        lane_lines(cfg, li, captures),
+                        BookPool {
+                            books: cfg.source.books,
+                            levels: cfg.source.book_levels,
+                        },
                         stats.clone(),
                         cold_ring(cc, li, "parse", cold_inputs)?,
                     );
                     stages.parse =
-                        Some((build_source(cfg, li, &lane.instruments, captures), parser));
+                        Some((build_source(cfg, li, &lane.instruments, captures)?, parser));
                 }
                 Stage::Arbiter => {
                     stages.arbiter = Some(Arbiter::new(
@@ -297,6 +366,14 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         cold_inputs: Vec::new(),
         stop: stop.clone(),
     };
+    let source_names: Vec<Vec<String>> = (0..cfg.lanes.len())
+        .map(|li| {
+            lane_lines(cfg, li, &captures)
+                .into_iter()
+                .map(|l| l.name)
+                .collect()
+        })
+        .collect();
     for li in 0..cfg.lanes.len() {
         let stats = Arc::new(LaneStats::default());
         build_lane(cfg, li, &table, &stats, &captures, &mut built)?;
@@ -312,6 +389,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         cold_inputs,
         lanes.clone(),
         table.clone(),
+        source_names,
     )?;
     let hot_done = Arc::new(AtomicBool::new(false));
     let cold_core = cfg.cold_core;
@@ -411,6 +489,11 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         inputs: match cfg.source.kind {
             SourceKind::Replay => cfg.source.files.clone(),
             SourceKind::Synthetic => vec![format!("synthetic seed {}", cfg.source.seed)],
+            SourceKind::Live => cfg
+                .feeds
+                .iter()
+                .map(|f| format!("{} ({}) {}", f.name, f.venue.name(), f.url))
+                .collect(),
         },
     };
     summary.write(writer.dir())?;

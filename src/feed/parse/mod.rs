@@ -19,6 +19,7 @@
 //! status events, other instruments) are `Ok(MsgKind::Skipped(kind))`, never errors.
 
 pub mod binance;
+pub mod binance_csv;
 pub mod bitfinex;
 pub mod bitstamp;
 pub mod book;
@@ -352,10 +353,14 @@ pub enum VenueParser {
     Bitstamp(bitstamp::Parser),
     /// Bitfinex.
     Bitfinex(bitfinex::Parser),
+    /// Binance public-data CSV rows of one file.
+    BinanceCsv(binance_csv::Parser),
 }
 
 impl VenueParser {
     /// A fresh parser for `venue`.
+    // Some parsers are stateless unit structs today; `default()` keeps this uniform.
+    #[allow(clippy::default_constructed_unit_structs)]
     pub fn new(venue: Venue) -> Self {
         match venue {
             Venue::Binance => VenueParser::Binance(binance::Parser::default()),
@@ -378,6 +383,7 @@ impl VenueParser {
             VenueParser::Okx(_) => Venue::Okx,
             VenueParser::Bitstamp(_) => Venue::Bitstamp,
             VenueParser::Bitfinex(_) => Venue::Bitfinex,
+            VenueParser::BinanceCsv(_) => Venue::Binance,
         }
     }
 
@@ -397,11 +403,14 @@ impl VenueParser {
             VenueParser::Okx(p) => p.parse(buf, resolve, out),
             VenueParser::Bitstamp(p) => p.parse(buf, resolve, out),
             VenueParser::Bitfinex(p) => p.parse(buf, resolve, out),
+            VenueParser::BinanceCsv(p) => p.parse(buf, resolve, out),
         }
     }
 
     /// Forgets per-connection state (Bitfinex channel ids): call on reconnect.
     pub fn reset(&mut self) {
-        *self = VenueParser::new(self.venue());
+        if !matches!(self, VenueParser::BinanceCsv(_)) {
+            *self = VenueParser::new(self.venue());
+        }
     }
 }

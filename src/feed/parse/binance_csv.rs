@@ -1,0 +1,345 @@
+//! Binance public-data CSV rows (data.binance.vision) → [`Event`]s, for replay and backtest.
+//!
+//! Formats, one row per line, with or without a header line:
+//!
+//! ```text
+//! trades     id,price,qty,quote_qty,time,is_buyer_maker[,is_best_match]      (spot 7, futures 6)
+//! aggTrades  agg_id,price,qty,first_id,last_id,time,is_buyer_maker[,is_best_match] (8 / 7)
+//! klines     open_time,open,high,low,close,volume,close_time,quote_volume,count,
+//!            taker_buy_volume,taker_buy_quote_volume,ignore                  (12)
+//! ```
+//!
+//! Times are milliseconds, or microseconds (Binance switched spot files to µs in 2025), told
+//! apart by magnitude; RFC 3339 text times are accepted too. The files carry no symbol: it
+//! comes from the file name (`BTCUSDT-trades-2024-01-01.csv`). A header line (any row whose
+//! first field is not a number) is `Skipped(Response)`. Zero allocation, no panic.
+
+use super::{decimal, Event, Kline, MsgKind, ParseError, SkipKind, SymbolResolver};
+use crate::core::{Price, Qty, Symbol, Trade};
+
+/// Which file layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CsvKind {
+    /// Raw trades.
+    Trades,
+    /// Aggregate trades.
+    AggTrades,
+    /// Klines (candles).
+    Klines,
+    /// Decide from the column count of the first data row (6/7 trades, 8 aggTrades, 12
+    /// klines); 7 columns are read as spot trades.
+    Detect,
+}
+
+impl CsvKind {
+    /// From a Binance public-data file name: `-aggTrades-`, `-trades-`, or an interval
+    /// (`-1m-`, `-1h-`, ...) for klines.
+    pub fn from_file_name(name: &str) -> Self {
+        if name.contains("aggTrades") {
+            CsvKind::AggTrades
+        } else if name.contains("trades") {
+            CsvKind::Trades
+        } else if [
+            "-1s-", "-1m-", "-3m-", "-5m-", "-15m-", "-30m-", "-1h-", "-2h-", "-4h-", "-6h-",
+            "-8h-", "-12h-", "-1d-", "_1m_", "_1h_", "_1d_",
+        ]
+        .iter()
+        .any(|k| name.contains(k))
+        {
+            CsvKind::Klines
+        } else {
+            CsvKind::Detect
+        }
+    }
+}
+
+/// Parser for one file's rows.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    kind: CsvKind,
+    symbol: Symbol,
+}
+
+impl Parser {
+    /// Rows of `kind` for `symbol`.
+    pub fn new(kind: CsvKind, symbol: Symbol) -> Self {
+        Self { kind, symbol }
+    }
+
+    /// The symbol Binance public-data file names start with (`BTCUSDT-trades-...` →
+    /// `BTCUSDT`); `None` if the name has no such prefix.
+    pub fn symbol_from_file_name(name: &str) -> Option<Symbol> {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let prefix = base.split(['-', '_', '.']).next()?;
+        (!prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| Symbol::new(prefix.as_bytes()))
+            .flatten()
+    }
+
+    /// Parses one row.
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        resolve: &mut impl SymbolResolver,
+        out: &mut impl FnMut(Event),
+    ) -> Result<MsgKind, ParseError> {
+        let mut cols: [&[u8]; 12] = [&[]; 12];
+        let mut n = 0usize;
+        for field in buf.split(|&b| b == b',') {
+            if n == cols.len() {
+                return Err(ParseError::Invalid("column count"));
+            }
+            cols[n] = trim(field);
+            n += 1;
+        }
+        let first = cols[0];
+        if first.is_empty() {
+            return Err(ParseError::Missing("first column"));
+        }
+        if !first[0].is_ascii_digit() {
+            // A header row names its columns; anything else is garbage.
+            return if first
+                .iter()
+                .all(|b| b.is_ascii_alphabetic() || *b == b'_' || *b == b' ')
+            {
+                Ok(MsgKind::Skipped(SkipKind::Response))
+            } else {
+                Err(ParseError::Invalid("first column"))
+            };
+        }
+        let kind = match self.kind {
+            CsvKind::Detect => match n {
+                6 | 7 => CsvKind::Trades,
+                8 => CsvKind::AggTrades,
+                12 => CsvKind::Klines,
+                _ => return Err(ParseError::Invalid("column count")),
+            },
+            k => k,
+        };
+        let Some(instrument) = resolve.resolve(self.symbol.as_bytes()) else {
+            return Ok(MsgKind::Skipped(SkipKind::OtherInstrument));
+        };
+        match kind {
+            CsvKind::Trades | CsvKind::AggTrades => {
+                let agg = kind == CsvKind::AggTrades;
+                let (time_col, maker_col) = if agg { (5, 6) } else { (4, 5) };
+                if n <= maker_col {
+                    return Err(ParseError::Invalid("column count"));
+                }
+                let trade_id = uint(cols[0], "id")?;
+                let price = Price(decimal(cols[1], "price")?);
+                let qty = Qty(decimal(cols[2], "qty")?);
+                let trade_ns = time_ns(cols[time_col], "time")?;
+                let buyer_is_maker = boolean(cols[maker_col], "is_buyer_maker")?;
+                out(Event::Trade(Trade {
+                    instrument,
+                    trade_id,
+                    price,
+                    qty,
+                    trade_ns,
+                    event_ns: trade_ns,
+                    buyer_is_maker,
+                    source: 0,
+                    flags: if agg { Trade::AGGREGATED } else { 0 },
+                }));
+                Ok(MsgKind::Trades)
+            }
+            CsvKind::Klines | CsvKind::Detect => {
+                if n < 9 {
+                    return Err(ParseError::Invalid("column count"));
+                }
+                let open_ns = time_ns(cols[0], "open_time")?;
+                let close_ns = time_ns(cols[6], "close_time")?;
+                if close_ns < open_ns {
+                    return Err(ParseError::Invalid("close_time"));
+                }
+                // The close time is the interval's last millisecond (or microsecond).
+                let interval_s = (close_ns - open_ns + 1_000_000) / 1_000_000_000;
+                out(Event::Kline(Kline {
+                    instrument,
+                    interval_s: u32::try_from(interval_s)
+                        .map_err(|_| ParseError::Invalid("close_time"))?,
+                    open_ns,
+                    open: Price(decimal(cols[1], "open")?),
+                    high: Price(decimal(cols[2], "high")?),
+                    low: Price(decimal(cols[3], "low")?),
+                    close: Price(decimal(cols[4], "close")?),
+                    volume: Qty(decimal(cols[5], "volume")?),
+                    trades: uint(cols[8], "count")?,
+                    closed: true,
+                    event_ns: close_ns,
+                }));
+                Ok(MsgKind::Kline)
+            }
+        }
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\r").unwrap_or(b);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    b.get(start..end).unwrap_or(&[])
+}
+
+fn uint(b: &[u8], field: &'static str) -> Result<u64, ParseError> {
+    if b.is_empty() || b.len() > 20 {
+        return Err(ParseError::Invalid(field));
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return Err(ParseError::Invalid(field));
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+            .ok_or(ParseError::Invalid(field))?;
+    }
+    Ok(v)
+}
+
+fn boolean(b: &[u8], field: &'static str) -> Result<bool, ParseError> {
+    match b {
+        b"True" | b"true" | b"TRUE" | b"1" => Ok(true),
+        b"False" | b"false" | b"FALSE" | b"0" => Ok(false),
+        _ => Err(ParseError::Invalid(field)),
+    }
+}
+
+/// Epoch milliseconds, microseconds or nanoseconds (by magnitude: anything at or after
+/// 1973-03 in µs is ≥ 1e14; ms stay below that until the year 5138), or RFC 3339 text.
+fn time_ns(b: &[u8], field: &'static str) -> Result<u64, ParseError> {
+    if b.len() >= 20 && b.get(4) == Some(&b'-') {
+        return super::rfc3339_ns(b, field);
+    }
+    let v = uint(b, field)?;
+    let ns = if v >= 100_000_000_000_000_000 {
+        Some(v)
+    } else if v >= 100_000_000_000_000 {
+        v.checked_mul(1_000)
+    } else {
+        v.checked_mul(1_000_000)
+    };
+    ns.ok_or(ParseError::Invalid(field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::InstrumentId;
+
+    fn run(kind: CsvKind, row: &str) -> Result<(MsgKind, Vec<Event>), ParseError> {
+        let mut p = Parser::new(kind, Symbol::new(b"BTCUSDT").unwrap());
+        let mut ev = Vec::new();
+        let k = p.parse(
+            row.as_bytes(),
+            &mut |_: &[u8]| Some(InstrumentId(3)),
+            &mut |e| ev.push(e),
+        )?;
+        Ok((k, ev))
+    }
+
+    fn trade(kind: CsvKind, row: &str) -> Trade {
+        match run(kind, row) {
+            Ok((MsgKind::Trades, ev)) => match ev[0] {
+                Event::Trade(t) => t,
+                e => panic!("{e:?}"),
+            },
+            other => panic!("{row}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trades_in_ms_and_us_agree() {
+        let ms = trade(
+            CsvKind::Trades,
+            "3735683259,61837.63000000,0.02000000,1236.75260000,1723161255342,True,True",
+        );
+        let us = trade(
+            CsvKind::Trades,
+            "3735683259,61837.63,0.02,1236.7526,1723161255342000,true,true\r",
+        );
+        assert_eq!(ms, us);
+        assert_eq!(ms.trade_ns, 1_723_161_255_342_000_000);
+        assert_eq!(ms.price, Price(6_183_763_000_000));
+        assert!(ms.buyer_is_maker);
+        assert_eq!(ms.instrument, InstrumentId(3));
+        // Futures trades have six columns.
+        let fut = trade(
+            CsvKind::Detect,
+            "5266583935,61837.6,0.002,123.6752,1723161255342,false",
+        );
+        assert_eq!((fut.trade_id, fut.buyer_is_maker), (5_266_583_935, false));
+    }
+
+    #[test]
+    fn agg_trades_and_klines() {
+        let a = trade(
+            CsvKind::AggTrades,
+            "26129,0.01633102,4.70443515,27781,27781,1498793709153,true,true",
+        );
+        assert_eq!((a.trade_id, a.flags), (26129, Trade::AGGREGATED));
+        let (k, ev) = run(
+            CsvKind::Klines,
+            "1637971200000,0.00002853,0.00002854,0.00002851,0.00002854,36304.20000000,1637971259999,1.03547608,79,19523.00000000,0.55694227,0",
+        )
+        .unwrap();
+        assert_eq!(k, MsgKind::Kline);
+        let Event::Kline(kl) = ev[0] else { panic!() };
+        assert_eq!((kl.interval_s, kl.trades, kl.close), (60, 79, Price(2854)));
+        let (k, _) = run(CsvKind::Klines, "2025-08-01 00:00:00+00:00,115764.07,115764.08,115704.78,115729.0,11.87539,2025-08-01 00:00:59.999000+00:00,1374354.6403012,1421,3.66465,424075.0494376,0").unwrap();
+        assert_eq!(k, MsgKind::Kline);
+    }
+
+    #[test]
+    fn headers_skip_and_garbage_fails() {
+        assert_eq!(
+            run(
+                CsvKind::Trades,
+                "id,price,qty,quote_qty,time,is_buyer_maker,is_best_match"
+            ),
+            Ok((MsgKind::Skipped(SkipKind::Response), vec![]))
+        );
+        for bad in [
+            "",
+            "1,2",
+            "x1,2,3,4,5,6,7",
+            "1,abc,1,1,1,true,true",
+            "1,1,1,1,1,maybe,true",
+            "1,-1,1,1,1,true,true",
+            "1,1,1,1,99999999999999999999999,true,true",
+            "1,2,3,4,5,6,7,8,9,10,11,12,13",
+        ] {
+            assert!(run(CsvKind::Trades, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn symbol_from_names() {
+        let s = Parser::symbol_from_file_name("data/BTCUSDT-trades-2024-01-01.zip").unwrap();
+        assert_eq!(s.as_bytes(), b"BTCUSDT");
+        assert_eq!(
+            CsvKind::from_file_name("BTCUSDT-aggTrades-2024-01.zip"),
+            CsvKind::AggTrades
+        );
+        assert_eq!(
+            CsvKind::from_file_name("ADABTC-1m-2021-11-27.csv"),
+            CsvKind::Klines
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(row in "[0-9a-zA-Z,. :+-]{0,120}") {
+            let _ = run(CsvKind::Detect, &row);
+            let _ = run(CsvKind::Klines, &row);
+        }
+    }
+}
