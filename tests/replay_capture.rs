@@ -16,8 +16,12 @@ fn btcusdt_capture_counts_exactly() {
     assert_eq!(s["events"]["book_tickers"], 28040);
     assert_eq!(s["messages"]["received"], 41249);
     assert_eq!(s["messages"]["malformed"], 0);
-    assert_eq!(s["messages"]["skipped"]["depthUpdate"], 3451);
-    assert_eq!(s["messages"]["skipped"]["depth_snapshot"], 1);
+    assert_eq!(s["events"]["depth_updates"], 3451);
+    assert_eq!(s["events"]["book_snapshots"], 1);
+    assert_eq!(
+        s["sources"][0]["book_gaps"], 0,
+        "the snapshot bridges the diff stream"
+    );
     // The capture has no gaps or duplicates (SOURCES.md): the arbiter must agree.
     assert_eq!(s["anomalies"]["gap"], 0);
     assert_eq!(s["anomalies"]["duplicate"], 0);
@@ -156,11 +160,12 @@ fn every_binance_capture_is_counted_exactly() {
         let s = run_with(&replay_sets(&[&path]), "replay", &dir).summary;
         assert_eq!(s["events"]["trades"], trades, "{file}");
         assert_eq!(s["events"]["book_tickers"], books, "{file}");
-        assert_eq!(s["messages"]["skipped"]["depthUpdate"], depth, "{file}");
-        let snap = s["messages"]["skipped"]["depth_snapshot"]
-            .as_u64()
-            .unwrap_or(0);
-        assert_eq!(snap, snaps, "{file}");
+        assert_eq!(s["events"]["depth_updates"], depth, "{file}");
+        assert_eq!(s["events"]["book_snapshots"], snaps, "{file}");
+        assert_eq!(
+            s["sources"][0]["book_gaps"], 0,
+            "{file}: depth sequence unbroken"
+        );
         assert_eq!(s["messages"]["malformed"], 0, "{file}");
         assert_eq!(s["anomalies"]["gap"], 0, "{file}: trade ids are contiguous");
     }

@@ -299,6 +299,19 @@ enum Apply {
     Hold,
 }
 
+/// Does a diff covering `first..` (with previous-update id `prev`, when the venue sends one)
+/// continue a book whose last applied id is `last`? Right after a snapshot (`fresh`) the
+/// first diff may start inside the snapshot (Binance: `U <= lastUpdateId + 1`; futures also
+/// chain by `pu == lastUpdateId`); after that, `pu` must equal the last id, or `U` must be
+/// the next one.
+fn follows_on(fresh: bool, last: u64, first: u64, prev: Option<u64>) -> bool {
+    match prev {
+        Some(p) if !fresh => p == last,
+        Some(p) => p == last || first <= last + 1,
+        None => first <= last + 1,
+    }
+}
+
 /// A level of a diff received before its book's snapshot.
 #[derive(Clone, Copy)]
 struct PendingLevel {
@@ -771,10 +784,7 @@ impl ParseStage {
             let b = &mut self.books[slot];
             let last = b.book.last_id;
             if p.last_id > last {
-                let follows = match p.prev_id {
-                    Some(prev) if !b.fresh => prev == last,
-                    _ => p.first_id <= last + 1,
-                };
+                let follows = follows_on(b.fresh, last, p.first_id, p.prev_id);
                 if follows {
                     for k in i..j {
                         let l = self.pending[k];
@@ -845,10 +855,7 @@ impl ParseStage {
             ss.book_stale.inc();
             return Some((slot, Apply::Skip));
         }
-        let follows = match u.prev_id {
-            Some(p) if !b.fresh => p == last,
-            _ => u.first_id <= last + 1,
-        };
+        let follows = follows_on(b.fresh, last, u.first_id, u.prev_id);
         if follows {
             b.fresh = false;
             return Some((slot, Apply::Book));
