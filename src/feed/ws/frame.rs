@@ -93,7 +93,7 @@ pub enum Loc {
     },
 }
 
-/// What [`FrameReader::next`] found.
+/// What [`FrameReader::next_frame`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frame {
     /// A complete data message.
@@ -221,8 +221,8 @@ impl FrameReader {
         self.tail = (self.tail + n).min(self.read.len());
     }
 
-    /// The bytes of a message or control payload returned by [`Self::next`]. Valid until the
-    /// next call to `next` or `spare`.
+    /// The bytes of a message or control payload returned by [`Self::next_frame`]. Valid until the
+    /// next call to `next_frame` or `spare`.
     pub fn slice(&self, loc: Loc) -> &[u8] {
         match loc {
             Loc::Read { start, end } => &self.read[start..end],
@@ -233,7 +233,7 @@ impl FrameReader {
     /// The next complete frame of interest, or [`Frame::NeedData`]. Data frames that are only
     /// part of a message are absorbed here; control frames are returned even in the middle of
     /// a fragmented message.
-    pub fn next(&mut self) -> Result<Frame, ProtocolError> {
+    pub fn next_frame(&mut self) -> Result<Frame, ProtocolError> {
         loop {
             if let Some(mut s) = self.streaming {
                 let take = s.remaining.min(self.tail - self.head);
@@ -517,7 +517,7 @@ mod tests {
         let mut out = Vec::new();
         let mut fed = 0;
         loop {
-            match r.next()? {
+            match r.next_frame()? {
                 Frame::NeedData => {
                     if fed == bytes.len() {
                         return Ok(out);
@@ -587,7 +587,7 @@ mod tests {
         let mut r = FrameReader::new(64 * 1024, 4096);
         assert!(r.preload(&wire));
         for i in 0..100 {
-            match r.next().unwrap() {
+            match r.next_frame().unwrap() {
                 Frame::Message {
                     loc: loc @ Loc::Read { .. },
                     text: true,
@@ -598,7 +598,7 @@ mod tests {
                 f => panic!("{f:?}"),
             }
         }
-        assert_eq!(r.next().unwrap(), Frame::NeedData);
+        assert_eq!(r.next_frame().unwrap(), Frame::NeedData);
     }
 
     #[test]

@@ -304,7 +304,7 @@ impl WsFeed {
             return Step::Nothing;
         };
         loop {
-            match slot.reader.next() {
+            match slot.reader.next_frame() {
                 Ok(Frame::Message {
                     text,
                     loc,

@@ -180,7 +180,8 @@ mod tests {
     #[test]
     fn rejects_bad_urls() {
         use UrlError::*;
-        let cases: &[(&str, fn(String) -> UrlError)] = &[
+        type Case = (&'static str, fn(String) -> UrlError);
+        let cases: &[Case] = &[
             ("http://example.com", Scheme),
             ("example.com", Scheme),
             ("ws:/example.com", Scheme),
