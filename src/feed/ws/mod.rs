@@ -23,7 +23,9 @@
 //! Rotation: when the live connection reaches `max_age_ms`, a second one is opened and
 //! subscribed; both deliver until the new one has delivered its first data message (the
 //! downstream arbiter dedupes by trade id), then the old one is read until it has nothing
-//! more buffered and at least `rotation_linger_ms` has passed, and closed.
+//! more buffered and at least `rotation_linger_ms` has passed (or 250 ms after that, if it
+//! never runs dry), and closed. A replacement that fails is retried after a backoff while the
+//! old connection carries on; if the old one dies first, the replacement takes over.
 
 pub mod frame;
 pub mod handshake;

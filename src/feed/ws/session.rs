@@ -25,6 +25,9 @@ const READ_MAX: usize = 256 * 1024;
 /// Pending client frames (pongs, pings, close): a few control frames.
 const WRITE_CAPACITY: usize = 4096;
 const EVENT_CAPACITY: usize = 32;
+/// A replaced connection that never runs dry (the server keeps it busy) is closed this long
+/// after its linger ends.
+const DRAIN_GRACE_NS: u64 = 250 * MS;
 
 /// A fixed ring of pending events.
 struct EventQueue {
@@ -274,6 +277,8 @@ impl WsFeed {
         if self.shut {
             return;
         }
+        // First, so that ending a connection schedules nothing.
+        self.shut = true;
         for i in 0..2 {
             match &self.slots[i].link {
                 Link::Open(_) => self.end(i, DisconnectReason::Shutdown, CLOSE_NORMAL, 0),
@@ -281,7 +286,6 @@ impl WsFeed {
                 Link::Idle => {}
             }
         }
-        self.shut = true;
     }
 
     fn push(&mut self, e: WsEvent) {
@@ -396,7 +400,9 @@ impl WsFeed {
             return;
         };
         let code = match reason {
-            DisconnectReason::Closed { code } => code,
+            // Echo the server's code when it may go on the wire (RFC 6455 §7.4).
+            DisconnectReason::Closed { code } if sendable_close_code(code) => code,
+            DisconnectReason::Closed { .. } => CLOSE_NO_STATUS,
             _ => code,
         };
         let writable = !matches!(
@@ -499,7 +505,10 @@ impl WsFeed {
                     }
                 }
                 Link::Open(o) => {
-                    if o.drain_until.is_some() {
+                    if let Some(t) = o.drain_until {
+                        if now >= t.saturating_add(DRAIN_GRACE_NS) {
+                            self.end(i, DisconnectReason::Rotated, CLOSE_NORMAL, now);
+                        }
                         continue;
                     }
                     let silent = now.saturating_sub(o.last_data_ns);
@@ -654,6 +663,11 @@ fn flush(w: &mut FrameWriter, t: &mut Transport) -> Result<(), DisconnectReason>
     t.flush()
 }
 
+/// Codes an endpoint may put in a close frame: 1000-1003, 1007-1014, 3000-4999.
+fn sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
 /// `min(max, initial * 2^(n-1))`, saturating.
 fn backoff_cap(initial: u64, max: u64, n: u32) -> u64 {
     let doublings = n.saturating_sub(1).min(63);
@@ -672,6 +686,16 @@ mod tests {
         assert_eq!(caps, [100, 200, 400, 800, 1000, 1000, 1000, 1000]);
         assert_eq!(backoff_cap(100, u64::MAX, 200), u64::MAX);
         assert_eq!(backoff_cap(7, 7, 0), 7);
+    }
+
+    #[test]
+    fn reserved_close_codes_are_not_echoed() {
+        for c in [1000, 1001, 1003, 1007, 1011, 3000, 4999] {
+            assert!(sendable_close_code(c), "{c}");
+        }
+        for c in [0, 999, 1004, 1005, 1006, 1015, 2999, 5000] {
+            assert!(!sendable_close_code(c), "{c}");
+        }
     }
 
     #[test]
