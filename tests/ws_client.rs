@@ -369,6 +369,16 @@ fn pings_are_answered_and_our_pings_get_pongs() {
     assert!(rec.client_pings >= 3, "{rec:?}");
     assert!(st.pings_sent >= rec.client_pings);
     assert!(st.pongs_received >= 3);
+
+    // Shutdown says goodbye with 1000, reports it, and then stays quiet.
+    feed.shutdown();
+    let run = drive(&mut feed, &ls, |_, _| {
+        server.records()[0].client_close.is_some()
+    });
+    assert_eq!(run.disconnect_reasons(), [DisconnectReason::Shutdown]);
+    assert_eq!(server.records()[0].client_close, Some(1000));
+    assert!(matches!(feed.poll(clock::mono_ns()), WsPoll::Idle));
+    assert_eq!(feed.open_connections(), 0);
 }
 
 #[test]
