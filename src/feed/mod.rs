@@ -9,6 +9,7 @@
 pub mod parse;
 pub mod replay;
 pub mod synthetic;
+pub mod ws;
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod reference;
+pub mod ws_server;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
