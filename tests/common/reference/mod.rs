@@ -11,6 +11,7 @@ pub mod bybit;
 pub mod coinbase;
 pub mod kraken;
 pub mod okx;
+pub mod simd;
 
 use tickwire::feed::parse::Venue;
 
