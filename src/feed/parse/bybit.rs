@@ -663,3 +663,353 @@ fn kline(
         MsgKind::Skipped(SkipKind::Unsupported)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::parse::JsonError;
+
+    fn any(_: &[u8]) -> Option<InstrumentId> {
+        Some(InstrumentId(3))
+    }
+
+    fn run(msg: &[u8]) -> Result<(MsgKind, Vec<Event>), ParseError> {
+        let mut events = Vec::new();
+        let kind = Parser.parse(msg, &mut any, &mut |e| events.push(e))?;
+        Ok((kind, events))
+    }
+
+    // Real lines: cryptofeed BYBIT.ws.26.0 / ws.25.0 (v2, 2021-04-17) and the nautilus v5
+    // XRPUSDT orderbook.500 dump (2024-12-01).
+    const V2_TRADE_INVERSE: &str = r#"{"topic":"trade.BTCUSD","data":[{"trade_time_ms":1618677791918,"timestamp":"2021-04-17T16:43:11.000Z","symbol":"BTCUSD","side":"Buy","size":4000,"price":60623,"tick_direction":"ZeroPlusTick","trade_id":"b258713a-7b69-55e3-bfc0-c0e23b595e2b","cross_seq":5938956667}]}"#;
+    const V2_TRADE_LINEAR: &str = r#"{"topic":"trade.BCHUSDT","data":[{"symbol":"BCHUSDT","tick_direction":"MinusTick","price":"1053.90","size":0.14,"timestamp":"2021-04-17T16:43:05.000Z","trade_time_ms":"1618677785116","side":"Buy","trade_id":"01cacfe9-8d1c-5ee4-995d-d79a43f955a6"},{"symbol":"BCHUSDT","tick_direction":"PlusTick","price":"1054.45","size":0.82,"timestamp":"2021-04-17T16:43:05.000Z","trade_time_ms":"1618677785948","side":"Sell","trade_id":"a6492be8-54bb-55b2-8b46-69ad3c70a3b5"}]}"#;
+    const V2_DELTA: &str = r#"{"topic":"orderBookL2_25.ADAUSDT","type":"delta","data":{"delete":[{"price":"1.3844","symbol":"ADAUSDT","id":"13844","side":"Buy"}],"update":[],"insert":[{"price":"1.3861","symbol":"ADAUSDT","id":"13861","side":"Buy","size":949}]},"cross_seq":"916953324","timestamp_e6":"1618677788242338"}"#;
+    const V2_SNAPSHOT: &str = r#"{"topic":"orderBookL2_25.EOSUSD","type":"snapshot","data":[{"price":"7.943","symbol":"EOSUSD","id":79430,"side":"Buy","size":154219},{"price":"7.972","symbol":"EOSUSD","id":79720,"side":"Sell","size":138299}],"cross_seq":1225777224,"timestamp_e6":1618677786558146}"#;
+    const V2_REPLY: &str = r#"{"success":true,"ret_msg":"","conn_id":"38cf0ac3-af67-483c-9bbc-b57d45910ecb","request":{"op":"subscribe","args":["trade.BCHUSDT"]}}"#;
+    const V5_BOOK: &str = r#"{"topic":"orderbook.500.XRPUSDT","type":"delta","ts":1733011204990,"data":{"s":"XRPUSDT","b":[["1.9147","90"],["1.9108","43"]],"a":[["1.9538","3615"],["1.9542","15435"]],"u":20254913,"seq":130020250880},"cts":1733011204981}"#;
+    // Shapes of the current v5 API (Bybit documentation examples).
+    const V5_TRADE: &str = r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1709891679005,"data":[{"T":1709891679000,"s":"BTCUSDT","S":"Buy","v":"0.010","p":"27451.00","L":"PlusTick","i":"9dc75fca-4bdd-4773-9f78-6f5d7ab2a110","BT":false}]}"#;
+    const V5_TICKER: &str = r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","lastPrice":"17216.00","bid1Price":"17215.50","bid1Size":"84.489","ask1Price":"17216.00","ask1Size":"83.020"},"cs":24987956059,"ts":1673272861686}"#;
+    const V5_KLINE: &str = r#"{"topic":"kline.5.BTCUSDT","data":[{"start":1672324800000,"end":1672325099999,"interval":"5","open":"16649.5","close":"16677","high":"16677","low":"16608","volume":"2.081","turnover":"34666.4005","confirm":false,"timestamp":1672324988882}],"ts":1672324988882,"type":"snapshot"}"#;
+
+    #[test]
+    fn v2_inverse_trade_with_numbers_and_uuid() {
+        let (kind, ev) = run(V2_TRADE_INVERSE.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Trades);
+        let want = Trade {
+            instrument: InstrumentId(3),
+            trade_id: 0xb258_713a_7b69_55e3 ^ 0xbfc0_c0e2_3b59_5e2b,
+            price: Price(6_062_300_000_000),
+            qty: Qty(400_000_000_000),
+            trade_ns: 1_618_677_791_918_000_000,
+            event_ns: 1_618_677_791_918_000_000,
+            buyer_is_maker: false,
+            source: 0,
+            flags: 0,
+        };
+        assert_eq!(ev, vec![Event::Trade(want)]);
+    }
+
+    #[test]
+    fn v2_linear_trades_with_strings() {
+        let (kind, ev) = run(V2_TRADE_LINEAR.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Trades);
+        assert_eq!(ev.len(), 2);
+        let Event::Trade(t) = ev[1] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(t.price, Price(105_445_000_000));
+        assert_eq!(t.qty, Qty(82_000_000));
+        assert!(t.buyer_is_maker, "Sell aggressor");
+        assert_eq!(t.trade_ns, 1_618_677_785_948_000_000);
+    }
+
+    #[test]
+    fn trade_ids() {
+        let id = |s: &str| trade_id(Value::Str(s.as_bytes()));
+        assert_eq!(id("2290000000061666327"), Some(2_290_000_000_061_666_327));
+        assert_eq!(trade_id(Value::Num(b"42")), Some(42));
+        let a = id("9dc75fca-4bdd-4773-9f78-6f5d7ab2a110").unwrap();
+        assert_eq!(a, 0x9dc7_5fca_4bdd_4773 ^ 0x9f78_6f5d_7ab2_a110);
+        // Case does not matter: the same id from two connections folds the same way.
+        assert_eq!(id("9DC75FCA-4BDD-4773-9F78-6F5D7AB2A110"), Some(a));
+        for bad in [
+            "",
+            "9dc75fca4bdd47739f786f5d7ab2a110",
+            "9dc75fca-4bdd-4773-9f78-6f5d7ab2a11g",
+            "9dc75fca-4bdd-4773-9f78_6f5d7ab2a110",
+            "+dc75fca-4bdd-4773-9f78-6f5d7ab2a110",
+            "18446744073709551616",
+            "-1",
+        ] {
+            assert_eq!(id(bad), None, "{bad}");
+        }
+        assert_eq!(trade_id(Value::Num(b"1.5")), None);
+    }
+
+    #[test]
+    fn v5_trade_uses_message_ts() {
+        let (kind, ev) = run(V5_TRADE.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Trades);
+        let Event::Trade(t) = ev[0] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(t.trade_ns, 1_709_891_679_000_000_000);
+        assert_eq!(t.event_ns, 1_709_891_679_005_000_000);
+        assert_eq!((t.price, t.qty), (Price(2_745_100_000_000), Qty(1_000_000)));
+        assert!(!t.buyer_is_maker);
+    }
+
+    #[test]
+    fn v2_books() {
+        let (kind, ev) = run(V2_DELTA.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Depth);
+        assert_eq!(
+            ev,
+            vec![
+                Event::BookBegin(BookUpdate {
+                    instrument: Some(InstrumentId(3)),
+                    snapshot: false,
+                    first_id: 916_953_324,
+                    last_id: 916_953_324,
+                    prev_id: None,
+                    event_ns: 1_618_677_788_242_338_000,
+                }),
+                Event::Level {
+                    side: Side::Buy,
+                    price: Price(138_440_000),
+                    qty: Qty(0)
+                },
+                Event::Level {
+                    side: Side::Buy,
+                    price: Price(138_610_000),
+                    qty: Qty(94_900_000_000)
+                },
+                Event::BookEnd,
+            ]
+        );
+        let (kind, ev) = run(V2_SNAPSHOT.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Snapshot);
+        assert_eq!(ev.len(), 4);
+        assert_eq!(
+            ev[2],
+            Event::Level {
+                side: Side::Sell,
+                price: Price(797_200_000),
+                qty: Qty(13_829_900_000_000)
+            }
+        );
+        // USDT contracts wrap the snapshot as {"order_book":[...]}.
+        let wrapped = V2_SNAPSHOT
+            .replace(r#""data":["#, r#""data":{"order_book":["#)
+            .replace(r#"}],"cross_seq""#, r#"}]},"cross_seq""#);
+        assert_eq!(run(wrapped.as_bytes()), run(V2_SNAPSHOT.as_bytes()));
+        // A delete without its price cannot be applied without per-id state: skipped whole.
+        let priceless = V2_DELTA.replace(r#""price":"1.3844","#, "");
+        assert_eq!(
+            run(priceless.as_bytes()),
+            Ok((MsgKind::Skipped(SkipKind::Unsupported), vec![]))
+        );
+    }
+
+    #[test]
+    fn v5_book() {
+        let (kind, ev) = run(V5_BOOK.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Depth);
+        assert_eq!(ev.len(), 6);
+        assert_eq!(
+            ev[0],
+            Event::BookBegin(BookUpdate {
+                instrument: Some(InstrumentId(3)),
+                snapshot: false,
+                first_id: 20_254_913,
+                last_id: 20_254_913,
+                prev_id: None,
+                event_ns: 1_733_011_204_990_000_000,
+            })
+        );
+        assert_eq!(
+            ev[3],
+            Event::Level {
+                side: Side::Sell,
+                price: Price(195_380_000),
+                qty: Qty(361_500_000_000)
+            }
+        );
+        let snap = V5_BOOK.replace("delta", "snapshot");
+        assert_eq!(run(snap.as_bytes()).unwrap().0, MsgKind::Snapshot);
+    }
+
+    #[test]
+    fn v5_ticker_and_kline() {
+        let (kind, ev) = run(V5_TICKER.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Quote);
+        let Event::Quote(q) = ev[0] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(q.update_id, 24_987_956_059);
+        assert_eq!(
+            (q.bid_px, q.ask_qty),
+            (Price(1_721_550_000_000), Qty(8_302_000_000))
+        );
+        // A linear delta that changed only the bid: not a whole quote.
+        let half = r#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","bid1Price":"17215.50","bid1Size":"84.489"},"cs":24987956060,"ts":1673272861687}"#;
+        assert_eq!(
+            run(half.as_bytes()),
+            Ok((MsgKind::Skipped(SkipKind::Unsupported), vec![]))
+        );
+        let (kind, ev) = run(V5_KLINE.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Kline);
+        let Event::Kline(k) = ev[0] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!((k.interval_s, k.closed, k.trades), (300, false, 0));
+        assert_eq!(k.close, Price(1_667_700_000_000));
+        assert_eq!(k.event_ns, 1_672_324_988_882_000_000);
+    }
+
+    #[test]
+    fn control_messages() {
+        let table: &[(&str, SkipKind)] = &[
+            (V2_REPLY, SkipKind::Response),
+            (
+                r#"{"success":true,"ret_msg":"","conn_id":"c","req_id":"sub-1","op":"subscribe"}"#,
+                SkipKind::Response,
+            ),
+            (
+                r#"{"success":true,"ret_msg":"pong","conn_id":"c","request":{"op":"ping","args":null}}"#,
+                SkipKind::Heartbeat,
+            ),
+            (
+                r#"{"op":"pong","args":["1675418560633"],"conn_id":"c"}"#,
+                SkipKind::Heartbeat,
+            ),
+            (
+                r#"{"success":false,"ret_msg":"error:handler not found","conn_id":"c","op":"subscribe"}"#,
+                SkipKind::Status,
+            ),
+            (
+                r#"{"topic":"liquidation.BTCUSDT","data":{}}"#,
+                SkipKind::Unsupported,
+            ),
+            (r#"{"topic":"somethingNew.X","data":{}}"#, SkipKind::Unknown),
+        ];
+        for &(msg, kind) in table {
+            assert_eq!(
+                run(msg.as_bytes()),
+                Ok((MsgKind::Skipped(kind), vec![])),
+                "{msg}"
+            );
+        }
+        let mut ours = |s: &[u8]| (s == b"ETHUSDT").then_some(InstrumentId(1));
+        assert_eq!(
+            Parser.parse(V5_TRADE.as_bytes(), &mut ours, &mut |_| {}),
+            Ok(MsgKind::Skipped(SkipKind::OtherInstrument))
+        );
+    }
+
+    #[test]
+    fn malformed_is_an_error() {
+        let sub = |from: &str, to: &str, base: &str| base.replacen(from, to, 1);
+        let table: Vec<(String, ParseError)> = vec![
+            (V5_BOOK[..80].to_string(), ParseError::Json(JsonError::Eof)),
+            (r#"{"hello":1}"#.into(), ParseError::Unrecognised),
+            (
+                sub(
+                    "\"topic\":\"trade.BTCUSD\"",
+                    "\"topic\":7",
+                    V2_TRADE_INVERSE,
+                ),
+                ParseError::Invalid("topic"),
+            ),
+            (
+                sub("\"side\":\"Buy\"", "\"side\":\"buy\"", V2_TRADE_INVERSE),
+                ParseError::Invalid("side"),
+            ),
+            (
+                sub("\"price\":60623", "\"price\":-60623", V2_TRADE_INVERSE),
+                ParseError::Invalid("price"),
+            ),
+            (
+                sub("\"price\":60623,", "", V2_TRADE_INVERSE),
+                ParseError::Missing("price"),
+            ),
+            (
+                sub("b258713a-", "b258713a", V2_TRADE_INVERSE),
+                ParseError::Invalid("trade_id"),
+            ),
+            (
+                sub("1618677791918", "99999999999999999", V2_TRADE_INVERSE),
+                ParseError::Invalid("trade_time_ms"),
+            ),
+            (
+                sub("\"data\":[", "\"data\":[7,", V2_TRADE_INVERSE),
+                ParseError::Invalid("data"),
+            ),
+            (
+                sub("\"type\":\"delta\"", "\"type\":\"diff\"", V2_DELTA),
+                ParseError::Invalid("type"),
+            ),
+            (
+                sub("\"cross_seq\":\"916953324\",", "", V2_DELTA),
+                ParseError::Missing("cross_seq"),
+            ),
+            (
+                sub("\"update\":[],", "", V2_DELTA),
+                ParseError::Missing("update"),
+            ),
+            (
+                sub("\"size\":949", "\"size\":\"x\"", V2_DELTA),
+                ParseError::Invalid("size"),
+            ),
+            (
+                sub("[\"1.9147\",\"90\"]", "[\"1.9147\"]", V5_BOOK),
+                ParseError::Invalid("b"),
+            ),
+            (
+                sub("[\"1.9147\",\"90\"]", "[\"1.9147\",\"90\",\"1\"]", V5_BOOK),
+                ParseError::Invalid("b"),
+            ),
+            (
+                sub("\"u\":20254913,", "", V5_BOOK),
+                ParseError::Missing("u"),
+            ),
+            (
+                sub("\"ts\":1733011204990,", "", V5_BOOK),
+                ParseError::Missing("ts"),
+            ),
+            (
+                sub("\"bid1Size\":\"84.489\"", "\"bid1Size\":true", V5_TICKER),
+                ParseError::Invalid("bid1Size"),
+            ),
+            (
+                sub("\"end\":1672325099999", "\"end\":1", V5_KLINE),
+                ParseError::Invalid("end"),
+            ),
+            (
+                sub("\"confirm\":false", "\"confirm\":0", V5_KLINE),
+                ParseError::Invalid("confirm"),
+            ),
+            (
+                sub("\"success\":true", "\"success\":1", V2_REPLY),
+                ParseError::Invalid("success"),
+            ),
+        ];
+        for (msg, want) in table {
+            assert_eq!(run(msg.as_bytes()), Err(want), "{msg}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_mutations(which in 0usize..6, pos in 0usize..400, byte in proptest::num::u8::ANY, cut in 0usize..400) {
+            let base = [V2_TRADE_INVERSE, V2_TRADE_LINEAR, V2_DELTA, V5_BOOK, V5_TICKER, V5_KLINE][which].as_bytes();
+            let mut m = base.to_vec();
+            let pos = pos % m.len();
+            m[pos] = byte;
+            let _ = run(&m);
+            let _ = run(&m[..cut.min(m.len())]);
+            let _ = run(&base[..cut.min(base.len())]);
+        }
+    }
+}

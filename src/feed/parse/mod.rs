@@ -356,6 +356,8 @@ pub enum VenueParser {
 
 impl VenueParser {
     /// A fresh parser for `venue`.
+    // `::default()` on purpose: a parser may gain per-connection state without this changing.
+    #[allow(clippy::default_constructed_unit_structs)]
     pub fn new(venue: Venue) -> Self {
         match venue {
             Venue::Binance => VenueParser::Binance(binance::Parser::default()),

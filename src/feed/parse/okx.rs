@@ -497,3 +497,301 @@ fn candles(
         MsgKind::Skipped(SkipKind::Unsupported)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::InstrumentId;
+    use crate::feed::parse::JsonError;
+
+    fn any(_: &[u8]) -> Option<InstrumentId> {
+        Some(InstrumentId(5))
+    }
+
+    fn run(msg: &[u8]) -> Result<(MsgKind, Vec<Event>), ParseError> {
+        let mut events = Vec::new();
+        let kind = Parser.parse(msg, &mut any, &mut |e| events.push(e))?;
+        Ok((kind, events))
+    }
+
+    // Real lines: cryptofeed OKX.ws.1.0 captures (2021-07-22, 2022-02-27, 2022-05-13).
+    const TRADE: &str = r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"338476307","px":"30236","sz":"0.0002","side":"buy","ts":"1652459224818"}]}"#;
+    const TICKER: &str = r#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT","instId":"BTC-USDT","last":"30236","lastSz":"0.0002","askPx":"30228.7","askSz":"1.55896972","bidPx":"30228.6","bidSz":"0.23393","open24h":"29700.4","high24h":"31073","low24h":"28020.3","sodUtc0":"29028.8","sodUtc8":"30337.7","volCcy24h":"525802090.62716611","vol24h":"17602.13085371","ts":"1652459224956"}]}"#;
+    const ONE_SIDED: &str = r#"{"arg":{"channel":"tickers","instId":"ETH-USD-220624-20000-C"},"data":[{"instType":"OPTION","instId":"ETH-USD-220624-20000-C","last":"0.0025","lastSz":"0","askPx":"0.002","askSz":"20","bidPx":"","bidSz":"","open24h":"0.0025","high24h":"0.0025","low24h":"0.0025","sodUtc0":"0.0025","sodUtc8":"0.0025","volCcy24h":"0","vol24h":"0","ts":"1646003643199"}]}"#;
+    const BOOK_UPDATE: &str = r#"{"arg":{"channel":"books","instId":"BTC-USD-220527"},"action":"update","data":[{"asks":[["30249.4","0","0","0"],["30261","4","0","1"],["30310.3","19","0","1"]],"bids":[["30182.6","452","0","1"]],"ts":"1652459225464","checksum":-914047754}]}"#;
+    const BOOK_SNAPSHOT: &str = r#"{"arg":{"channel":"books-l2-tbt","instId":"BTC-USD-210924-42000-P"},"action":"snapshot","data":[{"asks":[["0.3415","5","0","1"],["0.342","300","0","1"],["0.3425","301","0","1"],["0.3445","305","0","1"]],"bids":[["0.335","5","0","1"],["0.3345","300","0","1"],["0.334","301","0","1"],["0.3295","305","0","1"],["0.0005","10","0","1"]],"ts":"1626995750044","checksum":-1431042442}]}"#;
+    const SUBSCRIBED: &str =
+        r#"{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USD-220527"}}"#;
+    // Shapes of the current API (OKX documentation examples).
+    const CANDLE: &str = r#"{"arg":{"channel":"candle1D","instId":"BTC-USDT"},"data":[["1597026383085","8533.02","8553.74","8527.17","8548.26","45247","529.5858061","5529.5858061","1"]]}"#;
+    const BBO: &str = r#"{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["8476.98","415","0","13"]],"bids":[["8476.97","256","0","12"]],"ts":"1597026383085","seqId":123456}]}"#;
+
+    #[test]
+    fn trade() {
+        let want = Event::Trade(Trade {
+            instrument: InstrumentId(5),
+            trade_id: 338_476_307,
+            price: Price(3_023_600_000_000),
+            qty: Qty(20_000),
+            trade_ns: 1_652_459_224_818_000_000,
+            event_ns: 1_652_459_224_818_000_000,
+            buyer_is_maker: false,
+            source: 0,
+            flags: 0,
+        });
+        assert_eq!(run(TRADE.as_bytes()), Ok((MsgKind::Trades, vec![want])));
+        let sell = TRADE.replace("\"buy\"", "\"sell\"");
+        let Event::Trade(t) = run(sell.as_bytes()).unwrap().1[0] else {
+            panic!()
+        };
+        assert!(t.buyer_is_maker);
+    }
+
+    #[test]
+    fn tickers() {
+        let (kind, ev) = run(TICKER.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Quote);
+        assert_eq!(
+            ev,
+            vec![Event::Quote(BookTicker {
+                instrument: InstrumentId(5),
+                update_id: 0,
+                bid_px: Price(3_022_860_000_000),
+                bid_qty: Qty(23_393_000),
+                ask_px: Price(3_022_870_000_000),
+                ask_qty: Qty(155_896_972),
+                event_ns: 1_652_459_224_956_000_000,
+                source: 0,
+            })]
+        );
+        assert_eq!(
+            run(ONE_SIDED.as_bytes()),
+            Ok((MsgKind::Skipped(SkipKind::Unsupported), vec![]))
+        );
+    }
+
+    #[test]
+    fn books() {
+        let (kind, ev) = run(BOOK_UPDATE.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Depth);
+        assert_eq!(ev.len(), 6);
+        assert_eq!(
+            ev[0],
+            Event::BookBegin(BookUpdate {
+                instrument: Some(InstrumentId(5)),
+                snapshot: false,
+                first_id: 0,
+                last_id: 0,
+                prev_id: None,
+                event_ns: 1_652_459_225_464_000_000,
+            })
+        );
+        // Bids first, then asks.
+        assert_eq!(
+            ev[1],
+            Event::Level {
+                side: Side::Buy,
+                price: Price(3_018_260_000_000),
+                qty: Qty(45_200_000_000)
+            }
+        );
+        assert_eq!(
+            ev[2],
+            Event::Level {
+                side: Side::Sell,
+                price: Price(3_024_940_000_000),
+                qty: Qty(0)
+            }
+        );
+        assert_eq!(ev[5], Event::BookEnd);
+        let (kind, ev) = run(BOOK_SNAPSHOT.as_bytes()).unwrap();
+        assert_eq!((kind, ev.len()), (MsgKind::Snapshot, 11));
+        // Sequence ids of the current API.
+        let seq = BOOK_UPDATE.replace(
+            "\"checksum\":-914047754",
+            "\"checksum\":-914047754,\"prevSeqId\":41,\"seqId\":42",
+        );
+        let Event::BookBegin(b) = run(seq.as_bytes()).unwrap().1[0] else {
+            panic!()
+        };
+        assert_eq!((b.first_id, b.last_id, b.prev_id), (42, 42, Some(41)));
+        let first = seq.replace("\"prevSeqId\":41", "\"prevSeqId\":-1");
+        let Event::BookBegin(b) = run(first.as_bytes()).unwrap().1[0] else {
+            panic!()
+        };
+        assert_eq!(b.prev_id, None);
+        // bbo-tbt and books5 carry no action: snapshots of their depth.
+        let (kind, ev) = run(BBO.as_bytes()).unwrap();
+        assert_eq!((kind, ev.len()), (MsgKind::Snapshot, 4));
+    }
+
+    #[test]
+    fn candles() {
+        let (kind, ev) = run(CANDLE.as_bytes()).unwrap();
+        assert_eq!(kind, MsgKind::Kline);
+        let Event::Kline(k) = ev[0] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!((k.interval_s, k.closed), (86_400, true));
+        assert_eq!(k.open_ns, 1_597_026_383_085_000_000);
+        assert_eq!(k.close, Price(854_826_000_000));
+        assert_eq!(k.volume, Qty(4_524_700_000_000));
+        for (c, s) in [
+            ("candle1m", 60),
+            ("candle4H", 14_400),
+            ("candle1Dutc", 86_400),
+        ] {
+            assert!(
+                matches!(interval_s(c.as_bytes()), Interval::Seconds(x) if x == s),
+                "{c}"
+            );
+        }
+        assert!(matches!(interval_s(b"candle1M"), Interval::Unfixed));
+        for c in ["candle", "candleX", "candle1", "candle99999m", "candle0m"] {
+            assert!(matches!(interval_s(c.as_bytes()), Interval::Unknown), "{c}");
+        }
+    }
+
+    #[test]
+    fn skipped_types() {
+        let table: &[(&str, SkipKind)] = &[
+            (SUBSCRIBED, SkipKind::Response),
+            (
+                r#"{"event":"error","code":"60012","msg":"Invalid request"}"#,
+                SkipKind::Status,
+            ),
+            ("pong", SkipKind::Heartbeat),
+            (
+                r#"{"arg":{"channel":"funding-rate","instId":"BTC-USDT-SWAP"},"data":[]}"#,
+                SkipKind::Unsupported,
+            ),
+            (
+                r#"{"arg":{"channel":"candle1M","instId":"BTC-USDT"},"data":[]}"#,
+                SkipKind::Unsupported,
+            ),
+            (
+                r#"{"arg":{"channel":"brandNew","instId":"BTC-USDT"},"data":[]}"#,
+                SkipKind::Unknown,
+            ),
+            (r#"{"event":"brandNew"}"#, SkipKind::Unknown),
+        ];
+        for &(msg, kind) in table {
+            assert_eq!(
+                run(msg.as_bytes()),
+                Ok((MsgKind::Skipped(kind), vec![])),
+                "{msg}"
+            );
+        }
+        let mut other = |_: &[u8]| None;
+        assert_eq!(
+            Parser.parse(TRADE.as_bytes(), &mut other, &mut |_| {}),
+            Ok(MsgKind::Skipped(SkipKind::OtherInstrument))
+        );
+    }
+
+    #[test]
+    fn malformed_is_an_error() {
+        let sub = |from: &str, to: &str, base: &str| base.replacen(from, to, 1);
+        let table: Vec<(String, ParseError)> = vec![
+            (TRADE[..70].to_string(), ParseError::Json(JsonError::Eof)),
+            ("pong ".into(), ParseError::Json(JsonError::NotObject)),
+            (r#"{"hello":1}"#.into(), ParseError::Unrecognised),
+            (r#"{"arg":[],"data":[]}"#.into(), ParseError::Invalid("arg")),
+            (r#"{"event":1}"#.into(), ParseError::Invalid("event")),
+            (
+                sub("\"channel\":\"trades\",", "", TRADE),
+                ParseError::Missing("channel"),
+            ),
+            (
+                sub(",\"instId\":\"BTC-USDT\"}", "}", TRADE),
+                ParseError::Missing("instId"),
+            ),
+            (
+                sub(
+                    "{\"instId\":\"BTC-USDT\",",
+                    "{\"instId\":\"ETH-USDT\",",
+                    TRADE,
+                ),
+                ParseError::Invalid("instId"),
+            ),
+            (
+                sub("338476307", "33847630x", TRADE),
+                ParseError::Invalid("tradeId"),
+            ),
+            (sub("\"30236\"", "30236", TRADE), ParseError::Invalid("px")),
+            // Digits past 10⁻⁸ (ELON-USDT ticks in 10⁻¹¹) are refused, never rounded.
+            (
+                sub("\"30236\"", "\"0.00000074528\"", TRADE),
+                ParseError::Invalid("px"),
+            ),
+            (
+                sub("\"buy\"", "\"BUY\"", TRADE),
+                ParseError::Invalid("side"),
+            ),
+            (
+                sub(",\"ts\":\"1652459224818\"", "", TRADE),
+                ParseError::Missing("ts"),
+            ),
+            (
+                sub("\"data\":[", "\"data\":{},\"x\":[", TRADE),
+                ParseError::Invalid("data"),
+            ),
+            (
+                sub("\"bidSz\":\"0.23393\"", "\"bidSz\":0.23393", TICKER),
+                ParseError::Invalid("bidSz"),
+            ),
+            (
+                sub("\"action\":\"update\",", "", BOOK_UPDATE),
+                ParseError::Missing("action"),
+            ),
+            (
+                sub("\"update\"", "\"partial\"", BOOK_UPDATE),
+                ParseError::Invalid("action"),
+            ),
+            (
+                sub(
+                    "[\"30182.6\",\"452\",\"0\",\"1\"]",
+                    "[\"30182.6\"]",
+                    BOOK_UPDATE,
+                ),
+                ParseError::Invalid("bids"),
+            ),
+            (
+                sub("\"checksum\":-914047754", "\"checksum\":\"x\"", BOOK_UPDATE),
+                ParseError::Invalid("checksum"),
+            ),
+            (
+                sub(",\"ts\":\"1652459225464\"", "", BOOK_UPDATE),
+                ParseError::Missing("ts"),
+            ),
+            (
+                sub("\"1\"]]}", "\"2\"]]}", CANDLE),
+                ParseError::Invalid("confirm"),
+            ),
+            (
+                sub(
+                    ",\"45247\",\"529.5858061\",\"5529.5858061\",\"1\"",
+                    "",
+                    CANDLE,
+                ),
+                ParseError::Missing("vol"),
+            ),
+        ];
+        for (msg, want) in table {
+            assert_eq!(run(msg.as_bytes()), Err(want), "{msg}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_mutations(which in 0usize..6, pos in 0usize..400, byte in proptest::num::u8::ANY, cut in 0usize..400) {
+            let base = [TRADE, TICKER, BOOK_UPDATE, BOOK_SNAPSHOT, CANDLE, BBO][which].as_bytes();
+            let mut m = base.to_vec();
+            let pos = pos % m.len();
+            m[pos] = byte;
+            let _ = run(&m);
+            let _ = run(&m[..cut.min(m.len())]);
+            let _ = run(&base[..cut.min(base.len())]);
+        }
+    }
+}

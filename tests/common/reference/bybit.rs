@@ -115,8 +115,7 @@ impl Reference for Decoder {
         match prefix {
             "publicTrade" | "trade" => {
                 let data = simd::elements(simd::need(&m, "data")?).ok_or("data not an array")?;
-                let ts = opt_ms(&m, "ts")?;
-                let _ = ts;
+                opt_ms(&m, "ts")?;
                 let mut out = Vec::new();
                 for entry in data {
                     let fields = simd::members(entry).ok_or("trade not an object")?;

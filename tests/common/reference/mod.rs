@@ -56,6 +56,8 @@ pub trait Reference {
 }
 
 /// The reference decoder for `venue`.
+// `::default()` on purpose: a decoder may gain state without this changing.
+#[allow(clippy::default_constructed_unit_structs)]
 pub fn for_venue(venue: Venue) -> Box<dyn Reference> {
     match venue {
         Venue::Binance => Box::new(binance::Decoder::default()),
