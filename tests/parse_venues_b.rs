@@ -773,3 +773,31 @@ fn okx_books_rebuilt_from_our_levels_match_exchange_checksums() {
     eprintln!("OKX: {matched}/{total} book checksums reproduced from tickwire's levels");
     assert!(total > 1000, "{total}");
 }
+
+/// The current-API shapes (`schema_samples_NOT_REAL/`: documentation examples, not market
+/// data) of Bybit v5 and OKX v5 WebSocket messages decode, and agree with the reference.
+#[test]
+fn current_api_shapes_decode() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    for (venue, dir) in [(Venue::Bybit, "bybit"), (Venue::Okx, "okx")] {
+        let dir = data.join("schema_samples_NOT_REAL").join(dir);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("ws_"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty());
+        for f in files {
+            let msg = std::fs::read(&f).unwrap();
+            let (kind, got) = Ours::new(venue)
+                .decode(&msg)
+                .unwrap_or_else(|e| panic!("{}: {e:?}", f.display()));
+            let want = reference::for_venue(venue).decode(&msg).unwrap();
+            assert_eq!(normalise(got.clone()), want, "{}", f.display());
+            eprintln!("{venue:?} {}: {kind:?}, {} items", stem(&f), got.len());
+        }
+    }
+}

@@ -25,7 +25,7 @@
 //!   becomes the XOR of its two 64-bit halves: a pure function of the id, so the same trade
 //!   seen on two connections (A/B lines) gets the same `u64`, and unique in practice (the
 //!   UUIDs are v4/v5, ≥ 122 random bits; 64 folded bits collide with odds ≈ n²/2⁶⁵, about
-//!   10⁻⁹ over a million trades). `cross_seq` is no id: several trades share one. Any other
+//!   3·10⁻⁸ over a million trades). `cross_seq` is no id: several trades share one. Any other
 //!   id text is refused. Folded ids are **not ordered**: consumers must not treat
 //!   `id <= last` as a duplicate or `id != last + 1` as a gap for Bybit UUID trades.
 //! * **v5 order book** (`orderbook.N.*`): `type` snapshot/delta → [`Event::BookBegin`] with
