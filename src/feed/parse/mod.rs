@@ -359,7 +359,7 @@ pub enum VenueParser {
 
 impl VenueParser {
     /// A fresh parser for `venue`.
-    // Some parsers are stateless unit structs today; `default()` keeps this uniform.
+    // `::default()` on purpose: a parser may gain per-connection state without this changing.
     #[allow(clippy::default_constructed_unit_structs)]
     pub fn new(venue: Venue) -> Self {
         match venue {

@@ -11,6 +11,7 @@ pub mod bybit;
 pub mod coinbase;
 pub mod kraken;
 pub mod okx;
+pub mod simd;
 
 use tickwire::feed::parse::Venue;
 
@@ -55,6 +56,7 @@ pub trait Reference {
 }
 
 /// The reference decoder for `venue`.
+// `::default()` on purpose: a decoder may gain state without this changing.
 #[allow(clippy::default_constructed_unit_structs)]
 pub fn for_venue(venue: Venue) -> Box<dyn Reference> {
     match venue {
