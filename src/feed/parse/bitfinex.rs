@@ -146,9 +146,10 @@ pub struct Parser {
 /// Text with at most 8 decimals is taken as written. Longer text is binary noise from the
 /// venue's float arithmetic (`47.914412330000005` is 47.91441233 plus 5·10⁻¹⁵) and is rounded
 /// to the nearest 10⁻⁸ only when it is such noise: at most 17 significant digits (the most a
-/// double's shortest form has) and a rounding error of at most 10⁻¹² of the value (a few
-/// thousand ulps; a genuine 9th decimal is off by ≥ 10⁻⁹ absolute, far more than that for any
-/// price or size this feed sends). Anything else is refused. Integer arithmetic only.
+/// double's shortest form has), and a rounding error of at most 2⁻⁴⁰ of the value (a few
+/// thousand ulps) and under 10⁻⁹ (a tenth of the last kept decimal, so a genuine 9th
+/// decimal, a tie or a near-tie is never rounded). Anything else is refused. Integer
+/// arithmetic only.
 pub fn float_decimal(text: &[u8], field: &'static str) -> Result<i64, ParseError> {
     if let Some(v) = crate::core::num::parse_scaled_text(text) {
         return Ok(v);
@@ -204,7 +205,9 @@ fn rounded(text: &[u8]) -> Option<i64> {
     } else {
         (q, r)
     };
-    if err > m / 1_000_000_000_000 {
+    // Noise: within 2⁻⁴⁰ of the value (a few thousand ulps) and a tenth of the last decimal
+    // kept (so a tie, or anything near one, is never guessed at).
+    if err << 40 > m || err * 10 >= div {
         return None;
     }
     let v = i64::try_from(q).ok()?;
@@ -646,8 +649,12 @@ mod tests {
         assert_eq!(f("1.7023900800000002"), Some(170_239_008));
         assert_eq!(f("0.30000000000000004"), Some(30_000_000));
         assert_eq!(f("-0.30000000000000004"), Some(-30_000_000));
-        // Below 10¹² units of the last digit, only exact text is taken.
+        // Too far from a value with 8 decimals to be noise, or a tie.
         assert_eq!(f("0.00000000999999999"), None);
+        assert_eq!(f("18046.103952765"), None);
+        assert_eq!(f("18046.1039527649"), None);
+        assert_eq!(f("8374.061812459"), None);
+        assert_eq!(f("8374.0618124591"), Some(837_406_181_246));
         assert_eq!(f("4.9e-7"), Some(49));
         assert_eq!(f("230850"), Some(23_085_000_000_000));
         // Genuine extra precision, or too many digits to be a double: refused.
