@@ -392,6 +392,36 @@ pub fn for_each_member_flat<'a>(
     Ok(())
 }
 
+/// Walks the top-level array in `buf`, calling `f(value)` for each element in order. The whole
+/// input must be exactly one array (surrounding whitespace allowed); nested values are
+/// validated and handed over as raw slices, like object members.
+pub fn for_each_element<'a>(buf: &'a [u8], mut f: impl FnMut(Value<'a>)) -> Result<(), JsonError> {
+    let mut c = Cursor { buf, pos: 0 };
+    c.skip_ws();
+    match c.peek() {
+        Some(b'[') => {}
+        Some(_) => return Err(JsonError::NotArray),
+        None => return Err(JsonError::Eof),
+    }
+    c.array(1, &mut f)?;
+    c.skip_ws();
+    if c.pos != buf.len() {
+        return Err(JsonError::Trailing(c.pos));
+    }
+    Ok(())
+}
+
+/// Validates `buf` as exactly one JSON value of any type and returns it.
+pub fn parse_value(buf: &[u8]) -> Result<Value<'_>, JsonError> {
+    let mut c = Cursor { buf, pos: 0 };
+    let v = c.value(0)?;
+    c.skip_ws();
+    if c.pos != buf.len() {
+        return Err(JsonError::Trailing(c.pos));
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,34 +529,4 @@ mod tests {
             proptest::prop_assert_eq!(ours, theirs, "{:?}", s);
         }
     }
-}
-
-/// Walks the top-level array in `buf`, calling `f(value)` for each element in order. The whole
-/// input must be exactly one array (surrounding whitespace allowed); nested values are
-/// validated and handed over as raw slices, like object members.
-pub fn for_each_element<'a>(buf: &'a [u8], mut f: impl FnMut(Value<'a>)) -> Result<(), JsonError> {
-    let mut c = Cursor { buf, pos: 0 };
-    c.skip_ws();
-    match c.peek() {
-        Some(b'[') => {}
-        Some(_) => return Err(JsonError::NotArray),
-        None => return Err(JsonError::Eof),
-    }
-    c.array(1, &mut f)?;
-    c.skip_ws();
-    if c.pos != buf.len() {
-        return Err(JsonError::Trailing(c.pos));
-    }
-    Ok(())
-}
-
-/// Validates `buf` as exactly one JSON value of any type and returns it.
-pub fn parse_value(buf: &[u8]) -> Result<Value<'_>, JsonError> {
-    let mut c = Cursor { buf, pos: 0 };
-    let v = c.value(0)?;
-    c.skip_ws();
-    if c.pos != buf.len() {
-        return Err(JsonError::Trailing(c.pos));
-    }
-    Ok(v)
 }

@@ -56,6 +56,7 @@ pub trait Reference {
 }
 
 /// The reference decoder for `venue`.
+#[allow(clippy::default_constructed_unit_structs)] // some decoders are unit structs, some not
 pub fn for_venue(venue: Venue) -> Box<dyn Reference> {
     match venue {
         Venue::Binance => Box::new(binance::Decoder::default()),
