@@ -71,6 +71,7 @@ fn decode_file(venue: Venue, path: &Path, problems: &mut Vec<String>) -> Counts 
     let mut ours = Ours::new(venue);
     let mut theirs = reference::for_venue(venue);
     let mut c = Counts::default();
+    let mut trade_ids = std::collections::HashSet::new();
     for i in 0..cap.lines.len() {
         let line = cap.line(i);
         c.messages += 1;
@@ -101,8 +102,14 @@ fn decode_file(venue: Venue, path: &Path, problems: &mut Vec<String>) -> Counts 
         };
         for r in &refs {
             match r {
-                Ref::Trade { symbol, price, .. } => {
+                Ref::Trade {
+                    symbol, price, id, ..
+                } => {
                     c.trades += 1;
+                    // Ids are unique per instrument (Kraken v1's derived ones included).
+                    if !trade_ids.insert((symbol.clone(), *id)) {
+                        problems.push(format!("{} line {i}: trade id {id} repeated", name(path)));
+                    }
                     let e = c
                         .by_symbol
                         .entry(symbol.clone())
@@ -239,6 +246,42 @@ fn every_real_line_decodes_and_matches_the_reference() {
     assert_eq!(f.messages, 100_001);
     assert_eq!(f.skipped(SkipKind::Response), 2);
     assert_eq!(f.skipped(SkipKind::Unsupported), 99_999);
+}
+
+/// The parsers never touch the heap: every real line of every capture, parsed straight through
+/// `VenueParser` (what the parse stage runs), under the counting global allocator.
+#[test]
+fn parsing_real_lines_allocates_nothing() {
+    use tickwire::core::alloc::thread_allocations;
+    use tickwire::core::InstrumentId;
+    use tickwire::feed::parse::{Event, VenueParser};
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    for (venue, dir) in VENUES {
+        for path in captures(&data, dir) {
+            let cap = Capture::load(&path).unwrap();
+            let mut parser = VenueParser::new(venue);
+            let mut resolve = |s: &[u8]| Some(InstrumentId(s.len() as u16));
+            let (mut events, mut ok) = (0u64, 0u64);
+            let before = thread_allocations();
+            for i in 0..cap.lines.len() {
+                let r = parser.parse(cap.line(i), &mut resolve, &mut |e: Event| {
+                    events += u64::from(!matches!(e, Event::BookEnd));
+                });
+                ok += u64::from(r.is_ok());
+            }
+            let allocations = thread_allocations() - before;
+            assert_eq!(allocations, 0, "{}: {allocations} heap calls", name(&path));
+            assert_eq!(ok, cap.lines.len() as u64, "{}", name(&path));
+            // The raw-order (R0) book capture holds nothing decoded.
+            assert!(
+                events > 0 || name(&path).contains("_R0_"),
+                "{}",
+                name(&path)
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
