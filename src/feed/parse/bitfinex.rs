@@ -174,7 +174,7 @@ fn rounded(text: &[u8]) -> Option<i64> {
         match b {
             b'0'..=b'9' => {
                 if seen_dot {
-                    frac += 1;
+                    frac = frac.saturating_add(1);
                 }
                 if m == 0 && b == b'0' {
                     continue;
@@ -193,7 +193,7 @@ fn rounded(text: &[u8]) -> Option<i64> {
         return None;
     }
     // value = m · 10^(exp − frac); at 10⁻⁸ scale, m · 10^(exp − frac + 8).
-    let shift = exp - frac + 8;
+    let shift = exp.saturating_sub(frac).saturating_add(8);
     if !(-30..0).contains(&shift) {
         return None;
     }

@@ -31,8 +31,10 @@
 //! Advanced Trade (`advanced-trade-ws.coinbase.com`), keyed by `channel`, data in `events[]`:
 //!
 //! * `market_trades`: `events[].trades[]` (`trade_id` as a string, `side` `BUY`/`SELL`, read
-//!   as the maker's side like the legacy feed). Events of type `snapshot` (recent trades
-//!   replayed on subscribe) are skipped: a message holding only those is `Skipped(History)`.
+//!   as the maker's side like the legacy feed: Coinbase's Advanced Trade reference does not
+//!   say which side it is, and the maker reading is the one other adapters document; no real
+//!   capture exists to check it against). Events of type `snapshot` (recent trades replayed on
+//!   subscribe) are skipped: a message holding only those is `Skipped(History)`.
 //! * `ticker` / `ticker_batch`: `events[].tickers[]` → quotes (`best_bid_quantity`,
 //!   `best_ask_quantity`; 0 when absent), `update_id` = the envelope's `sequence_num`.
 //! * `l2_data`: `events[]` each one book message (`type` `snapshot` or `update`) with

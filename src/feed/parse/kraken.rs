@@ -178,8 +178,9 @@ fn v1_data(
     req(vals[0], "channelID")?
         .as_u64()
         .ok_or(ParseError::Invalid("channelID"))?;
-    let name = text(vals[n - 2], "channelName")?;
-    let pair = symbol(vals[n - 1], "pair")?;
+    let at = |i: usize| vals.get(i).copied().flatten();
+    let name = text(at(n - 2), "channelName")?;
+    let pair = symbol(at(n - 1), "pair")?;
     let payload = req(vals[1], "payload")?;
     let second = if n == 5 { vals[2] } else { None };
     let is_book = name == b"book" || name.starts_with(b"book-");
