@@ -338,6 +338,9 @@ pub fn seconds_text_ns(text: &[u8], field: &'static str) -> Result<u64, ParseErr
 }
 
 /// Any venue parser, dispatched by a match (no vtable on the hot path).
+// One per feed: Bitfinex's channel table (a few KiB) is kept inline so that no parser ever
+// touches the heap, which makes that variant much larger than the stateless ones.
+#[allow(clippy::large_enum_variant)]
 pub enum VenueParser {
     /// Binance.
     Binance(binance::Parser),

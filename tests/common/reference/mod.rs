@@ -9,6 +9,7 @@ pub mod bitfinex;
 pub mod bitstamp;
 pub mod bybit;
 pub mod coinbase;
+pub mod dom;
 pub mod kraken;
 pub mod okx;
 pub mod simd;
