@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::reference::{self, simd::BEYOND_SCALE, simd::IMPRECISE, Ours, Ref};
-use tickwire::feed::parse::{MsgKind, Venue};
+use tickwire::feed::parse::{MsgKind, ParseError, Venue};
 use tickwire::feed::replay::Capture;
 
 /// Message counts stated in SOURCES.md for one capture (`None`: not stated).
@@ -353,7 +353,7 @@ fn check_venue(venue: Venue) {
             let (kind, got) = match (ours.decode(line), &want) {
                 (Ok(x), _) => x,
                 // Valid data tickwire cannot hold (prices in 10⁻¹¹): refused, by design.
-                (Err(_), Err(why)) if why.contains(BEYOND_SCALE) => {
+                (Err(ParseError::Unrepresentable(_)), Err(why)) if why.contains(BEYOND_SCALE) => {
                     c.messages += 1;
                     *c.beyond_scale.entry(category(line)).or_default() += 1;
                     continue;

@@ -591,6 +591,7 @@ impl ParseStage {
         };
         let kind = match result {
             Ok(k) => k,
+            Err(ParseError::Unrepresentable(_)) => MsgKind::Skipped(SkipKind::Unrepresentable),
             Err(e) => {
                 st.malformed.inc();
                 ss.malformed.inc();

@@ -124,11 +124,13 @@ pub enum SkipKind {
     Unsupported,
     /// Valid JSON of a type the parser does not know: also counted as an `unknown_type` anomaly.
     Unknown,
+    /// A valid message with a price or size the fixed 10⁻⁸ scale cannot hold exactly.
+    Unrepresentable,
 }
 
 impl SkipKind {
     /// Every kind, for report tables.
-    pub const ALL: [SkipKind; 7] = [
+    pub const ALL: [SkipKind; 8] = [
         SkipKind::Response,
         SkipKind::Heartbeat,
         SkipKind::Status,
@@ -136,6 +138,7 @@ impl SkipKind {
         SkipKind::History,
         SkipKind::Unsupported,
         SkipKind::Unknown,
+        SkipKind::Unrepresentable,
     ];
 
     /// Name used in reports.
@@ -148,6 +151,7 @@ impl SkipKind {
             SkipKind::History => "history",
             SkipKind::Unsupported => "unsupported",
             SkipKind::Unknown => "unknown",
+            SkipKind::Unrepresentable => "unrepresentable",
         }
     }
 
@@ -268,6 +272,10 @@ pub enum ParseError {
     Invalid(&'static str),
     /// Valid JSON that no message of this venue looks like.
     Unrecognised,
+    /// A well-formed number the engine's fixed 10⁻⁸ scale cannot hold exactly (an instrument
+    /// priced in 10⁻¹¹, or out of range). The message is valid; it is skipped and counted as
+    /// `unrepresentable`, never rounded.
+    Unrepresentable(&'static str),
 }
 
 impl From<JsonError> for ParseError {
@@ -284,6 +292,7 @@ impl ParseError {
             ParseError::Missing(f) => ("missing field", f),
             ParseError::Invalid(f) => ("invalid field", f),
             ParseError::Unrecognised => ("unrecognised message", ""),
+            ParseError::Unrepresentable(f) => ("beyond the 1e-8 scale", f),
         }
     }
 }
@@ -303,7 +312,7 @@ impl<F: FnMut(&[u8]) -> Option<InstrumentId>> SymbolResolver for F {
 /// A non-negative exact decimal from a JSON string or number (`"61837.63"`, `58721.2`,
 /// `1.5e-7`). Binary floats are never involved: the text is scaled digit by digit.
 pub fn decimal(text: &[u8], field: &'static str) -> Result<i64, ParseError> {
-    let v = crate::core::num::parse_scaled_text(text).ok_or(ParseError::Invalid(field))?;
+    let v = crate::core::num::parse_scaled_text(text).ok_or_else(|| refused(text, field))?;
     if v < 0 {
         return Err(ParseError::Invalid(field));
     }
@@ -312,7 +321,29 @@ pub fn decimal(text: &[u8], field: &'static str) -> Result<i64, ParseError> {
 
 /// Like [`decimal`] but keeps the sign (Bitfinex amounts: negative = sell).
 pub fn signed_decimal(text: &[u8], field: &'static str) -> Result<i64, ParseError> {
-    crate::core::num::parse_scaled_text(text).ok_or(ParseError::Invalid(field))
+    crate::core::num::parse_scaled_text(text).ok_or_else(|| refused(text, field))
+}
+
+/// Why decimal text was refused: a well-formed number that does not fit 10⁻⁸ is
+/// `Unrepresentable`, anything else `Invalid`.
+fn refused(text: &[u8], field: &'static str) -> ParseError {
+    let mut digits = 0usize;
+    let mut dots = 0usize;
+    let mut exps = 0usize;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dots += 1,
+            b'e' | b'E' => exps += 1,
+            b'-' | b'+' if i == 0 || matches!(text.get(i - 1), Some(b'e' | b'E')) => {}
+            _ => return ParseError::Invalid(field),
+        }
+    }
+    if digits > 0 && dots <= 1 && exps <= 1 {
+        ParseError::Unrepresentable(field)
+    } else {
+        ParseError::Invalid(field)
+    }
 }
 
 /// Milliseconds → nanoseconds, refusing overflow.
