@@ -59,6 +59,9 @@ pub struct Trade {
 impl Trade {
     /// An aggregate trade (Binance `aggTrade`): one taker order's fills at one price.
     pub const AGGREGATED: u8 = 1;
+    /// The id identifies the trade but says nothing about order (a Bybit UUID folded to 64
+    /// bits): duplicates are found by set membership, gaps cannot be seen.
+    pub const UNORDERED_ID: u8 = 2;
 
     /// The aggressor's side.
     pub fn aggressor(&self) -> Side {

@@ -6,6 +6,7 @@
 //! captures. Both are fully prepared before the hot loop starts; `next` neither allocates nor
 //! makes a syscall.
 
+pub mod live;
 pub mod parse;
 pub mod replay;
 pub mod synthetic;
@@ -48,13 +49,17 @@ pub enum Next<'a> {
     Msg(RawMessage<'a>),
     /// Nothing due yet (paced replay or live pacing): poll again.
     Wait,
+    /// Work was done (a connection event) or another line may have data: poll again at once.
+    Busy,
+    /// Line `n` reconnected: its parser's per-connection state must be reset.
+    Reset(u8),
     /// Exhausted.
     End,
 }
 
 /// Maps monotonic time to wall time from one anchor, so a message costs one clock read.
 #[derive(Clone, Copy)]
-struct Anchor {
+pub(crate) struct Anchor {
     mono: u64,
     wall: u64,
 }
@@ -223,6 +228,8 @@ pub enum Source {
     Synthetic(SyntheticSource),
     /// Recorded captures.
     Replay(ReplaySource),
+    /// Live WebSocket feeds.
+    Live(live::LiveSource),
 }
 
 impl Source {
@@ -232,6 +239,7 @@ impl Source {
         match self {
             Source::Synthetic(s) => s.poll(),
             Source::Replay(r) => r.poll(),
+            Source::Live(l) => l.poll(),
         }
     }
 }

@@ -346,6 +346,8 @@ impl HotThread {
                         }
                         idle.idle();
                     }
+                    Next::Busy => {}
+                    Next::Reset(line) => parser.reset_line(usize::from(line)),
                     Next::End => break,
                 }
             }

@@ -109,6 +109,8 @@ fn build_source(
     lane: usize,
     symbols: &[String],
     captures: &[Capture],
+    stats: &Arc<LaneStats>,
+    cold: Option<ColdTx>,
 ) -> Result<Source, RunError> {
     Ok(match cfg.source.kind {
         SourceKind::Synthetic => {
@@ -147,7 +149,20 @@ fn build_source(
             cfg.source.loop_count,
             cfg.source.limit,
         )),
-        SourceKind::Live => return Err(RunError::Feed("live feeds are not wired yet".into())),
+        SourceKind::Live => {
+            let specs: Vec<&crate::core::config::FeedSpec> =
+                cfg.feeds.iter().filter(|f| f.lane == lane).collect();
+            Source::Live(
+                crate::feed::live::LiveSource::new(
+                    &specs,
+                    cfg.source.seed.wrapping_add(lane as u64),
+                    cfg.source.limit,
+                    stats.clone(),
+                    cold.ok_or_else(|| RunError::Feed("no cold ring for the feed".into()))?,
+                )
+                .map_err(|e| RunError::Feed(e.to_string()))?,
+            )
+        }
     })
 }
 
@@ -265,7 +280,21 @@ fn build_lane(
                         cold_ring(cc, li, "parse", cold_inputs)?,
                     );
                     stages.parse =
-                        Some((build_source(cfg, li, &lane.instruments, captures)?, parser));
+                        Some((
+                        build_source(
+                            cfg,
+                            li,
+                            &lane.instruments,
+                            captures,
+                            stats,
+                            if cfg.source.kind == SourceKind::Live {
+                                Some(cold_ring(cc, li, "feed", cold_inputs)?)
+                            } else {
+                                None
+                            },
+                        )?,
+                        parser,
+                    ));
                 }
                 Stage::Arbiter => {
                     stages.arbiter = Some(Arbiter::new(

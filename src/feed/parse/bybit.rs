@@ -316,7 +316,10 @@ fn trades(
         let aggressor = side(t.side, "side")?;
         let qty = num(t.size, "size")?;
         let price = num(t.price, "price")?;
-        let trade_id = trade_id(req(t.id, "trade_id")?).ok_or(ParseError::Invalid("trade_id"))?;
+        let id_value = req(t.id, "trade_id")?;
+        let trade_id = trade_id(id_value).ok_or(ParseError::Invalid("trade_id"))?;
+        // A folded UUID carries no order: the arbiter dedupes such ids by set, not sequence.
+        let flags = if id_value.as_u64().is_some() { 0 } else { Trade::UNORDERED_ID };
         let instrument = match last {
             Some((s, id)) if s == sym => id,
             _ => {
@@ -339,7 +342,7 @@ fn trades(
             event_ns: event_ns.unwrap_or(trade_ns),
             buyer_is_maker: aggressor == Side::Sell,
             source: 0,
-            flags: 0,
+            flags,
         }));
         Ok(())
     })?;
@@ -705,7 +708,7 @@ mod tests {
             event_ns: 1_618_677_791_918_000_000,
             buyer_is_maker: false,
             source: 0,
-            flags: 0,
+            flags: Trade::UNORDERED_ID,
         };
         assert_eq!(ev, vec![Event::Trade(want)]);
     }
