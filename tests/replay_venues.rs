@@ -344,7 +344,7 @@ fn a_snapshotless_source_does_not_break_another_sources_book() {
     // diffs never get a snapshot (the `_20240809` continuation) before one that does must not
     // change the second file's book: alone, hftbacktest_cm_ethusd_perp_20240808 has no gap.
     //
-    // Fails today: `ParseStage::pending` (PENDING_LEVELS = 65,536 levels) is shared by every
+    // Failed before the fix: `ParseStage::pending` (PENDING_LEVELS = 65,536 levels) is shared by every
     // source of the lane, and levels held for a book that never gets its snapshot are never
     // released. The BTCUSD continuation's 17,948 diffs fill it, so the 26 ETHUSD diffs that
     // arrive before ETHUSD's snapshot are dropped silently (`Apply::Hold` with a full buffer),
@@ -603,8 +603,8 @@ fn corrupted_replays_every_venue() {
             e.0 += 1;
             // A refused line with a number beyond the 1e-8 scale that would still be refused
             // with its numbers made representable has two problems (an ELON-USDT price in
-            // 10⁻¹¹ and, say, a size turned to `null`): tickwire reports the first it meets in
-            // its reading order, the reference the first in its own, so either count is right.
+            // 10⁻¹¹ and, say, a size turned to `null`): it is broken, so it must be malformed,
+            // whichever problem a parser meets first (`VenueParser::parse_checked`).
             let fixed = representable(&lines[i]);
             if verdicts[i].is_err() && fixed != lines[i] {
                 let again = reference::for_venue(venue).decode(&fixed);
@@ -691,17 +691,12 @@ fn corrupted_replays_every_venue() {
         let name = file_name(&f.path);
         let src = source(&s, &name);
         let got = Tally::of_source(src);
-        // The ambiguous lines go to malformed or unrepresentable; everything else is exact.
-        let to_malformed = got
-            .malformed
-            .saturating_sub(f.want.malformed)
-            .min(f.ambiguous);
+        // The doubly broken lines are malformed; everything is exact.
         let mut want = f.want;
         want.messages += f.ambiguous;
-        want.malformed += to_malformed;
-        want.unrepresentable += f.ambiguous - to_malformed;
+        want.malformed += f.ambiguous;
         eprintln!(
-            "{:22} lines {:5} corrupted {:4} {:?} -> malformed {:4} (want {:4} + up to {} ambiguous), trades {:5}/{:5}, quotes {:4}/{:4}, depth {:4}/{:4}, snapshots {:3}/{:3}, klines {:3}/{:3}, unrepresentable {}/{}",
+            "{:22} lines {:5} corrupted {:4} {:?} -> malformed {:4} (want {:4} incl. {} doubly broken), trades {:5}/{:5}, quotes {:4}/{:4}, depth {:4}/{:4}, snapshots {:3}/{:3}, klines {:3}/{:3}, unrepresentable {}/{}",
             f.dir,
             got.messages,
             f.corrupted,
@@ -752,7 +747,7 @@ fn an_invalid_message_with_a_beyond_scale_number_is_malformed() {
     // `unrepresentable` is for a *valid* message whose number the 1e-8 scale cannot hold
     // (SkipKind::Unrepresentable). A message that is also invalid elsewhere is malformed.
     //
-    // Fails today: the parsers stop at the first problem in reading order, so a corrupted
+    // Failed before `parse_checked`: the parsers stop at the first problem in reading order, so a corrupted
     // ELON-USDT book update (a real line, one size bit-flipped to `35900'50`) is skipped as
     // `unrepresentable` because its first level's price is in 10⁻¹¹, while damage read before
     // that price (the second case: OKX bids are read before asks) is malformed. Found by `corrupted_replays_every_venue` (OKX line 809),

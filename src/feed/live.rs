@@ -83,7 +83,11 @@ fn certificates(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
             body.clear();
         } else if line.starts_with("-----END CERTIFICATE") {
             inside = false;
-            out.push(base64::engine::general_purpose::STANDARD.decode(&body).ok()?);
+            out.push(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&body)
+                    .ok()?,
+            );
         } else if inside {
             body.push_str(line);
         }

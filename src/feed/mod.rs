@@ -586,36 +586,24 @@ impl ParseStage {
         let events = &mut self.events;
         events.clear();
         let mut overflow = false;
-        let result = line.parser.parse(msg.bytes, &mut resolve, &mut |e| {
-            if events.len() < MAX_EVENTS_PER_MESSAGE {
-                events.push(e);
-            } else {
-                overflow = true;
-            }
-        });
+        let result = line
+            .parser
+            .parse_checked(msg.bytes, &mut resolve, &mut |e| {
+                if events.len() < MAX_EVENTS_PER_MESSAGE {
+                    events.push(e);
+                } else {
+                    overflow = true;
+                }
+            });
         let result = match result {
             Ok(_) if overflow => Err(ParseError::Invalid("too many events in one message")),
             r => r,
         };
         let kind = match result {
             Ok(k) => k,
+            // Valid data the 10⁻⁸ scale cannot hold (`parse_checked` has ruled out other faults).
             Err(ParseError::Unrepresentable(_)) => MsgKind::Skipped(SkipKind::Unrepresentable),
-            Err(e) => {
-                st.malformed.inc();
-                ss.malformed.inc();
-                let (reason, field) = e.describe();
-                self.cold.send(
-                    ColdRecord::Malformed {
-                        source: li as u8,
-                        seq,
-                        recv_ns: msg.recv_ns,
-                        reason,
-                        field,
-                    },
-                    &self.stats.cold_drops[0],
-                );
-                return;
-            }
+            Err(e) => return self.malformed(li, seq, &msg, e),
         };
         match kind {
             MsgKind::Skipped(k) => {
@@ -646,6 +634,23 @@ impl ParseStage {
         }
         st.parsed.inc();
         self.emit_events(li, seq, &msg, out);
+    }
+
+    /// Counts and journals a refused message.
+    fn malformed(&mut self, li: usize, seq: u64, msg: &RawMessage<'_>, e: ParseError) {
+        self.stats.parse.malformed.inc();
+        self.stats.sources.get(li).malformed.inc();
+        let (reason, field) = e.describe();
+        self.cold.send(
+            ColdRecord::Malformed {
+                source: li as u8,
+                seq,
+                recv_ns: msg.recv_ns,
+                reason,
+                field,
+            },
+            &self.stats.cold_drops[0],
+        );
     }
 
     fn emit_events(
@@ -708,7 +713,17 @@ impl ParseStage {
                 }
                 Event::Level { side, price, qty } => match book {
                     Some((slot, Apply::Book, _)) => self.books[slot].book.apply(side, price, qty),
-                    Some((slot, Apply::Hold, u)) if self.pending.len() < PENDING_LEVELS => {
+                    Some((slot, Apply::Hold, u)) => {
+                        if self.pending.len() == PENDING_LEVELS {
+                            // Full (a source whose snapshot never comes keeps holding): the
+                            // oldest quarter goes; a snapshot only ever needs recent diffs.
+                            self.pending.drain(..PENDING_LEVELS / 4);
+                            self.stats
+                                .sources
+                                .get(li)
+                                .book_truncated
+                                .add((PENDING_LEVELS / 4) as u64);
+                        }
                         self.pending.push(PendingLevel {
                             slot: slot as u16,
                             first_id: u.first_id,

@@ -201,7 +201,8 @@ pub fn lane_lines(cfg: &Config, li: usize, captures: &[Capture]) -> Vec<LineSpec
 /// The parser for a replay file: Binance public-data CSV by extension, else the configured
 /// venue, else the venue named in the file name, else Binance.
 fn replay_parser(cfg: &Config, file_name: &str) -> VenueParser {
-    if file_name.contains(".csv") {
+    // Binance public-data archives (`BTCUSDT-trades-2024-08-08.zip`) always hold one CSV.
+    if file_name.contains(".csv") || file_name.ends_with(".zip") {
         let symbol = BinanceCsvParser::symbol_from_file_name(file_name)
             .or_else(|| Symbol::new(b"UNKNOWN"))
             .expect("UNKNOWN is a valid symbol");
@@ -279,8 +280,7 @@ fn build_lane(
                         stats.clone(),
                         cold_ring(cc, li, "parse", cold_inputs)?,
                     );
-                    stages.parse =
-                        Some((
+                    stages.parse = Some((
                         build_source(
                             cfg,
                             li,

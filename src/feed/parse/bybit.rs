@@ -319,7 +319,11 @@ fn trades(
         let id_value = req(t.id, "trade_id")?;
         let trade_id = trade_id(id_value).ok_or(ParseError::Invalid("trade_id"))?;
         // A folded UUID carries no order: the arbiter dedupes such ids by set, not sequence.
-        let flags = if id_value.as_u64().is_some() { 0 } else { Trade::UNORDERED_ID };
+        let flags = if id_value.as_u64().is_some() {
+            0
+        } else {
+            Trade::UNORDERED_ID
+        };
         let instrument = match last {
             Some((s, id)) if s == sym => id,
             _ => {

@@ -312,7 +312,13 @@ impl<F: FnMut(&[u8]) -> Option<InstrumentId>> SymbolResolver for F {
 /// A non-negative exact decimal from a JSON string or number (`"61837.63"`, `58721.2`,
 /// `1.5e-7`). Binary floats are never involved: the text is scaled digit by digit.
 pub fn decimal(text: &[u8], field: &'static str) -> Result<i64, ParseError> {
-    let v = crate::core::num::parse_scaled_text(text).ok_or_else(|| refused(text, field))?;
+    let v = match crate::core::num::parse_scaled_text(text) {
+        Some(v) => v,
+        None => match refused(text, field) {
+            ParseError::Unrepresentable(_) if lenient() => 1,
+            e => return Err(e),
+        },
+    };
     if v < 0 {
         return Err(ParseError::Invalid(field));
     }
@@ -321,7 +327,33 @@ pub fn decimal(text: &[u8], field: &'static str) -> Result<i64, ParseError> {
 
 /// Like [`decimal`] but keeps the sign (Bitfinex amounts: negative = sell).
 pub fn signed_decimal(text: &[u8], field: &'static str) -> Result<i64, ParseError> {
-    crate::core::num::parse_scaled_text(text).ok_or_else(|| refused(text, field))
+    match crate::core::num::parse_scaled_text(text) {
+        Some(v) => Ok(v),
+        None => match refused(text, field) {
+            ParseError::Unrepresentable(_) if lenient() => Ok(1),
+            e => Err(e),
+        },
+    }
+}
+
+thread_local! {
+    /// While set, [`decimal`] reads an unrepresentable number as the smallest positive value
+    /// instead of failing, so a second pass can check the rest of the message.
+    static LENIENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with unrepresentable numbers accepted: the parse stage uses it to tell a valid
+/// message carrying a number beyond 10⁻⁸ (skipped as unrepresentable) from a message that is
+/// broken somewhere else too (malformed). Cold path: only after an `Unrepresentable` error.
+pub fn with_unrepresentable_accepted<T>(f: impl FnOnce() -> T) -> T {
+    LENIENT.with(|l| l.set(true));
+    let r = f();
+    LENIENT.with(|l| l.set(false));
+    r
+}
+
+fn lenient() -> bool {
+    LENIENT.with(|l| l.get())
 }
 
 /// Why decimal text was refused: a well-formed number that does not fit 10⁻⁸ is
@@ -438,6 +470,29 @@ impl VenueParser {
             VenueParser::Bitstamp(p) => p.parse(buf, resolve, out),
             VenueParser::Bitfinex(p) => p.parse(buf, resolve, out),
             VenueParser::BinanceCsv(p) => p.parse(buf, resolve, out),
+        }
+    }
+
+    /// [`parse`](Self::parse), with `Unrepresentable` reserved for messages that are valid
+    /// apart from a number beyond 10⁻⁸: parsers stop at their first problem, so on that error
+    /// the message is parsed again accepting such numbers, and any other fault found then
+    /// makes it an ordinary error (malformed). The second pass only runs on that rare error.
+    #[inline]
+    pub fn parse_checked(
+        &mut self,
+        buf: &[u8],
+        resolve: &mut impl SymbolResolver,
+        out: &mut impl FnMut(Event),
+    ) -> Result<MsgKind, ParseError> {
+        match self.parse(buf, resolve, out) {
+            Err(ParseError::Unrepresentable(f)) => {
+                match with_unrepresentable_accepted(|| self.parse(buf, resolve, &mut |_| {})) {
+                    Ok(_) => Err(ParseError::Unrepresentable(f)),
+                    Err(ParseError::Unrepresentable(_)) => Err(ParseError::Invalid(f)),
+                    Err(e) => Err(e),
+                }
+            }
+            r => r,
         }
     }
 

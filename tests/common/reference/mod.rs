@@ -115,7 +115,7 @@ impl Ours {
         let mut events = Vec::new();
         let kind = self
             .parser
-            .parse(line, &mut resolve, &mut |e| events.push(e))?;
+            .parse_checked(line, &mut resolve, &mut |e| events.push(e))?;
         let name = |id: InstrumentId| self.names[id.index()].clone();
         let mut out = Vec::new();
         for e in events {
