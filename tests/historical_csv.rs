@@ -250,18 +250,19 @@ fn assert_same(a: &Value, b: &Value, what: &str) {
     }
 }
 
-fn check_trades_variants(packings: &[Packing]) {
+fn check_trades_variants(packings: &[Packing], tag: &str) {
+    // `tag` keeps the directories of tests running in parallel apart.
     let Some(data) = shared_data() else { return };
     let (ws_lines, trades) = ws_trades(&data);
-    let work = report_dir("csv-trades-files");
+    let work = report_dir(&format!("csv-trades-files-{tag}"));
     // The same trades as WebSocket messages (the capture's own lines, nothing else).
     let ws_only = work.join("binance_btcusdt_trades_20240808.jsonl");
     std::fs::create_dir_all(&work).unwrap();
     std::fs::write(&ws_only, ws_lines.join(&b'\n')).unwrap();
-    let ws = replay(&[&ws_only], "csv-ws-trades");
+    let ws = replay(&[&ws_only], &format!("csv-ws-trades-{tag}"));
     assert_eq!(ws["events"]["trades"], 9757);
     // And the whole capture: same trades, same 1m candles.
-    let full = replay(&[&btc_capture(&data)], "csv-ws-full");
+    let full = replay(&[&btc_capture(&data)], &format!("csv-ws-full-{tag}"));
     assert_eq!(full["events"]["trades"], ws["events"]["trades"]);
     assert_eq!(full["candles"]["1m"], ws["candles"]["1m"]);
 
@@ -283,7 +284,7 @@ fn check_trades_variants(packings: &[Packing]) {
                 if let Some(i) = (0..got.len()).find(|&i| got[i] != trades[i]) {
                     panic!("{what}: trade {i}: {:?} vs WS {:?}", got[i], trades[i]);
                 }
-                let s = replay(&[&path], "csv-trades");
+                let s = replay(&[&path], &format!("csv-trades-{tag}"));
                 let src = &s["sources"][0];
                 eprintln!(
                     "{what}: {} messages, {} trades, {} malformed, skipped {}, 1m candles {}, gaps {}",
@@ -327,17 +328,17 @@ fn check_trades_variants(packings: &[Packing]) {
 
 #[test]
 fn trades_csv_plain_gz_zst_replay_like_the_ws_capture() {
-    check_trades_variants(&[Packing::Plain, Packing::Gz, Packing::Zst]);
+    check_trades_variants(&[Packing::Plain, Packing::Gz, Packing::Zst], "plain");
 }
 
 #[test]
 fn trades_zip_archives_replay_like_the_ws_capture() {
     // data.binance.vision ships `BTCUSDT-trades-2024-08-08.zip` holding one CSV.
     //
-    // Fails today: `replay_parser` (src/runtime/mod.rs) picks the CSV parser only for names
+    // Failed before the fix: `replay_parser` (src/runtime/mod.rs) picks the CSV parser only for names
     // containing `.csv`, so a `.zip` (which `read_all` unpacks) goes to the Binance WebSocket
     // parser and every row is malformed. The fix: also take `.zip` names as Binance CSV.
-    check_trades_variants(&[Packing::Zip]);
+    check_trades_variants(&[Packing::Zip], "zip");
 }
 
 #[test]

@@ -780,6 +780,10 @@ impl Totals {
                     AnomalyKind::Malformed => t.malformed,
                     AnomalyKind::LateTrade => sum(&|l| l.candles.late.get()),
                     AnomalyKind::OrderState => sum(&|l| l.risk.bad_reports.get()),
+                    // Stale feeds detected by the live sources (connection-level staleness).
+                    AnomalyKind::Stale => {
+                        sum(&|l| l.sources.0.iter().map(|s| s.stale.get()).sum::<u64>())
+                    }
                     _ => 0,
                 };
                 (*k, arb + extra)

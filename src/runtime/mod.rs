@@ -299,6 +299,11 @@ fn build_lane(
                 Stage::Arbiter => {
                     stages.arbiter = Some(Arbiter::new(
                         n,
+                        lane_lines(cfg, li, captures)
+                            .iter()
+                            .map(|l| l.role)
+                            .collect(),
+                        cfg.arbiter.clone(),
                         stats.clone(),
                         cold_ring(cc, li, "arbiter", cold_inputs)?,
                     ));

@@ -856,7 +856,7 @@ mod tests {
             ),
             (
                 MATCH.replace(r#""985""#, r#""1e-9""#),
-                ParseError::Invalid("size"),
+                ParseError::Unrepresentable("size"),
             ),
             (
                 MATCH.replace("280232", "-1"),

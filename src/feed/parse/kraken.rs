@@ -1074,7 +1074,7 @@ mod tests {
             ),
             (
                 V2_BOOK.replace(r#""qty":0.250"#, r#""qty":1e-9"#),
-                ParseError::Invalid("bids"),
+                ParseError::Unrepresentable("bids"),
             ),
             (
                 V2_BOOK.replace(r#""data":["#, r#""data":[7,"#),

@@ -722,7 +722,7 @@ mod tests {
             // Digits past 10⁻⁸ (ELON-USDT ticks in 10⁻¹¹) are refused, never rounded.
             (
                 sub("\"30236\"", "\"0.00000074528\"", TRADE),
-                ParseError::Invalid("px"),
+                ParseError::Unrepresentable("px"),
             ),
             (
                 sub("\"buy\"", "\"BUY\"", TRADE),
