@@ -1338,6 +1338,52 @@ mod tests {
     }
 
     #[test]
+    fn feeds_are_validated_with_their_names() {
+        let live = |feed: &str| {
+            let sets = ["source.kind=live".to_string(), feed.to_string()];
+            Config::load(ConfigSource::Default, &sets, CORES)
+        };
+        let ok = live(
+            "feeds.a={venue='binance',url='ws://127.0.0.1:9/x',symbols={'BTC-USD'='BTCUSDT'}}",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.feeds[0].symbols,
+            vec![("BTC-USD".to_string(), "BTCUSDT".to_string())]
+        );
+        assert_eq!(
+            ok.feeds[0].max_age_ms,
+            23 * 3_600_000,
+            "rotates before Binance's 24 h cut"
+        );
+        for (feed, want) in [
+            ("feeds.a={venue='nasdaq',url='ws://x'}", "feeds.a.venue"),
+            ("feeds.a={venue='binance',url='http://x'}", "feeds.a.url"),
+            (
+                "feeds.a={venue='binance',url='ws://x',role='spare'}",
+                "feeds.a.role",
+            ),
+            (
+                "feeds.a={venue='binance',url='ws://x',symbols={'X'='DOGE'}}",
+                "feeds.a.symbols",
+            ),
+            (
+                "feeds.a={venue='binance',url='ws://x',lane='nope'}",
+                "feeds.a.lane",
+            ),
+            ("feeds.a={venue='binance',url='ws://x',colour=1}", "colour"),
+        ] {
+            let e = live(feed).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(want), "{feed}: {e}");
+        }
+        let e = Config::load(ConfigSource::Default, &["source.kind=live".into()], CORES)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("feeds"), "{e}");
+    }
+
+    #[test]
     fn default_config_is_valid() {
         let c = Config::load(ConfigSource::Default, &[], CORES).unwrap();
         assert_eq!(c.instruments.len(), 2);
@@ -1348,12 +1394,25 @@ mod tests {
     #[test]
     fn shipped_profiles_are_valid() {
         let cores: Vec<usize> = (0..16).collect();
-        for f in ["tuning/dev-2core.toml", "tuning/colo-8core.toml"] {
+        for f in [
+            "tuning/dev-2core.toml",
+            "tuning/colo-8core.toml",
+            "tuning/binance-paper.toml",
+        ] {
             let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
             let c = Config::load(ConfigSource::File(&p), &[], &cores)
                 .unwrap_or_else(|e| panic!("{f}: {e}"));
             assert_eq!(c.instruments.len(), 2, "{f}");
         }
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/binance-paper.toml");
+        let c = Config::load(ConfigSource::File(&p), &[], &cores).unwrap();
+        assert_eq!(c.source.kind, SourceKind::Live);
+        let names: Vec<&str> = c.feeds.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["binance_a", "binance_b"], "A/B lines");
+        assert!(c
+            .feeds
+            .iter()
+            .all(|f| f.url.starts_with("wss://") && f.role == crate::feed::Role::Primary));
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/colo-8core.toml");
         let c = Config::load(ConfigSource::File(&p), &[], &cores).unwrap();
         assert_eq!(c.lanes[0].threads.len(), 7);
