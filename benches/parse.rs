@@ -42,7 +42,18 @@ const OKX_TICKERS: &[u8] = br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},
 
 /// (venue, label, real message). Coinbase, Kraken, Bitstamp and Bitfinex join with one row each
 /// once their parsers are in the tree.
+const COINBASE_MATCH: &[u8] = br#"{"type":"match","trade_id":280232,"maker_order_id":"2a0da34e-61f7-4c36-88e5-c9dd15927b16","taker_order_id":"3c82abaa-c01e-4608-be59-6a1e69742891","side":"sell","size":"985","price":"0.00001305","product_id":"SKL-BTC","sequence":177100030,"time":"2021-04-17T16:43:37.089723Z"}"#;
+const COINBASE_TICKER: &[u8] = br#"{"type":"ticker","sequence":333938798,"product_id":"BAND-GBP","price":"14.7775","open_24h":"14.6647","volume_24h":"94381.28000000","low_24h":"14.3691","high_24h":"16.55","volume_30d":"2295579.57000000","best_bid":"14.7550","best_ask":"14.8060","side":"buy","time":"2021-04-17T16:43:30.244075Z","trade_id":881613,"last_size":"0.04"}"#;
+const KRAKEN_TRADE: &[u8] = br#"[321,[["58721.20000","0.02798644","1617666461.465618","s","m",""],["58721.20000","0.12749400","1617666461.466773","s","m",""],["58721.20000","0.34501525","1617666461.468246","s","m",""],["58721.20000","0.00041352","1617666461.469577","s","m",""],["58721.20000","0.00000050","1617666461.470964","s","m",""]],"trade","XBT/USD"]"#;
+const KRAKEN_TICKER: &[u8] = br#"[2500,{"a":["0.000023630",7289,"7289.86759215"],"b":["0.000023610",1173,"1173.00000000"],"c":["0.000023620","25.10303887"],"v":["1124742.64341766","1125291.62001353"],"p":["0.000023449","0.000023449"],"t":[1283,1292],"l":["0.000022220","0.000022220"],"h":["0.000025000","0.000025000"],"o":["0.000022580","0.000022500"]},"ticker","ALGO/XBT"]"#;
+const BITSTAMP_TRADE: &[u8] = br#"{"channel": "live_trades_ltcusd", "data": {"amount": 6.33171283, "amount_str": "6.33171283", "buy_order_id": 1351035776413697, "id": 164507734, "microtimestamp": "1618677693509000", "price": 312.88, "price_str": "312.88", "sell_order_id": 1351035736915970, "timestamp": "1618677693", "type": 0}, "event": "trade"}"#;
+
 const MESSAGES: &[(Venue, &str, &[u8])] = &[
+    (Venue::Coinbase, "match", COINBASE_MATCH),
+    (Venue::Coinbase, "ticker", COINBASE_TICKER),
+    (Venue::Kraken, "v1_trade_x5", KRAKEN_TRADE),
+    (Venue::Kraken, "v1_ticker", KRAKEN_TICKER),
+    (Venue::Bitstamp, "trade", BITSTAMP_TRADE),
     (Venue::Binance, "trade", BINANCE_TRADE),
     (Venue::Binance, "bookTicker", BINANCE_BOOK_TICKER),
     (Venue::Binance, "depthUpdate", BINANCE_DEPTH),

@@ -460,6 +460,18 @@ impl ColdWriter {
             "realized": t.realized as f64 / 1e8,
             "fees": t.fees as f64 / 1e8,
             "equity": self.last_equity as f64 / 1e8,
+            "sources": t.sources.iter().map(|s| serde_json::json!({
+                "lane": s.lane,
+                "name": s.name,
+                "messages": s.messages,
+                "trades": s.trades,
+                "malformed": s.malformed,
+                "disconnects": s.disconnects,
+                "stale": s.stale,
+                "clock_offset_ms": s.clock_offset_ms,
+                "latency_ms": s.latency_ms,
+                "health": s.health,
+            })).collect::<Vec<_>>(),
         });
         writeln!(self.metrics, "{line}")
     }
