@@ -89,6 +89,8 @@ struct RawFeed {
     url: String,
     #[serde(default)]
     subscribe: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
     #[serde(default = "default_role")]
     role: String,
     #[serde(default)]
@@ -1230,11 +1232,29 @@ fn validate(
         if f.max_message_bytes < 1024 {
             return Err(invalid(key("max_message_bytes"), "at least 1024"));
         }
+        let mut channels = Vec::new();
+        for c in &f.channels {
+            channels.push(crate::feed::subscribe::Channel::parse(c).ok_or_else(|| {
+                invalid(key("channels"), format!("`{c}` is not trades or quotes"))
+            })?);
+        }
+        // Explicit frames win; otherwise build the venue's subscribe messages from the
+        // channels and the venue symbols (the `symbols` map's keys, else the lane's instruments).
+        let subscribe = if f.subscribe.is_empty() && !channels.is_empty() {
+            let venue_symbols: Vec<String> = if f.symbols.is_empty() {
+                lanes[lane].instruments.clone()
+            } else {
+                f.symbols.keys().cloned().collect()
+            };
+            crate::feed::subscribe::messages(venue, &channels, &venue_symbols)
+        } else {
+            f.subscribe.clone()
+        };
         feeds.push(FeedSpec {
             name: name.clone(),
             venue,
             url: f.url.clone(),
-            subscribe: f.subscribe.clone(),
+            subscribe,
             role,
             symbols: f
                 .symbols
@@ -1343,6 +1363,15 @@ mod tests {
             let sets = ["source.kind=live".to_string(), feed.to_string()];
             Config::load(ConfigSource::Default, &sets, CORES)
         };
+        let gen = live(
+            "feeds.a={venue='okx',url='ws://x',channels=['trades'],symbols={'BTC-USDT'='BTCUSDT'}}",
+        )
+        .unwrap();
+        assert_eq!(
+            gen.feeds[0].subscribe,
+            [r#"{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}"#]
+        );
+        assert!(live("feeds.a={venue='okx',url='ws://x',channels=['candles']}").is_err());
         let ok = live(
             "feeds.a={venue='binance',url='ws://127.0.0.1:9/x',symbols={'BTC-USD'='BTCUSDT'}}",
         )

@@ -9,6 +9,7 @@
 pub mod live;
 pub mod parse;
 pub mod replay;
+pub mod subscribe;
 pub mod synthetic;
 pub mod ws;
 
