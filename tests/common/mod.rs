@@ -47,6 +47,16 @@ pub const SPREAD: &[&str] = &[
 
 /// Loads the built-in config with overrides and runs it in-process.
 pub fn run_with(sets: &[String], mode: &str, dir: &Path) -> RunResult {
+    run_until_stopped(sets, mode, dir, Arc::new(AtomicBool::new(false)))
+}
+
+/// [`run_with`], ended early when `stop` is set (as Ctrl-C would).
+pub fn run_until_stopped(
+    sets: &[String],
+    mode: &str,
+    dir: &Path,
+    stop: Arc<AtomicBool>,
+) -> RunResult {
     let mut all = vec!["cold.status_line=false".to_string()];
     all.extend(sets.iter().cloned());
     let cores: Vec<usize> = core_affinity::get_core_ids()
@@ -59,7 +69,7 @@ pub fn run_with(sets: &[String], mode: &str, dir: &Path) -> RunResult {
             mode: mode.into(),
             report_dir: dir.to_path_buf(),
             duration: None,
-            stop: Arc::new(AtomicBool::new(false)),
+            stop,
             captures: None,
         },
     )

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,32 @@ impl Garbage {
     }
 }
 
-/// The fault script; counts are data messages sent on one connection.
+/// A fault tied to a position in the stream (a line index), not to a connection's count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineFault {
+    /// Shut the TCP connection (no close frame).
+    Kill,
+    /// Send nothing for this many ms, socket kept open.
+    Stall(u64),
+    /// Send this garbage frame.
+    Garbage(Garbage),
+}
+
+/// Lines produced on demand instead of a list: `count` lines, line `i` is `line(i)`.
+#[derive(Clone)]
+pub struct Endless {
+    /// How many lines the stream has.
+    pub count: usize,
+    /// Line `i`.
+    pub line: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>,
+}
+
+/// Servers sharing a gate send nothing until it is opened, then pace from the same instant:
+/// two of them serve the same stream in lockstep (as an exchange's two endpoints would).
+pub type Gate = Arc<OnceLock<Instant>>;
+
+/// The fault script; counts are data messages sent on one connection (`at_lines` and
+/// `kill_on_lines` go by line index in the stream).
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// Shut the TCP connection (no close frame) after every N messages.
@@ -99,6 +124,12 @@ pub struct Faults {
     pub ping_between_fragments: bool,
     /// Send a ping (8-byte payload) after every N messages and check the pong echoes it.
     pub ping_every: Option<u64>,
+    /// After sending line `i` on a connection, apply the fault (once per connection that got
+    /// line `i`).
+    pub at_lines: Vec<(usize, LineFault)>,
+    /// `(period, phase)`: shut the TCP connection after sending a line whose index is `phase`
+    /// modulo `period`.
+    pub kill_on_lines: Option<(usize, usize)>,
 }
 
 /// A server certificate and its PKCS#8 private key, DER.
@@ -125,6 +156,10 @@ pub struct ServerConfig {
     pub tls: Option<TlsIdentity>,
     /// Send nothing on a connection until it sent a text frame (a subscription).
     pub require_subscribe: bool,
+    /// Serve these generated lines instead of `lines`.
+    pub endless: Option<Endless>,
+    /// Send nothing until the gate opens; pace from its instant.
+    pub gate: Option<Gate>,
 }
 
 impl ServerConfig {
@@ -137,6 +172,8 @@ impl ServerConfig {
             faults: Faults::default(),
             tls: None,
             require_subscribe: true,
+            endless: None,
+            gate: None,
         }
     }
 }
@@ -236,6 +273,19 @@ impl WsServer {
     /// Index of the next line to be sent.
     pub fn cursor(&self) -> usize {
         self.shared.cursor.load(Ordering::Acquire)
+    }
+
+    /// Connections that have subscribed so far (ended ones included).
+    pub fn subscribed(&self) -> usize {
+        self.records()
+            .iter()
+            .filter(|r| !r.subscribes.is_empty())
+            .count()
+    }
+
+    /// Data messages written, over every connection.
+    pub fn sent(&self) -> u64 {
+        self.records().iter().map(|r| r.sent).sum()
     }
 
     /// Stops serving and closes every connection and the listener.
@@ -567,11 +617,21 @@ impl Pump {
 
     /// Sends the messages that are due. `true` if anything was sent.
     fn send_due(&mut self) -> bool {
-        let n = self.cfg.lines.len();
+        let n = match &self.cfg.endless {
+            Some(e) => e.count,
+            None => self.cfg.lines.len(),
+        };
+        let start = match &self.cfg.gate {
+            None => self.start,
+            Some(g) => match g.get() {
+                Some(t) => *t,
+                None => return false,
+            },
+        };
         let due = match self.cfg.pace {
             Pace::Unpaced => n,
             Pace::PerSec(r) => {
-                let el = self.start.elapsed().as_nanos() as u64;
+                let el = Instant::now().saturating_duration_since(start).as_nanos() as u64;
                 ((el.saturating_mul(r) / 1_000_000_000) as usize + 1).min(n)
             }
         };
@@ -590,8 +650,14 @@ impl Pump {
             if eligible.is_empty() && self.cfg.mode == Mode::Resume {
                 break;
             }
-            for i in eligible {
-                self.send_message(i, cursor);
+            if !eligible.is_empty() {
+                let line = match &self.cfg.endless {
+                    Some(e) => (e.line)(cursor),
+                    None => self.cfg.lines[cursor].clone(),
+                };
+                for i in eligible {
+                    self.send_message(i, cursor, &line);
+                }
             }
             self.shared.cursor.store(cursor + 1, Ordering::Release);
             sent_any = true;
@@ -599,9 +665,8 @@ impl Pump {
         sent_any
     }
 
-    fn send_message(&mut self, i: usize, idx: usize) {
+    fn send_message(&mut self, i: usize, idx: usize, line: &[u8]) {
         let f = self.cfg.faults.clone();
-        let line = self.cfg.lines[idx].clone();
         let c = &mut self.conns[i];
         let nth = c.sent + 1;
         let mut frames: Vec<Vec<u8>> = Vec::new();
@@ -624,7 +689,7 @@ impl Pump {
                 true
             }
             _ => {
-                frames.push(frame(true, 0x1, &line));
+                frames.push(frame(true, 0x1, line));
                 false
             }
         };
@@ -687,12 +752,35 @@ impl Pump {
                 c.state = State::Stalled(Instant::now() + Duration::from_millis(ms));
             }
         }
-        if let Some(n) = f.kill_every {
-            if n > 0 && nth % n == 0 && !c.shut {
-                let _ = c.stream.sock().shutdown(Shutdown::Write);
-                c.shut = true;
-                c.state = State::Closing(Instant::now());
+        let kill_here = f.kill_every.is_some_and(|n| n > 0 && nth % n == 0)
+            || f.kill_on_lines
+                .is_some_and(|(p, ph)| p > 0 && idx % p == ph)
+            || f.at_lines.contains(&(idx, LineFault::Kill));
+        for &(at, fault) in &f.at_lines {
+            if at != idx || !matches!(c.state, State::Active) {
+                continue;
             }
+            match fault {
+                LineFault::Kill => {}
+                LineFault::Stall(ms) => {
+                    c.state = State::Stalled(Instant::now() + Duration::from_millis(ms));
+                }
+                LineFault::Garbage(kind) => {
+                    if c.stream.write_all(&kind.frame()).is_err() {
+                        c.ended = true;
+                        return;
+                    }
+                    garbage += 1;
+                    if kind.fatal() {
+                        c.state = State::Closing(Instant::now());
+                    }
+                }
+            }
+        }
+        if kill_here && !c.shut {
+            let _ = c.stream.sock().shutdown(Shutdown::Write);
+            c.shut = true;
+            c.state = State::Closing(Instant::now());
         }
         if extra_pings + garbage > 0 {
             self.record(rec, |r| {

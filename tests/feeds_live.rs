@@ -1,0 +1,735 @@
+//! Live feeds through the whole pipeline: real Binance messages from the BTCUSDT capture
+//! (`ws/binance_spot/hftbacktest_spot_btcusdt_20240808.jsonl.zst`: 41 249 lines, 9 757 trades
+//! with ids 3735683259…3735693015, no gap) served by local WebSocket servers on 127.0.0.1
+//! with a fault script, consumed by `runtime::run` in-process with `source.kind = "live"` on
+//! the built-in lane layout (every stage fused on one thread, `wait = "spin-then-park"`, which
+//! suits a 2-core box).
+//!
+//! * one line, killed every 2 000 messages (resume mode: nothing is lost by the server);
+//! * A/B lines in broadcast mode (what a line misses while it is down is gone on that line),
+//!   each killed at its own points: the arbiter's merged stream still has every trade once;
+//! * one line that stalls (stale detection), sends garbage frames and fragments messages;
+//! * a soak: two broadcast lines looping the capture with shifted trade ids, killed every few
+//!   thousand messages, for `TICKWIRE_SOAK_SECS` (ignored; a 20 s variant runs by default).
+//!
+//! Runs end by `source.limit` or by `RunOptions.stop` once the servers have sent everything
+//! and the pipeline has counted it (read from `metrics.jsonl`): no sleeps decide an outcome.
+//! Timeouts are hang guards only; no assertion depends on elapsed time.
+
+mod common;
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::ws_server::{
+    Endless, Faults, Garbage, Gate, LineFault, Mode, Pace, ServerConfig, WsServer,
+};
+use serde_json::Value;
+use tickwire::feed::replay::Capture;
+use tickwire::runtime::RunResult;
+
+/// Lines, trades and trade ids of the capture.
+const LINES: usize = 41_249;
+const TRADES: u64 = 9_757;
+const FIRST_ID: u64 = 3_735_683_259;
+const LAST_ID: u64 = 3_735_693_015;
+/// Hang guard for the short tests.
+const HANG_GUARD: Duration = Duration::from_secs(240);
+
+const SUBSCRIBE: &str = r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@bookTicker","btcusdt@depth@100ms"],"id":1}"#;
+
+/// Every capture line, in order.
+fn capture_lines(data: &Path) -> Arc<Vec<Vec<u8>>> {
+    static LINES_: OnceLock<Arc<Vec<Vec<u8>>>> = OnceLock::new();
+    LINES_
+        .get_or_init(|| {
+            let cap = Capture::load(&common::btc_capture(data)).expect("capture");
+            Arc::new((0..cap.lines.len()).map(|i| cap.line(i).to_vec()).collect())
+        })
+        .clone()
+}
+
+/// The capture's trade lines only.
+fn trade_lines(data: &Path) -> Arc<Vec<Vec<u8>>> {
+    Arc::new(
+        capture_lines(data)
+            .iter()
+            .filter(|l| l.starts_with(br#"{"stream":"btcusdt@trade""#))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// `feeds.<name>={...}`: a Binance line on `url`, reconnecting within 20 ms (backoff capped
+/// at 20 ms so repeated kills never back off further), plus `extra` keys.
+fn feed(name: &str, url: &str, extra: &str) -> String {
+    let sub = toml::Value::String(SUBSCRIBE.to_string());
+    format!(
+        "feeds.{name}={{venue='binance',url='{url}',role='primary',subscribe=[{sub}],backoff_initial_ms=20,backoff_max_ms=20{extra}}}"
+    )
+}
+
+/// A run of the pipeline on its own thread.
+struct LiveRun {
+    name: String,
+    dir: PathBuf,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<RunResult>>,
+    started: Instant,
+}
+
+impl LiveRun {
+    /// Starts `runtime::run` with the built-in config, a live source and `sets`.
+    fn start(name: &str, sets: &[String]) -> Self {
+        let dir = common::report_dir(name);
+        let mut all = vec![
+            "source.kind='live'".to_string(),
+            "cold.metrics_interval_ms=50".to_string(),
+        ];
+        all.extend(sets.iter().cloned());
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = {
+            let (dir, stop) = (dir.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("live-run".into())
+                .spawn(move || common::run_until_stopped(&all, "run", &dir, stop))
+                .expect("spawn")
+        };
+        Self {
+            name: name.to_string(),
+            dir,
+            stop,
+            handle: Some(handle),
+            started: Instant::now(),
+        }
+    }
+
+    /// The latest `metrics.jsonl` line, if one was written.
+    fn metrics(&self) -> Option<Value> {
+        let mut f = std::fs::File::open(self.dir.join("metrics.jsonl")).ok()?;
+        let len = f.metadata().ok()?.len();
+        f.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)))
+            .ok()?;
+        let mut tail = String::new();
+        f.read_to_string(&mut tail).ok()?;
+        let complete = &tail[..tail.rfind('\n')?];
+        let last = complete.rsplit('\n').next()?;
+        serde_json::from_str(last).ok()
+    }
+
+    /// Polls the metrics until `done`; panics (after stopping the run) past `guard`.
+    fn wait_until(
+        &self,
+        what: &str,
+        guard: Duration,
+        mut done: impl FnMut(&Value) -> bool,
+        diag: impl Fn() -> String,
+    ) {
+        let until = Instant::now() + guard;
+        loop {
+            if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
+                panic!("{}: the run ended while waiting for {what}", self.name);
+            }
+            if let Some(m) = self.metrics() {
+                if done(&m) {
+                    return;
+                }
+            }
+            if Instant::now() > until {
+                self.stop.store(true, Ordering::Relaxed);
+                panic!(
+                    "{}: hang guard waiting for {what}; metrics {:?}; {}",
+                    self.name,
+                    self.metrics(),
+                    diag()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the run (as Ctrl-C would) and returns its result.
+    fn stop(mut self) -> RunResult {
+        self.stop.store(true, Ordering::Relaxed);
+        self.join()
+    }
+
+    /// Waits for the run to end by itself (`source.limit`).
+    fn finish(mut self, guard: Duration, diag: impl Fn() -> String) -> RunResult {
+        let until = Instant::now() + guard;
+        while !self.handle.as_ref().unwrap().is_finished() {
+            if Instant::now() > until {
+                self.stop.store(true, Ordering::Relaxed);
+                panic!(
+                    "{}: hang guard: the run did not end; metrics {:?}; {}",
+                    self.name,
+                    self.metrics(),
+                    diag()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.join()
+    }
+
+    fn join(&mut self) -> RunResult {
+        let r = self.handle.take().unwrap().join().expect("run panicked");
+        eprintln!(
+            "{}: run took {:.1} s",
+            self.name,
+            self.started.elapsed().as_secs_f64()
+        );
+        r
+    }
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A source's counter in a metrics line or the summary.
+fn src(v: &Value, i: usize, key: &str) -> u64 {
+    v["sources"][i][key].as_u64().unwrap_or(0)
+}
+
+fn anomaly(s: &Value, kind: &str) -> u64 {
+    s["anomalies"][kind].as_u64().unwrap_or(0)
+}
+
+/// Journal lines of feed `name` containing `needle`.
+fn journal_count(journal: &str, name: &str, needle: &str) -> usize {
+    let tag = format!("feed `{name}`: ");
+    journal
+        .lines()
+        .filter(|l| l.contains(&tag) && l.contains(needle))
+        .count()
+}
+
+/// The hot thread that polls the feeds (it runs the parse stage).
+fn feed_thread(s: &Value) -> &Value {
+    s["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["stages"].as_array().unwrap().iter().any(|x| x == "parse"))
+        .expect("a thread runs the parse stage")
+}
+
+/// Prints what the feed thread allocated in its loop, per connection made. Plain `ws://`
+/// allocates nothing per message; each (re)connect allocates (the connector thread, its name,
+/// the URL and subscription copies it takes), so the count grows with connects only.
+fn report_allocations(name: &str, s: &Value) -> u64 {
+    let t = feed_thread(s);
+    let allocs = t["allocations"].as_u64().unwrap();
+    let connects: u64 = s["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["connects"].as_u64().unwrap())
+        .sum();
+    eprintln!(
+        "{name}: feed thread {} allocated {allocs} times in its loop ({} messages, {connects} connects: {:.1} per connect)",
+        t["name"],
+        s["messages"]["received"],
+        allocs as f64 / connects.max(1) as f64
+    );
+    allocs
+}
+
+/// Trades the arbiter passed on (first arrivals over every line).
+fn trades_passed(s: &Value) -> u64 {
+    s["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["first_delivered"].as_u64().unwrap())
+        .sum()
+}
+
+/// Stream positions `[first, last]` each connection of a server carried, in order.
+fn coverage(server: &WsServer) -> Vec<(usize, usize)> {
+    server
+        .records()
+        .iter()
+        .filter_map(|r| Some((r.first?, r.last?)))
+        .collect()
+}
+
+/// Line indices below `n` that no connection of any server carried.
+fn uncovered(servers: &[&WsServer], n: usize) -> Vec<usize> {
+    let mut got = vec![false; n];
+    for s in servers {
+        for (a, b) in coverage(s) {
+            for g in &mut got[a..=b.min(n - 1)] {
+                *g = true;
+            }
+        }
+    }
+    (0..n).filter(|&i| !got[i]).collect()
+}
+
+#[test]
+fn single_line_killed_every_2000_messages_delivers_every_trade_once() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let lines = capture_lines(&data);
+    assert_eq!(lines.len(), LINES);
+    let kill_every = 2_000;
+    let mut cfg = ServerConfig::new(lines.clone());
+    cfg.mode = Mode::Resume;
+    cfg.pace = Pace::Unpaced;
+    cfg.faults.kill_every = Some(kill_every);
+    let server = WsServer::start(cfg);
+    // Resume mode: connection k carries lines [2000k, 2000k+2000) and is shut after its
+    // 2000th; the last one carries the remaining 1249 and stays up.
+    let kills = LINES / kill_every as usize;
+
+    let run = LiveRun::start(
+        "live-kills",
+        &[
+            feed("a", &server.url(), ""),
+            format!("source.limit={LINES}"),
+        ],
+    );
+    let res = run.finish(HANG_GUARD, || format!("server {:?}", server.records()));
+    let s = &res.summary;
+    let recs = server.records();
+    assert_eq!(server.cursor(), LINES, "the server sent every line");
+    assert_eq!(recs.len(), kills + 1, "connections: {recs:?}");
+    assert!(recs.iter().all(|r| r.subscribes == [SUBSCRIBE]), "{recs:?}");
+
+    assert_eq!(s["messages"]["received"], LINES as u64);
+    assert_eq!(s["messages"]["malformed"], 0);
+    assert_eq!(s["events"]["trades"], TRADES);
+    assert_eq!(s["events"]["book_tickers"], 28_040);
+    assert_eq!(
+        trades_passed(s),
+        TRADES,
+        "every trade passed the arbiter once"
+    );
+    assert_eq!(anomaly(s, "gap"), 0, "{}", s["anomalies"]);
+    assert_eq!(anomaly(s, "duplicate"), 0, "{}", s["anomalies"]);
+    assert_eq!(anomaly(s, "out_of_order"), 0, "{}", s["anomalies"]);
+    assert_eq!(src(s, 0, "disconnects"), kills as u64);
+    assert_eq!(src(s, 0, "connects"), kills as u64 + 1);
+    assert_eq!(s["cold_drops"], 0);
+
+    let journal = std::fs::read_to_string(res.report_dir.join("journal.md")).unwrap();
+    assert_eq!(
+        journal_count(&journal, "a", "**disconnected**"),
+        kills,
+        "one journal line per kill"
+    );
+    assert_eq!(
+        journal_count(&journal, "a", "connection closed by the server (EOF)"),
+        kills,
+        "each kill is an EOF"
+    );
+    assert_eq!(
+        journal_count(&journal, "a", "connected and subscribed"),
+        kills + 1,
+        "the first connect and one reconnect per kill"
+    );
+    report_allocations("live-kills", s);
+}
+
+/// Kill points of the A/B test and the soak are fixed positions in the stream, so where the
+/// two lines are down is known in advance: line A is shut after lines `PHASE_A + k·PERIOD`,
+/// line B after `PHASE_B + k·PERIOD`, half a period apart. A line is down from its kill until
+/// its reconnect is subscribed: the EOF, a backoff drawn from 0..=20 ms (`backoff_max_ms` 20,
+/// so repeated kills never back off further), a connect on 127.0.0.1. That is tens of ms,
+/// against half a period (0.5 s at 4 000 msg/s in the A/B test, 2 s at 2 000 msg/s in the
+/// soak) before the other line is shut: the two windows cannot overlap, so every message
+/// reaches the pipeline on at least one line and the merged stream must have no hole.
+///
+/// Both servers pace from one gate opened once both lines are subscribed, so they send
+/// line `i` at the same moment (an exchange's two endpoints broadcast the same stream); a
+/// line that returns from a kill resumes at the stream's present position, which the other
+/// line has just delivered up to.
+struct AbPlan {
+    period: usize,
+    phase_a: usize,
+    phase_b: usize,
+}
+
+impl AbPlan {
+    fn kills(&self, phase: usize, n: usize) -> usize {
+        (0..n).filter(|i| i % self.period == phase).count()
+    }
+}
+
+/// Two broadcast servers over the same lines, gated together.
+fn ab_servers(
+    lines: Arc<Vec<Vec<u8>>>,
+    endless: Option<Endless>,
+    rate: u64,
+    plan: &AbPlan,
+) -> (WsServer, WsServer, Gate) {
+    let gate: Gate = Arc::new(OnceLock::new());
+    let server = |phase: usize| {
+        let mut cfg = ServerConfig::new(lines.clone());
+        cfg.mode = Mode::Broadcast;
+        cfg.pace = Pace::PerSec(rate);
+        cfg.endless = endless.clone();
+        cfg.gate = Some(gate.clone());
+        cfg.faults.kill_on_lines = Some((plan.period, phase));
+        WsServer::start(cfg)
+    };
+    let a = server(plan.phase_a);
+    let b = server(plan.phase_b);
+    (a, b, gate)
+}
+
+/// Opens the gate once both lines have subscribed.
+fn open_gate_when_subscribed(run: &LiveRun, a: &WsServer, b: &WsServer, gate: &Gate) {
+    run.wait_until(
+        "both lines subscribed",
+        HANG_GUARD,
+        |_| a.subscribed() >= 1 && b.subscribed() >= 1,
+        || format!("A {:?} B {:?}", a.records(), b.records()),
+    );
+    gate.set(Instant::now()).expect("gate opened once");
+}
+
+/// Waits until both servers have sent all `n` lines and the pipeline has received every
+/// message each of them wrote (a killed connection's messages all arrive before its EOF).
+fn wait_drained(run: &LiveRun, a: &WsServer, b: &WsServer, n: usize, guard: Duration) {
+    run.wait_until(
+        "both servers done and every sent message received",
+        guard,
+        |m| {
+            a.cursor() == n
+                && b.cursor() == n
+                && src(m, 0, "messages") == a.sent()
+                && src(m, 1, "messages") == b.sent()
+        },
+        || {
+            format!(
+                "cursors {} {}, sent {} {}",
+                a.cursor(),
+                b.cursor(),
+                a.sent(),
+                b.sent()
+            )
+        },
+    );
+}
+
+/// The A/B assertions shared by the capture test and the soak: every trade id exactly once
+/// through the arbiter, every other copy counted as redundant, each kill journaled.
+#[allow(clippy::too_many_arguments)]
+fn check_ab(
+    name: &str,
+    res: &RunResult,
+    a: &WsServer,
+    b: &WsServer,
+    n: usize,
+    trades: u64,
+    kills: (usize, usize),
+) {
+    let s = &res.summary;
+    let hole = uncovered(&[a, b], n);
+    assert!(
+        hole.is_empty(),
+        "{name}: reconnect windows overlapped, lines {:?}… sent on neither line (A {:?}, B {:?})",
+        &hole[..hole.len().min(10)],
+        coverage(a),
+        coverage(b)
+    );
+    let (ra, rb) = (a.records(), b.records());
+    assert_eq!(ra.len() - 1, kills.0, "{name}: connections of A {ra:?}");
+    assert_eq!(rb.len() - 1, kills.1, "{name}: connections of B {rb:?}");
+
+    let passed = trades_passed(s);
+    let redundant = src(s, 0, "redundant") + src(s, 1, "redundant");
+    let parsed = s["events"]["trades"].as_u64().unwrap();
+    eprintln!(
+        "{name}: {parsed} trades parsed over both lines, {passed} passed by the arbiter (A first {}, B first {}), {redundant} redundant; A: {} messages, {} disconnects, {} book gaps; B: {} messages, {} disconnects, {} book gaps; anomalies {}",
+        src(s, 0, "first_delivered"),
+        src(s, 1, "first_delivered"),
+        src(s, 0, "messages"),
+        src(s, 0, "disconnects"),
+        src(s, 0, "book_gaps"),
+        src(s, 1, "messages"),
+        src(s, 1, "disconnects"),
+        src(s, 1, "book_gaps"),
+        s["anomalies"]
+    );
+    assert_eq!(passed, trades, "{name}: every trade id passed exactly once");
+    assert_eq!(
+        parsed,
+        passed + redundant,
+        "{name}: every other copy is a redundant one"
+    );
+    assert_eq!(anomaly(s, "duplicate"), 0, "{name}: {}", s["anomalies"]);
+    assert_eq!(anomaly(s, "out_of_order"), 0, "{name}: {}", s["anomalies"]);
+    // Trade-id gaps are the arbiter's, attributed to the line that jumped: none.
+    for i in 0..2 {
+        assert_eq!(
+            s["sources"][i]["anomalies"]["gap"].as_u64().unwrap_or(0),
+            0,
+            "{name}: trade-id gap on line {i}: {}",
+            s["sources"][i]
+        );
+    }
+    // The other `gap` anomalies are depth-diff gaps of one line's own order book: a broadcast
+    // line misses the diffs sent while it is down, and its book then waits for a snapshot
+    // that a live Binance stream never sends again (so at most one per line).
+    let book_gaps = src(s, 0, "book_gaps") + src(s, 1, "book_gaps");
+    assert!(src(s, 0, "book_gaps") <= 1 && src(s, 1, "book_gaps") <= 1);
+    assert_eq!(
+        anomaly(s, "gap"),
+        book_gaps,
+        "{name}: every gap is a line's depth gap: {}",
+        s["anomalies"]
+    );
+    assert_eq!(s["messages"]["malformed"], 0);
+    assert_eq!(s["cold_drops"], 0, "{name}: journal records dropped");
+    for (i, k) in [(0, kills.0), (1, kills.1)] {
+        assert!(src(s, i, "trades") > 0, "{name}: line {i} delivered trades");
+        assert_eq!(src(s, i, "disconnects"), k as u64, "{name}: line {i}");
+        assert_eq!(src(s, i, "connects"), k as u64 + 1, "{name}: line {i}");
+    }
+    let journal = std::fs::read_to_string(res.report_dir.join("journal.md")).unwrap();
+    assert!(
+        !journal.contains("further feed events are counted"),
+        "{name}: the journal capped feed events"
+    );
+    for (line, k) in [("a", kills.0), ("b", kills.1)] {
+        assert_eq!(
+            journal_count(&journal, line, "**disconnected**"),
+            k,
+            "{name}: one journal line per kill on {line}"
+        );
+        assert_eq!(
+            journal_count(&journal, line, "connected and subscribed"),
+            k + 1,
+            "{name}: reconnects of {line}"
+        );
+    }
+}
+
+#[test]
+fn ab_broadcast_lines_with_kills_merge_into_the_capture_stream() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let lines = capture_lines(&data);
+    // A shut after lines 1000, 5000, … 41000 (11 kills), B after 3000, 7000, … 39000 (10).
+    let plan = AbPlan {
+        period: 4_000,
+        phase_a: 1_000,
+        phase_b: 3_000,
+    };
+    let (a, b, gate) = ab_servers(lines, None, 4_000, &plan);
+    let run = LiveRun::start(
+        "live-ab",
+        &[feed("a", &a.url(), ""), feed("b", &b.url(), "")],
+    );
+    open_gate_when_subscribed(&run, &a, &b, &gate);
+    wait_drained(&run, &a, &b, LINES, HANG_GUARD);
+    let res = run.stop();
+    let kills = (
+        plan.kills(plan.phase_a, LINES),
+        plan.kills(plan.phase_b, LINES),
+    );
+    assert_eq!(kills, (11, 10));
+    check_ab("live-ab", &res, &a, &b, LINES, TRADES, kills);
+    report_allocations("live-ab", &res.summary);
+}
+
+#[test]
+fn stall_garbage_and_fragments_on_one_line_lose_nothing() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let lines = capture_lines(&data);
+    let mut cfg = ServerConfig::new(lines.clone());
+    cfg.mode = Mode::Resume;
+    cfg.pace = Pace::Unpaced;
+    cfg.faults = Faults {
+        // Every 7th message of a connection in 3 frames, a ping between the first two.
+        fragment_every: Some((7, 3)),
+        ping_between_fragments: true,
+        at_lines: vec![
+            // Silent for 5 s with the socket open: stale after 1 s, replaced.
+            (6_000, LineFault::Stall(5_000)),
+            // Frames the client must refuse, each ending its connection…
+            (12_000, LineFault::Garbage(Garbage::BadOpcode)),
+            (24_000, LineFault::Garbage(Garbage::InvalidUtf8)),
+            (30_000, LineFault::Garbage(Garbage::ReservedBits)),
+            // …and a legal text frame that is not JSON: delivered, malformed for the parser.
+            (18_000, LineFault::Garbage(Garbage::NonJson)),
+        ],
+        ..Faults::default()
+    };
+    let server = WsServer::start(cfg);
+    let run = LiveRun::start(
+        "live-faults",
+        &[
+            feed("a", &server.url(), ",stale_after_ms=1000"),
+            // The non-JSON frame is a message too.
+            format!("source.limit={}", LINES + 1),
+        ],
+    );
+    let res = run.finish(HANG_GUARD, || format!("server {:?}", server.records()));
+    let s = &res.summary;
+    let recs = server.records();
+    assert_eq!(server.cursor(), LINES);
+    assert_eq!(
+        recs.len(),
+        5,
+        "stall + 3 fatal frames → 5 connections: {recs:?}"
+    );
+    assert!(recs.iter().map(|r| r.fragmented_sent).sum::<u64>() > 1_000);
+    assert!(
+        recs.iter().map(|r| r.pongs_ok).sum::<u64>() > 100,
+        "pings between fragments were answered"
+    );
+    assert_eq!(recs.iter().map(|r| r.pongs_bad).sum::<u64>(), 0);
+
+    assert_eq!(s["messages"]["received"], LINES as u64 + 1);
+    assert_eq!(s["messages"]["malformed"], 1, "the non-JSON frame");
+    assert_eq!(s["events"]["trades"], TRADES);
+    assert_eq!(trades_passed(s), TRADES);
+    assert_eq!(anomaly(s, "gap"), 0, "{}", s["anomalies"]);
+    assert_eq!(anomaly(s, "duplicate"), 0, "{}", s["anomalies"]);
+    assert_eq!(src(s, 0, "stale"), 1);
+    assert_eq!(src(s, 0, "protocol_errors"), 3);
+    assert_eq!(src(s, 0, "disconnects"), 4);
+    assert_eq!(src(s, 0, "connects"), 5);
+
+    let journal = std::fs::read_to_string(res.report_dir.join("journal.md")).unwrap();
+    assert_eq!(journal_count(&journal, "a", "**stale**: no message for"), 1);
+    assert_eq!(journal_count(&journal, "a", "**disconnected**"), 4);
+    assert_eq!(journal_count(&journal, "a", "stale stream"), 1);
+    assert_eq!(journal_count(&journal, "a", "WebSocket protocol error"), 3);
+    assert_eq!(journal_count(&journal, "a", "connected and subscribed"), 5);
+    report_allocations("live-faults", s);
+}
+
+/// Capture trade line `j` moved forward by `k` loops: trade id + k·(ids per loop), event and
+/// trade times + k·(capture span + 1 ms), so ids and times keep increasing across loops.
+fn shifted(line: &[u8], k: u64, ids: u64, span_ms: u64) -> Vec<u8> {
+    let mut s = String::from_utf8(line.to_vec()).unwrap();
+    for (key, add) in [("t", k * ids), ("E", k * span_ms), ("T", k * span_ms)] {
+        let pat = format!("\"{key}\":");
+        let at = s.find(&pat).unwrap_or_else(|| panic!("no {pat} in {s}")) + pat.len();
+        let end = at + s[at..].find(|c: char| !c.is_ascii_digit()).unwrap();
+        let v: u64 = s[at..end].parse().unwrap();
+        s = format!("{}{}{}", &s[..at], v + add, &s[end..]);
+    }
+    s.into_bytes()
+}
+
+fn field(line: &[u8], key: &str) -> u64 {
+    let v: Value = serde_json::from_slice(line).unwrap();
+    v["data"][key].as_u64().unwrap()
+}
+
+/// Two broadcast lines looping the capture's trades (ids shifted per loop) at 2 000 msg/s
+/// for `secs`, each shut every 8 000 messages (4 s) at its own phase; then the servers stop
+/// sending, the pipeline drains, the run is stopped.
+fn soak(name: &str, secs: u64) {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let trades = trade_lines(&data);
+    assert_eq!(trades.len() as u64, TRADES);
+    let first = trades.first().unwrap();
+    let last = trades.last().unwrap();
+    assert_eq!((field(first, "t"), field(last, "t")), (FIRST_ID, LAST_ID));
+    let ids = LAST_ID - FIRST_ID + 1;
+    let t0 = field(first, "T").min(field(first, "E"));
+    let t1 = field(last, "T").max(field(last, "E"));
+    let span_ms = t1 - t0 + 1;
+
+    let rate = 2_000;
+    let n = (secs * rate) as usize;
+    let per_loop = trades.len();
+    let gen = {
+        let trades = trades.clone();
+        move |i: usize| shifted(&trades[i % per_loop], (i / per_loop) as u64, ids, span_ms)
+    };
+    // Spot-check the generator: continuous ids and increasing times across a loop boundary.
+    let (a_line, b_line) = (gen(per_loop - 1), gen(per_loop));
+    assert_eq!(field(&a_line, "t") + 1, field(&b_line, "t"));
+    assert!(field(&a_line, "T") < field(&b_line, "T"));
+    let endless = Endless {
+        count: n,
+        line: Arc::new(gen),
+    };
+    let plan = AbPlan {
+        period: 8_000,
+        phase_a: 2_000,
+        phase_b: 6_000,
+    };
+    let (a, b, gate) = ab_servers(Arc::new(Vec::new()), Some(endless), rate, &plan);
+    let run = LiveRun::start(name, &[feed("a", &a.url(), ""), feed("b", &b.url(), "")]);
+    let wall = Instant::now();
+    open_gate_when_subscribed(&run, &a, &b, &gate);
+    // Progress while it runs, from the metrics.
+    let mut next_print = Instant::now();
+    run.wait_until(
+        "the servers to send every line",
+        Duration::from_secs(secs * 2 + 240),
+        |m| {
+            if Instant::now() >= next_print {
+                next_print += Duration::from_secs(60);
+                eprintln!(
+                    "{name}: {:.0} s, line {} / {n}, trades parsed {}, disconnects {} / {}, anomalies {}",
+                    wall.elapsed().as_secs_f64(),
+                    a.cursor().min(b.cursor()),
+                    m["trades"],
+                    src(m, 0, "disconnects"),
+                    src(m, 1, "disconnects"),
+                    m["anomalies"]
+                );
+            }
+            a.cursor() == n && b.cursor() == n
+        },
+        || format!("cursors {} {}", a.cursor(), b.cursor()),
+    );
+    wait_drained(&run, &a, &b, n, HANG_GUARD);
+    let res = run.stop();
+    let kills = (plan.kills(plan.phase_a, n), plan.kills(plan.phase_b, n));
+    check_ab(name, &res, &a, &b, n, n as u64, kills);
+    let allocs = report_allocations(name, &res.summary);
+    let s = &res.summary;
+    eprintln!(
+        "{name} SOAK: {secs} s at {rate} msg/s: {} trades generated, {} passed, kills A {} B {}, reconnects A {} B {}, anomalies {}, feed-thread allocations {allocs}, wall {:.1} s",
+        n,
+        trades_passed(s),
+        kills.0,
+        kills.1,
+        src(s, 0, "connects") - 1,
+        src(s, 1, "connects") - 1,
+        s["anomalies"],
+        wall.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+#[ignore = "soak: TICKWIRE_SOAK_SECS (default 600) of A/B lines with kills"]
+fn soak_ab_lines_with_kills() {
+    let secs = std::env::var("TICKWIRE_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    soak("live-soak", secs);
+}
+
+#[test]
+fn soak_ab_lines_with_kills_ci() {
+    soak("live-soak-ci", 20);
+}
