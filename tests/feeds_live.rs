@@ -368,15 +368,15 @@ impl AbPlan {
     }
 }
 
-/// Two broadcast servers over the same lines, gated together.
-fn ab_servers(
-    lines: Arc<Vec<Vec<u8>>>,
-    endless: Option<Endless>,
-    rate: u64,
-    plan: &AbPlan,
-) -> (WsServer, WsServer, Gate) {
-    let gate: Gate = Arc::new(OnceLock::new());
-    let server = |phase: usize| {
+/// Two broadcast servers over the same lines, each behind its own gate.
+struct Ab {
+    a: WsServer,
+    b: WsServer,
+    gates: (Gate, Gate),
+}
+
+fn ab_servers(lines: Arc<Vec<Vec<u8>>>, endless: Option<Endless>, rate: u64, plan: &AbPlan) -> Ab {
+    let server = |phase: usize, gate: &Gate| {
         let mut cfg = ServerConfig::new(lines.clone());
         cfg.mode = Mode::Broadcast;
         cfg.pace = Pace::PerSec(rate);
@@ -385,20 +385,27 @@ fn ab_servers(
         cfg.faults.kill_on_lines = Some((plan.period, phase));
         WsServer::start(cfg)
     };
-    let a = server(plan.phase_a);
-    let b = server(plan.phase_b);
-    (a, b, gate)
+    let gates: (Gate, Gate) = (Arc::new(OnceLock::new()), Arc::new(OnceLock::new()));
+    Ab {
+        a: server(plan.phase_a, &gates.0),
+        b: server(plan.phase_b, &gates.1),
+        gates,
+    }
 }
 
-/// Opens the gate once both lines have subscribed.
-fn open_gate_when_subscribed(run: &LiveRun, a: &WsServer, b: &WsServer, gate: &Gate) {
-    run.wait_until(
-        "both lines subscribed",
-        HANG_GUARD,
-        |_| a.subscribed() >= 1 && b.subscribed() >= 1,
-        || format!("A {:?} B {:?}", a.records(), b.records()),
-    );
-    gate.set(Instant::now()).expect("gate opened once");
+impl Ab {
+    /// Opens both gates once both lines have subscribed: A now, B `lag` later.
+    fn open_when_subscribed(&self, run: &LiveRun, lag: Duration) {
+        run.wait_until(
+            "both lines subscribed",
+            HANG_GUARD,
+            |_| self.a.subscribed() >= 1 && self.b.subscribed() >= 1,
+            || format!("A {:?} B {:?}", self.a.records(), self.b.records()),
+        );
+        let now = Instant::now();
+        self.gates.0.set(now).expect("gate opened once");
+        self.gates.1.set(now + lag).expect("gate opened once");
+    }
 }
 
 /// Waits until both servers have sent all `n` lines and the pipeline has received every
@@ -428,15 +435,8 @@ fn wait_drained(run: &LiveRun, a: &WsServer, b: &WsServer, n: usize, guard: Dura
 /// The A/B assertions shared by the capture test and the soak: every trade id exactly once
 /// through the arbiter, every other copy counted as redundant, each kill journaled.
 #[allow(clippy::too_many_arguments)]
-fn check_ab(
-    name: &str,
-    res: &RunResult,
-    a: &WsServer,
-    b: &WsServer,
-    n: usize,
-    trades: u64,
-    kills: (usize, usize),
-) {
+fn check_ab(name: &str, res: &RunResult, ab: &Ab, n: usize, trades: u64, kills: (usize, usize)) {
+    let (a, b) = (&ab.a, &ab.b);
     let s = &res.summary;
     let hole = uncovered(&[a, b], n);
     assert!(
@@ -473,15 +473,24 @@ fn check_ab(
     );
     assert_eq!(anomaly(s, "duplicate"), 0, "{name}: {}", s["anomalies"]);
     assert_eq!(anomaly(s, "out_of_order"), 0, "{name}: {}", s["anomalies"]);
-    // Trade-id gaps are the arbiter's, attributed to the line that jumped: none.
-    for i in 0..2 {
-        assert_eq!(
-            s["sources"][i]["anomalies"]["gap"].as_u64().unwrap_or(0),
-            0,
-            "{name}: trade-id gap on line {i}: {}",
-            s["sources"][i]
-        );
-    }
+    // Trade-id gaps are flagged by the arbiter against the line that jumped. With two lines
+    // a flag is provisional: a line back from a kill resumes at the present, and if its first
+    // trade reaches the arbiter before the other line's copy of the trade just before it
+    // (the two servers' pumps are scheduled independently on a busy 2-core box), the arbiter
+    // flags a gap that the other line fills a moment later (counted in `gaps_filled`, which
+    // summary.json does not show). Every id passed exactly once (checked above) is the real
+    // invariant; a flag can only come from a reconnect, never from a healthy line.
+    let trade_gaps: Vec<u64> = (0..2)
+        .map(|i| s["sources"][i]["anomalies"]["gap"].as_u64().unwrap_or(0))
+        .collect();
+    eprintln!(
+        "{name}: provisional trade-id gap flags A {} B {} (all filled: every id passed once)",
+        trade_gaps[0], trade_gaps[1]
+    );
+    assert!(
+        trade_gaps[0] <= kills.0 as u64 && trade_gaps[1] <= kills.1 as u64,
+        "{name}: more trade-id gap flags {trade_gaps:?} than reconnects {kills:?}"
+    );
     // The other `gap` anomalies are depth-diff gaps of one line's own order book: a broadcast
     // line misses the diffs sent while it is down, and its book then waits for a snapshot
     // that a live Binance stream never sends again (so at most one per line).
@@ -489,8 +498,8 @@ fn check_ab(
     assert!(src(s, 0, "book_gaps") <= 1 && src(s, 1, "book_gaps") <= 1);
     assert_eq!(
         anomaly(s, "gap"),
-        book_gaps,
-        "{name}: every gap is a line's depth gap: {}",
+        book_gaps + trade_gaps[0] + trade_gaps[1],
+        "{name}: {}",
         s["anomalies"]
     );
     assert_eq!(s["messages"]["malformed"], 0);
@@ -519,33 +528,74 @@ fn check_ab(
     }
 }
 
-#[test]
-fn ab_broadcast_lines_with_kills_merge_into_the_capture_stream() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+/// The A/B test on the capture: 4 000 msg/s, A shut after lines 1000, 5000, … 41000 (11
+/// kills), B after 3000, 7000, … 39000 (10). `lag` delays B's stream behind A's.
+fn ab_capture(name: &str, lag: Duration) -> Option<(RunResult, Ab, (usize, usize))> {
+    let data = common::shared_data()?;
     let lines = capture_lines(&data);
-    // A shut after lines 1000, 5000, … 41000 (11 kills), B after 3000, 7000, … 39000 (10).
     let plan = AbPlan {
         period: 4_000,
         phase_a: 1_000,
         phase_b: 3_000,
     };
-    let (a, b, gate) = ab_servers(lines, None, 4_000, &plan);
+    let ab = ab_servers(lines, None, 4_000, &plan);
     let run = LiveRun::start(
-        "live-ab",
-        &[feed("a", &a.url(), ""), feed("b", &b.url(), "")],
+        name,
+        &[feed("a", &ab.a.url(), ""), feed("b", &ab.b.url(), "")],
     );
-    open_gate_when_subscribed(&run, &a, &b, &gate);
-    wait_drained(&run, &a, &b, LINES, HANG_GUARD);
+    ab.open_when_subscribed(&run, lag);
+    wait_drained(&run, &ab.a, &ab.b, LINES, HANG_GUARD);
     let res = run.stop();
     let kills = (
         plan.kills(plan.phase_a, LINES),
         plan.kills(plan.phase_b, LINES),
     );
     assert_eq!(kills, (11, 10));
-    check_ab("live-ab", &res, &a, &b, LINES, TRADES, kills);
-    report_allocations("live-ab", &res.summary);
+    check_ab(name, &res, &ab, LINES, TRADES, kills);
+    report_allocations(name, &res.summary);
+    Some((res, ab, kills))
+}
+
+#[test]
+fn ab_broadcast_lines_with_kills_merge_into_the_capture_stream() {
+    ab_capture("live-ab", Duration::ZERO);
+}
+
+/// Line B 200 ms (800 lines, about 190 trades) behind line A, as two endpoints of a venue can
+/// be. When B comes back from a kill it resumes behind A: everything it brings is redundant.
+/// When A comes back it resumes ahead of everything B has delivered: if it missed a trade
+/// while down, the arbiter flags a gap at once, and B fills it 200 ms later. Which of A's
+/// reconnects missed a trade is known from the server's records (the lines each connection
+/// carried), so the flags are checked exactly: nothing is lost, yet the summary shows `gap`
+/// anomalies, and nothing in summary.json (no `gaps_filled`) tells them from lost trades.
+#[test]
+fn ab_lagging_line_gaps_are_flagged_then_filled_by_the_other_line() {
+    let Some((res, ab, kills)) = ab_capture("live-ab-lag", Duration::from_millis(200)) else {
+        return;
+    };
+    let s = &res.summary;
+    let data = common::shared_data().unwrap();
+    let lines = capture_lines(&data);
+    let is_trade = |i: usize| lines[i].starts_with(br#"{"stream":"btcusdt@trade""#);
+    let cov = coverage(&ab.a);
+    assert_eq!(cov.len(), kills.0 + 1);
+    let missed_a_trade = cov
+        .windows(2)
+        .filter(|w| (w[0].1 + 1..w[1].0).any(is_trade))
+        .count() as u64;
+    let flags = |i: usize| s["sources"][i]["anomalies"]["gap"].as_u64().unwrap_or(0);
+    eprintln!(
+        "live-ab-lag: A missed a trade in {missed_a_trade} of {} reconnects; gap flags A {} B {}",
+        kills.0,
+        flags(0),
+        flags(1)
+    );
+    assert_eq!(
+        flags(0),
+        missed_a_trade,
+        "one flag per reconnect of A that missed a trade"
+    );
+    assert_eq!(flags(1), 0, "B resumes behind A: nothing to flag");
 }
 
 #[test]
@@ -674,10 +724,11 @@ fn soak(name: &str, secs: u64) {
         phase_a: 2_000,
         phase_b: 6_000,
     };
-    let (a, b, gate) = ab_servers(Arc::new(Vec::new()), Some(endless), rate, &plan);
+    let ab = ab_servers(Arc::new(Vec::new()), Some(endless), rate, &plan);
+    let (a, b) = (&ab.a, &ab.b);
     let run = LiveRun::start(name, &[feed("a", &a.url(), ""), feed("b", &b.url(), "")]);
     let wall = Instant::now();
-    open_gate_when_subscribed(&run, &a, &b, &gate);
+    ab.open_when_subscribed(&run, Duration::ZERO);
     // Progress while it runs, from the metrics.
     let mut next_print = Instant::now();
     run.wait_until(
@@ -700,10 +751,10 @@ fn soak(name: &str, secs: u64) {
         },
         || format!("cursors {} {}", a.cursor(), b.cursor()),
     );
-    wait_drained(&run, &a, &b, n, HANG_GUARD);
+    wait_drained(&run, a, b, n, HANG_GUARD);
     let res = run.stop();
     let kills = (plan.kills(plan.phase_a, n), plan.kills(plan.phase_b, n));
-    check_ab(name, &res, &a, &b, n, n as u64, kills);
+    check_ab(name, &res, &ab, n, n as u64, kills);
     let allocs = report_allocations(name, &res.summary);
     let s = &res.summary;
     eprintln!(

@@ -102,8 +102,9 @@ pub struct Endless {
     pub line: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>,
 }
 
-/// Servers sharing a gate send nothing until it is opened, then pace from the same instant:
-/// two of them serve the same stream in lockstep (as an exchange's two endpoints would).
+/// Servers sharing a gate send nothing until it is opened (and its instant has come), then
+/// pace from that instant: two of them serve the same stream in lockstep (as an exchange's
+/// two endpoints would); gates set to different instants make one lag the other.
 pub type Gate = Arc<OnceLock<Instant>>;
 
 /// The fault script; counts are data messages sent on one connection (`at_lines` and
@@ -624,8 +625,8 @@ impl Pump {
         let start = match &self.cfg.gate {
             None => self.start,
             Some(g) => match g.get() {
-                Some(t) => *t,
-                None => return false,
+                Some(t) if Instant::now() >= *t => *t,
+                _ => return false,
             },
         };
         let due = match self.cfg.pace {
