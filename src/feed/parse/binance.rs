@@ -22,6 +22,7 @@ use super::json::{self, Value};
 use super::{
     decimal, ms_to_ns, BookUpdate, Event, Kline, MsgKind, ParseError, SkipKind, SymbolResolver,
 };
+use super::{int, req};
 use crate::core::{BookTicker, Price, Qty, Side, Trade};
 
 /// Binance parser (stateless; a struct for the common parser shape).
@@ -86,10 +87,6 @@ fn collect(buf: &[u8]) -> Result<Fields<'_>, ParseError> {
     Ok(f)
 }
 
-fn req<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<Value<'a>, ParseError> {
-    v.ok_or(ParseError::Missing(name))
-}
-
 fn price(v: Option<Value<'_>>, name: &'static str) -> Result<Price, ParseError> {
     let s = req(v, name)?.as_str().ok_or(ParseError::Invalid(name))?;
     Ok(Price(decimal(s, name)?))
@@ -98,10 +95,6 @@ fn price(v: Option<Value<'_>>, name: &'static str) -> Result<Price, ParseError> 
 fn qty(v: Option<Value<'_>>, name: &'static str) -> Result<Qty, ParseError> {
     let s = req(v, name)?.as_str().ok_or(ParseError::Invalid(name))?;
     Ok(Qty(decimal(s, name)?))
-}
-
-fn int(v: Option<Value<'_>>, name: &'static str) -> Result<u64, ParseError> {
-    req(v, name)?.as_u64().ok_or(ParseError::Invalid(name))
 }
 
 fn time(v: Option<Value<'_>>, name: &'static str) -> Result<u64, ParseError> {

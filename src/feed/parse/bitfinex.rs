@@ -48,6 +48,7 @@
 //! Zero-copy, zero allocation, no panic on any input.
 
 use super::json::{self, Value};
+use super::req;
 use super::{ms_to_ns, BookUpdate, Event, MsgKind, ParseError, SkipKind, SymbolResolver};
 use crate::core::{BookTicker, InstrumentId, Price, Qty, Side, Trade};
 
@@ -227,10 +228,6 @@ fn exponent(t: &[u8]) -> Option<i32> {
         .iter()
         .fold(0i32, |a, &b| a * 10 + i32::from(b - b'0'));
     Some(if neg { -e } else { e })
-}
-
-fn req<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<Value<'a>, ParseError> {
-    v.ok_or(ParseError::Missing(name))
 }
 
 /// A signed decimal from a JSON number.

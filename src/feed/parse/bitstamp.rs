@@ -27,6 +27,7 @@
 //! Zero-copy, zero allocation, no panic on any input.
 
 use super::json::{self, Value};
+use super::req;
 use super::{decimal, BookUpdate, Event, MsgKind, ParseError, SkipKind, SymbolResolver};
 use crate::core::{Price, Qty, Side, Trade};
 
@@ -72,10 +73,6 @@ fn collect(buf: &[u8]) -> Result<Fields<'_>, ParseError> {
         _ => {}
     })?;
     Ok(f)
-}
-
-fn req<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<Value<'a>, ParseError> {
-    v.ok_or(ParseError::Missing(name))
 }
 
 fn text<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<&'a [u8], ParseError> {

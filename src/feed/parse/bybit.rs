@@ -59,6 +59,7 @@ use super::json::{self, Value};
 use super::{
     decimal, ms_to_ns, BookUpdate, Event, Kline, MsgKind, ParseError, SkipKind, SymbolResolver,
 };
+use super::{int, req};
 use crate::core::{BookTicker, InstrumentId, Price, Qty, Side, Trade};
 
 /// Bybit parser (stateless; a struct for the common parser shape).
@@ -97,18 +98,10 @@ fn collect(buf: &[u8]) -> Result<Envelope<'_>, ParseError> {
     Ok(f)
 }
 
-fn req<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<Value<'a>, ParseError> {
-    v.ok_or(ParseError::Missing(name))
-}
-
 /// A non-negative decimal from a JSON string or number.
 fn num(v: Option<Value<'_>>, name: &'static str) -> Result<i64, ParseError> {
     let t = req(v, name)?.as_text().ok_or(ParseError::Invalid(name))?;
     decimal(t, name)
-}
-
-fn int(v: Option<Value<'_>>, name: &'static str) -> Result<u64, ParseError> {
-    req(v, name)?.as_u64().ok_or(ParseError::Invalid(name))
 }
 
 fn ms(v: Option<Value<'_>>, name: &'static str) -> Result<u64, ParseError> {

@@ -50,6 +50,7 @@ use super::json::{self, Value};
 use super::{
     decimal, rfc3339_ns, BookUpdate, Event, MsgKind, ParseError, SkipKind, SymbolResolver,
 };
+use super::{int, req};
 use crate::core::{BookTicker, Price, Qty, Side, Trade};
 
 /// Coinbase parser (stateless).
@@ -106,10 +107,6 @@ fn collect(buf: &[u8]) -> Result<Fields<'_>, ParseError> {
     Ok(f)
 }
 
-fn req<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<Value<'a>, ParseError> {
-    v.ok_or(ParseError::Missing(name))
-}
-
 fn text<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<&'a [u8], ParseError> {
     req(v, name)?.as_str().ok_or(ParseError::Invalid(name))
 }
@@ -128,10 +125,6 @@ fn opt_qty(v: Option<Value<'_>>, name: &'static str) -> Result<Qty, ParseError> 
         Some(_) => qty(v, name),
         None => Ok(Qty(0)),
     }
-}
-
-fn int(v: Option<Value<'_>>, name: &'static str) -> Result<u64, ParseError> {
-    req(v, name)?.as_u64().ok_or(ParseError::Invalid(name))
 }
 
 fn time(v: Option<Value<'_>>, name: &'static str) -> Result<u64, ParseError> {

@@ -47,6 +47,7 @@
 //! refused. Zero-copy, zero allocation, no panic on any input.
 
 use super::json::{self, Value};
+use super::req;
 use super::{
     decimal, rfc3339_ns, seconds_text_ns, BookUpdate, Event, MsgKind, ParseError, SkipKind,
     SymbolResolver,
@@ -59,10 +60,6 @@ pub struct Parser;
 
 /// Most v1 trades in one message before ids would collide (see the module docs).
 const TRADES_PER_MESSAGE: u64 = 1024;
-
-fn req<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<Value<'a>, ParseError> {
-    v.ok_or(ParseError::Missing(name))
-}
 
 fn text<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<&'a [u8], ParseError> {
     req(v, name)?.as_str().ok_or(ParseError::Invalid(name))

@@ -378,6 +378,19 @@ fn refused(text: &[u8], field: &'static str) -> ParseError {
     }
 }
 
+/// A field the message type needs: missing is an error naming it.
+pub fn req<'a>(
+    v: Option<json::Value<'a>>,
+    name: &'static str,
+) -> Result<json::Value<'a>, ParseError> {
+    v.ok_or(ParseError::Missing(name))
+}
+
+/// A required non-negative integer field (number, or string of digits).
+pub fn int(v: Option<json::Value<'_>>, name: &'static str) -> Result<u64, ParseError> {
+    req(v, name)?.as_u64().ok_or(ParseError::Invalid(name))
+}
+
 /// Milliseconds → nanoseconds, refusing overflow.
 pub fn ms_to_ns(ms: u64, field: &'static str) -> Result<u64, ParseError> {
     ms.checked_mul(1_000_000).ok_or(ParseError::Invalid(field))

@@ -39,6 +39,7 @@ use super::json::{self, Value};
 use super::{
     decimal, ms_to_ns, BookUpdate, Event, Kline, MsgKind, ParseError, SkipKind, SymbolResolver,
 };
+use super::{int, req};
 use crate::core::{BookTicker, Price, Qty, Side, Trade};
 
 /// OKX parser (stateless; a struct for the common parser shape).
@@ -71,20 +72,12 @@ fn collect(buf: &[u8]) -> Result<Envelope<'_>, ParseError> {
     Ok(f)
 }
 
-fn req<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<Value<'a>, ParseError> {
-    v.ok_or(ParseError::Missing(name))
-}
-
 fn string<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<&'a [u8], ParseError> {
     req(v, name)?.as_str().ok_or(ParseError::Invalid(name))
 }
 
 fn num(v: Option<Value<'_>>, name: &'static str) -> Result<i64, ParseError> {
     decimal(string(v, name)?, name)
-}
-
-fn int(v: Option<Value<'_>>, name: &'static str) -> Result<u64, ParseError> {
-    req(v, name)?.as_u64().ok_or(ParseError::Invalid(name))
 }
 
 fn ms(v: Option<Value<'_>>, name: &'static str) -> Result<u64, ParseError> {
