@@ -78,6 +78,9 @@ struct Open {
     transport: Transport,
     opened_ns: u64,
     last_data_ns: u64,
+    /// Last time a read found the socket empty: silence is only proven up to here (a poller
+    /// that was held up has data waiting, and the connection is not stale for it).
+    drained_ns: u64,
     last_ping_ns: u64,
     got_data: bool,
     /// Set once replaced by a rotation: close when drained and past this instant.
@@ -347,7 +350,10 @@ impl WsFeed {
                         slot.reader.filled(n);
                         stats.bytes_read += n as u64;
                     }
-                    ReadOutcome::WouldBlock => break Step::Nothing,
+                    ReadOutcome::WouldBlock => {
+                        open.drained_ns = now;
+                        break Step::Nothing;
+                    }
                     ReadOutcome::Eof => break Step::End(DisconnectReason::Eof),
                     ReadOutcome::Failed(r) => break Step::End(r),
                 },
@@ -511,7 +517,8 @@ impl WsFeed {
                         }
                         continue;
                     }
-                    let silent = now.saturating_sub(o.last_data_ns);
+                    // Silence the socket has shown, not time since the last poll.
+                    let silent = o.drained_ns.saturating_sub(o.last_data_ns);
                     if self.stale_ns > 0 && silent >= self.stale_ns {
                         let conn = o.id;
                         self.push(WsEvent::Stale {
@@ -629,6 +636,7 @@ impl WsFeed {
             transport: est.transport,
             opened_ns: now,
             last_data_ns: now,
+            drained_ns: now,
             last_ping_ns: now,
             got_data: false,
             drain_until: None,
