@@ -795,7 +795,6 @@ fn soak_ab_lines_with_kills_ci() {
 /// failed" journal line) and costs the line 5 health points. `WsStats` keeps the two apart
 /// (`connect_failures` vs `disconnects`); `SourceStats` has no counter for failed attempts.
 #[test]
-#[ignore = "bug: failed connection attempts are counted as disconnects (src/feed/live.rs on_event)"]
 fn refused_connection_attempts_are_not_disconnects() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -424,7 +424,11 @@ impl Arbiter {
             Payload::BookTicker(b) => {
                 let row = &mut self.rows[i];
                 match row.last_update_id {
-                    Some(last) if b.update_id < last => {
+                    // Older, or the same update again from the other A/B line.
+                    Some(last)
+                        if b.update_id < last
+                            || (b.update_id == last && b.source != row.last_quote_source) =>
+                    {
                         if b.source == row.last_quote_source {
                             self.flag(
                                 env,

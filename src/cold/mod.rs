@@ -627,6 +627,16 @@ pub struct Totals {
     pub fees: i64,
     /// Per source (feed line or replay file), per lane.
     pub sources: Vec<SourceTotals>,
+    /// Arbiter: events passed on, dropped, late gap fills, failovers, failbacks.
+    pub arbiter_passed: u64,
+    /// Events the arbiter dropped (redundant copies, duplicates, held-back primaries).
+    pub arbiter_dropped: u64,
+    /// Missing trade ids delivered later by another line.
+    pub gaps_filled: u64,
+    /// Failovers to a backup source.
+    pub failovers: u64,
+    /// Failbacks to the primaries.
+    pub failbacks: u64,
 }
 
 /// What one source delivered, and how healthy it was.
@@ -674,8 +684,10 @@ pub struct SourceTotals {
     pub anomalies: BTreeMap<&'static str, u64>,
     /// Connects / disconnects / stale detections / protocol errors (live feeds).
     pub connects: u64,
-    /// Disconnections.
+    /// Disconnections of established connections.
     pub disconnects: u64,
+    /// Connection attempts that failed before connecting.
+    pub connect_failures: u64,
     /// Stale-stream detections.
     pub stale: u64,
     /// Protocol errors.
@@ -744,6 +756,7 @@ impl SourceTotals {
                 .collect(),
             connects: ss.connects.get(),
             disconnects: ss.disconnects.get(),
+            connect_failures: ss.connect_failures.get(),
             stale: ss.stale.get(),
             protocol_errors: ss.protocol_errors.get(),
             clock_offset_ms: ss.clock_offset_ns.get() as f64 / 1e6,
@@ -809,6 +822,11 @@ impl Totals {
         t.realized = lanes.iter().map(|l| l.risk.realized.get()).sum();
         t.unrealized = lanes.iter().map(|l| l.risk.unrealized.get()).sum();
         t.fees = lanes.iter().map(|l| l.risk.fees.get()).sum();
+        t.arbiter_passed = sum(&|l| l.arbiter.passed.get());
+        t.arbiter_dropped = sum(&|l| l.arbiter.dropped.get());
+        t.gaps_filled = sum(&|l| l.arbiter.gaps_filled.get());
+        t.failovers = sum(&|l| l.arbiter.failovers.get());
+        t.failbacks = sum(&|l| l.arbiter.failbacks.get());
         for (li, l) in lanes.iter().enumerate() {
             let lane_names = names.get(li).map(Vec::as_slice).unwrap_or(&[]);
             for (i, name) in lane_names

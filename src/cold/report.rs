@@ -100,6 +100,13 @@ impl RunSummary<'_> {
                 "book_snapshots": t.sources.iter().map(|s| s.snapshots).sum::<u64>(),
             },
             "sources": t.sources,
+            "arbiter": {
+                "passed": t.arbiter_passed,
+                "dropped": t.arbiter_dropped,
+                "gaps_filled": t.gaps_filled,
+                "failovers": t.failovers,
+                "failbacks": t.failbacks,
+            },
             "candles": candles,
             "indicator_updates": t.indicator_updates,
             "signals": t.signals,

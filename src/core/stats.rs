@@ -196,8 +196,10 @@ pub struct SourceStats {
     pub latency_ns: Gauge,
     /// Connection events (connects, disconnects, stale, rotations), written by live sources.
     pub connects: Counter,
-    /// Disconnections.
+    /// Disconnections of established connections.
     pub disconnects: Counter,
+    /// Connection attempts that failed before a connection was established.
+    pub connect_failures: Counter,
     /// Stale-stream detections.
     pub stale: Counter,
     /// Protocol errors (bad frames, invalid UTF-8, over-size messages).

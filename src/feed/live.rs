@@ -234,7 +234,17 @@ fn on_event(line: usize, e: WsEvent, wall_ns: u64, stats: &LaneStats, cold: &mut
             (FeedEvent::Connected { conn }, true)
         }
         WsEvent::Disconnected { conn, reason } => {
-            if reason != DisconnectReason::Rotated {
+            let never_connected = matches!(
+                reason,
+                DisconnectReason::ConnectFailed(_)
+                    | DisconnectReason::ConnectTimeout
+                    | DisconnectReason::Resolve
+                    | DisconnectReason::Connector
+                    | DisconnectReason::Handshake(_)
+            );
+            if never_connected {
+                ss.connect_failures.inc();
+            } else if reason != DisconnectReason::Rotated {
                 ss.disconnects.inc();
                 ss.connected.set(0);
             }
