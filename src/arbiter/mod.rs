@@ -599,6 +599,7 @@ mod tests {
             failover_after_ms: 3_000,
             failback_after_ms: 10_000,
             stale_after_ms: 0,
+            reorder_ms: 2,
         }
     }
 

@@ -637,6 +637,10 @@ pub struct Totals {
     pub failovers: u64,
     /// Failbacks to the primaries.
     pub failbacks: u64,
+    /// Events put back into corrected-time order.
+    pub reordered: u64,
+    /// Events later than the reorder window.
+    pub reorder_late: u64,
 }
 
 /// What one source delivered, and how healthy it was.
@@ -827,6 +831,8 @@ impl Totals {
         t.gaps_filled = sum(&|l| l.arbiter.gaps_filled.get());
         t.failovers = sum(&|l| l.arbiter.failovers.get());
         t.failbacks = sum(&|l| l.arbiter.failbacks.get());
+        t.reordered = sum(&|l| l.parse.reordered.get());
+        t.reorder_late = sum(&|l| l.parse.reorder_late.get());
         for (li, l) in lanes.iter().enumerate() {
             let lane_names = names.get(li).map(Vec::as_slice).unwrap_or(&[]);
             for (i, name) in lane_names

@@ -106,6 +106,8 @@ impl RunSummary<'_> {
                 "gaps_filled": t.gaps_filled,
                 "failovers": t.failovers,
                 "failbacks": t.failbacks,
+                "reordered": t.reordered,
+                "reorder_late": t.reorder_late,
             },
             "candles": candles,
             "indicator_updates": t.indicator_updates,

@@ -156,6 +156,12 @@ struct RawArbiter {
     failback_after_ms: u64,
     #[serde(default)]
     stale_after_ms: u64,
+    #[serde(default = "default_reorder_ms")]
+    reorder_ms: u64,
+}
+
+fn default_reorder_ms() -> u64 {
+    2
 }
 
 impl Default for RawArbiter {
@@ -638,6 +644,9 @@ pub struct ArbiterSpec {
     pub failback_after_ms: u64,
     /// No event for an instrument this long (market time) → stale anomaly; 0 = off.
     pub stale_after_ms: u64,
+    /// Live lanes that merge several venues order their events by corrected time, holding
+    /// each back at most this long; 0 = arrival order (lowest latency).
+    pub reorder_ms: u64,
 }
 
 /// Per-instrument trading parameters.
@@ -1294,6 +1303,7 @@ fn validate(
         failover_after_ms: a.failover_after_ms,
         failback_after_ms: a.failback_after_ms,
         stale_after_ms: a.stale_after_ms,
+        reorder_ms: a.reorder_ms,
     };
     if !(a.spike_z > 0.0 && a.spike_z.is_finite()) {
         return Err(invalid("arbiter.spike_z", "must be a positive number"));

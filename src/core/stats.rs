@@ -146,6 +146,10 @@ pub struct ParseStats {
     pub source_done: Counter,
     /// Anomalies found while parsing (book sequence gaps, unknown message types), by kind.
     pub anomalies: [Counter; ANOMALY_KINDS],
+    /// Events put back into corrected-time order (they overtook an earlier arrival).
+    pub reordered: Counter,
+    /// Events later than the reorder window (emitted at once, out of order).
+    pub reorder_late: Counter,
 }
 
 /// Most sources (feed lines, or replay files) one lane tracks separately; later ones share the

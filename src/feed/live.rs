@@ -129,6 +129,11 @@ impl LiveSource {
         })
     }
 
+    /// The receive clock (wall time on the same anchor as messages' `recv_ns`).
+    pub(super) fn recv_now(&self) -> u64 {
+        self.anchor.wall_at(clock::mono_ns())
+    }
+
     /// Polls the next feed. A feed with nothing moves on to the next one (`Busy`); only a
     /// full round of idle feeds is `Wait`.
     pub(super) fn poll(&mut self) -> Next<'_> {

@@ -8,6 +8,7 @@
 
 pub mod live;
 pub mod parse;
+pub mod reorder;
 pub mod replay;
 pub mod subscribe;
 pub mod synthetic;
@@ -243,6 +244,16 @@ impl Source {
             Source::Live(l) => l.poll(),
         }
     }
+
+    /// The receive clock now, for sources whose receive time is the wall clock (live feeds);
+    /// `None` for sources whose time is their data.
+    #[inline]
+    pub fn recv_now(&self) -> Option<u64> {
+        match self {
+            Source::Live(l) => Some(l.recv_now()),
+            _ => None,
+        }
+    }
 }
 
 /// Whether a source is a primary line (its trades form the stream) or a backup venue (its
@@ -439,6 +450,9 @@ pub struct ParseStage {
     quote_seen: Vec<bool>,
     capacity: usize,
     primary_offset: Option<i64>,
+    /// Corrected-time ordering, for lanes that merge venues (see [`reorder`]).
+    reorder: Option<reorder::Reorder>,
+    reorder_seen: reorder::ReorderCounts,
     stats: Arc<LaneStats>,
     cold: ColdTx,
 }
@@ -525,8 +539,63 @@ impl ParseStage {
             quote_seen: vec![false; n_lines * capacity],
             capacity,
             primary_offset: None,
+            reorder: None,
+            reorder_seen: reorder::ReorderCounts::default(),
             stats,
             cold,
+        }
+    }
+
+    /// Orders events by corrected time, tolerating `window_ns` of disorder (see [`reorder`]).
+    /// Only lanes that merge more than one venue need it: lines of one venue share its clock
+    /// and arrive in its order, and holding them back would cost the latency A/B lines are
+    /// there to save. A window of 0 turns it off.
+    pub fn with_reorder(mut self, window_ns: u64) -> Self {
+        let first = self.lines[0].parser.venue();
+        let mixed = self.lines.iter().any(|l| l.parser.venue() != first);
+        self.reorder = (window_ns > 0 && mixed)
+            .then(|| reorder::Reorder::new(self.lines.len(), window_ns));
+        self
+    }
+
+    /// Is corrected-time ordering on?
+    pub fn reorders(&self) -> bool {
+        self.reorder.is_some()
+    }
+
+    /// Lets go the held events whose hold time is up (call when the source is idle, with the
+    /// receive clock now).
+    pub fn on_idle(&mut self, now_recv_ns: u64, out: &mut impl Sink<Envelope>) {
+        if self.reorder.is_some() {
+            self.release(now_recv_ns, out);
+        }
+    }
+
+    /// Lets every held event go (end of stream).
+    pub fn flush(&mut self, out: &mut impl Sink<Envelope>) {
+        let last = &mut self.last_market_ns;
+        if let Some(r) = &mut self.reorder {
+            r.flush(&mut |e| emit_clamped(last, e, out));
+        }
+        self.sync_reorder_stats();
+    }
+
+    fn release(&mut self, now_recv_ns: u64, out: &mut impl Sink<Envelope>) {
+        let delay = self.primary_offset.unwrap_or(0);
+        let last = &mut self.last_market_ns;
+        if let Some(r) = &mut self.reorder {
+            r.release(now_recv_ns, delay, &mut |e| emit_clamped(last, e, out));
+        }
+        self.sync_reorder_stats();
+    }
+
+    fn sync_reorder_stats(&mut self) {
+        if let Some(r) = &self.reorder {
+            let c = r.counts();
+            let st = &self.stats.parse;
+            st.reordered.add(c.reordered - self.reorder_seen.reordered);
+            st.reorder_late.add(c.late - self.reorder_seen.late);
+            self.reorder_seen = c;
         }
     }
 
@@ -538,9 +607,24 @@ impl ParseStage {
     }
 
     /// Parses one message and emits its events (trades, quotes, derived book quotes). A
-    /// message that fails anywhere emits nothing and is counted as malformed.
+    /// message that fails anywhere emits nothing and is counted as malformed. With
+    /// corrected-time ordering on, events are emitted once nothing earlier can still come.
     #[inline]
     pub fn on_message(&mut self, msg: RawMessage<'_>, out: &mut impl Sink<Envelope>) {
+        if self.reorder.is_none() {
+            return self.parse_message(msg, out);
+        }
+        let li = usize::from(msg.line).min(self.lines.len() - 1);
+        let recv = msg.recv_ns;
+        if let Some(r) = &mut self.reorder {
+            r.heard(li, recv);
+        }
+        self.parse_message(msg, out);
+        self.release(recv, out);
+    }
+
+    #[inline]
+    fn parse_message(&mut self, msg: RawMessage<'_>, out: &mut impl Sink<Envelope>) {
         let seq = self.seq;
         self.seq += 1;
         let li = usize::from(msg.line).min(self.lines.len() - 1);
@@ -692,7 +776,7 @@ impl ParseStage {
                     self.stats.parse.trades.inc();
                     self.stats.sources.get(li).trades.inc();
                     let at = self.corrected(li, t.trade_ns);
-                    self.emit(Payload::Trade(t), Some(at), seq, msg, out);
+                    self.emit(li, Payload::Trade(t), Some(at), seq, msg, out);
                 }
                 Event::Quote(mut q) => {
                     q.source = li as u8;
@@ -704,7 +788,7 @@ impl ParseStage {
                     }
                     self.stats.parse.book_tickers.inc();
                     let at = (q.event_ns != 0).then(|| self.corrected(li, q.event_ns));
-                    self.emit(Payload::BookTicker(q), at, seq, msg, out);
+                    self.emit(li, Payload::BookTicker(q), at, seq, msg, out);
                 }
                 Event::Kline(_) => {}
                 Event::BookBegin(u) => {
@@ -746,7 +830,7 @@ impl ParseStage {
                             self.stats.sources.get(li).book_quotes.inc();
                             self.stats.parse.book_tickers.inc();
                             let at = (q.event_ns != 0).then(|| self.corrected(li, q.event_ns));
-                            self.emit(Payload::BookTicker(q), at, seq, msg, out);
+                            self.emit(li, Payload::BookTicker(q), at, seq, msg, out);
                         }
                     }
                     book = None;
@@ -756,7 +840,12 @@ impl ParseStage {
     }
 
     /// A backup venue's time mapped onto the primaries' clock (so events of both order
-    /// correctly); a primary's own time is left as the venue stamped it.
+    /// correctly); a primary's own time is left as the venue stamped it. Each source's time
+    /// is moved onto our receive clock by its estimated offset (the low envelope of receive −
+    /// venue time), which makes it the earliest moment the event could have reached us. One-way
+    /// timing cannot tell a venue's clock error from its path's fixed delay, so this is the
+    /// order in which this host could first have known of the events: the order that matters to
+    /// a strategy running here.
     fn corrected(&self, li: usize, venue_ns: u64) -> u64 {
         let l = &self.lines[li];
         match (l.role, l.clock.offset, self.primary_offset) {
@@ -767,6 +856,7 @@ impl ParseStage {
 
     fn emit(
         &mut self,
+        li: usize,
         payload: Payload,
         venue_ns: Option<u64>,
         seq: u64,
@@ -776,16 +866,34 @@ impl ParseStage {
         // Market time: the venue's own stamp when it sends one, else what the source knows
         // (synthetic clock, recorded receive time), else the last market time seen; never the
         // live wall clock, and never running backwards, so candles and equity stay ordered.
-        let t = venue_ns.or(msg.market_ns).unwrap_or(0);
-        self.last_market_ns = self.last_market_ns.max(t);
-        out.emit(Envelope {
+        let t = venue_ns.or(msg.market_ns).unwrap_or(self.last_market_ns);
+        let env = Envelope {
             ingress_ns: msg.ingress_ns,
             stamp_ns: msg.ingress_ns,
             recv_ns: msg.recv_ns,
-            market_ns: self.last_market_ns,
+            market_ns: t,
             seq,
             payload,
-        });
+        };
+        if self.reorder.is_none() {
+            return emit_clamped(&mut self.last_market_ns, env, out);
+        }
+        // Sort key: the corrected venue time, or for an event the venue did not stamp, its
+        // receive time less the line's minimum delay (its earliest possible venue time).
+        let at = match venue_ns {
+            Some(v) => v,
+            None => match self.lines[li].clock.offset {
+                Some(off) => {
+                    let venue = (msg.recv_ns as i64).saturating_sub(off).max(0) as u64;
+                    self.corrected(li, venue)
+                }
+                None => msg.recv_ns,
+            },
+        };
+        let last = &mut self.last_market_ns;
+        if let Some(r) = &mut self.reorder {
+            r.push(li, at, env, &mut |e| emit_clamped(last, e, out));
+        }
     }
 
     /// After a snapshot: applies the held diffs of this book that follow it, in order, and
@@ -956,6 +1064,14 @@ impl ParseStage {
     }
 }
 
+/// Emits with the market time clamped to never run backwards.
+#[inline]
+fn emit_clamped(last: &mut u64, mut env: Envelope, out: &mut impl Sink<Envelope>) {
+    *last = (*last).max(env.market_ns);
+    env.market_ns = *last;
+    out.emit(env);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -989,6 +1105,101 @@ mod tests {
         assert!(matches!(r.poll(), Next::Msg(_)));
         assert!(matches!(r.poll(), Next::Msg(_)));
         assert!(matches!(r.poll(), Next::End));
+    }
+
+    /// A Binance primary 40 ms away and a Coinbase backup 5 ms away: a Binance trade held up
+    /// by 10 ms of jitter arrives after a Coinbase trade it preceded (by corrected time).
+    fn merge_two_venues(reorder_ms: u64) -> Vec<u64> {
+        use crate::core::cold::ColdRecord;
+        use crate::core::{Instrument, InstrumentTable};
+        const BASE_MS: u64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
+        const MS: u64 = 1_000_000;
+        let table = Arc::new(InstrumentTable::new(8));
+        table
+            .insert(Instrument {
+                symbol: Symbol::new(b"BTCUSDT").unwrap(),
+                tick: 1,
+                lot: 1,
+            })
+            .unwrap();
+        let (tx, _rx) = crate::ring::channel::<ColdRecord>(1024).unwrap();
+        let lines = vec![
+            LineSpec::primary("binance", VenueParser::new(Venue::Binance)),
+            LineSpec {
+                name: "coinbase".into(),
+                parser: VenueParser::new(Venue::Coinbase),
+                symbol_map: vec![("BTC-USD".into(), "BTCUSDT".into())],
+                role: Role::Backup,
+            },
+        ];
+        let mut p = ParseStage::new(
+            table,
+            false,
+            true,
+            &[],
+            lines,
+            BookPool {
+                books: 1,
+                levels: 8,
+            },
+            Arc::new(LaneStats::default()),
+            ColdTx::new(tx),
+        )
+        .with_reorder(reorder_ms * MS);
+        assert_eq!(p.reorders(), reorder_ms > 0);
+        let binance = |id: u64, t_ms: u64| {
+            format!(
+                r#"{{"e":"trade","E":{t},"s":"BTCUSDT","t":{id},"p":"100.0","q":"1","T":{t},"m":true}}"#,
+                t = BASE_MS + t_ms
+            )
+        };
+        let coinbase = |id: u64, t_ms: u64| {
+            format!(
+                r#"{{"type":"match","trade_id":{id},"maker_order_id":"a","taker_order_id":"b","side":"buy","size":"1","price":"100","product_id":"BTC-USD","sequence":{id},"time":"2024-01-01T00:00:{:02}.{:03}000Z"}}"#,
+                t_ms / 1000,
+                t_ms % 1000
+            )
+        };
+        // (line, message, receive time in ms after BASE), in arrival order.
+        let mut feed: Vec<(u8, String, u64)> = Vec::new();
+        for i in 0..3 {
+            feed.push((1, coinbase(100 + i, i * 10), i * 10 + 5));
+            feed.push((0, binance(i, i * 10), i * 10 + 40));
+        }
+        // Coinbase's trade at 100 could reach us at 105; Binance's at 60 at 100, but is late.
+        feed.push((1, coinbase(103, 100), 105));
+        feed.push((0, binance(3, 60), 110));
+        let mut out: Vec<Envelope> = Vec::new();
+        for (line, m, recv_ms) in &feed {
+            let recv = (BASE_MS + recv_ms) * MS;
+            p.on_message(
+                RawMessage {
+                    line: *line,
+                    bytes: m.as_bytes(),
+                    recv_ns: recv,
+                    ingress_ns: recv,
+                    market_ns: None,
+                },
+                &mut out,
+            );
+        }
+        p.flush(&mut out);
+        assert!(out.windows(2).all(|w| w[0].market_ns <= w[1].market_ns));
+        out.iter()
+            .map(|e| match e.payload {
+                Payload::Trade(t) => t.trade_id,
+                _ => u64::MAX,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_backup_venue_is_merged_in_corrected_time_order() {
+        let ordered = merge_two_venues(50);
+        assert_eq!(ordered.len(), 8, "nothing lost: {ordered:?}");
+        assert_eq!(&ordered[6..], &[3, 103], "Binance's earlier trade first");
+        let arrival = merge_two_venues(0);
+        assert_eq!(&arrival[6..], &[103, 3], "off: arrival order");
     }
 
     #[test]

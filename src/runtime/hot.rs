@@ -275,6 +275,36 @@ impl Stages {
     }
 }
 
+/// On an idle source: lets go the events the parse stage holds for corrected-time ordering
+/// whose hold time is up (live sources only; a replay's clock is its data, so its held events
+/// leave as later messages arrive, deterministically).
+#[inline]
+fn release_held(
+    source: &Source,
+    parser: &mut ParseStage,
+    parse_out: &mut Vec<Envelope>,
+    stages: &mut Stages,
+    next: Stage,
+    ctx: &mut Ctx,
+) {
+    if !parser.reorders() {
+        return;
+    }
+    let Some(now_recv) = source.recv_now() else {
+        return;
+    };
+    parse_out.clear();
+    parser.on_idle(now_recv, parse_out);
+    if parse_out.is_empty() {
+        return;
+    }
+    let now = clock::mono_ns();
+    for mut e in parse_out.iter().copied() {
+        e.stamp_ns = now;
+        stages.run(next, &e, ctx);
+    }
+}
+
 impl HotThread {
     /// Runs until the source ends (or `stop`), or the input ring closes; then closes its output.
     pub fn run(self) -> ThreadReport {
@@ -344,12 +374,23 @@ impl HotThread {
                         if let Some(r) = &mut stages.risk {
                             ctx.drain_exec(r);
                         }
+                        release_held(source, parser, &mut parse_out, &mut stages, next, &mut ctx);
                         idle.idle();
                     }
-                    Next::Busy => {}
+                    Next::Busy => {
+                        release_held(source, parser, &mut parse_out, &mut stages, next, &mut ctx);
+                    }
                     Next::Reset(line) => parser.reset_line(usize::from(line)),
                     Next::End => break,
                 }
+            }
+            // Events still held for corrected-time ordering go out before the rings close.
+            parse_out.clear();
+            parser.flush(&mut parse_out);
+            let now = clock::mono_ns();
+            for mut e in parse_out.iter().copied() {
+                e.stamp_ns = now;
+                stages.run(next, &e, &mut ctx);
             }
         } else if let Some(rx) = &mut input {
             loop {

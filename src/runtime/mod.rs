@@ -279,7 +279,14 @@ fn build_lane(
                         },
                         stats.clone(),
                         cold_ring(cc, li, "parse", cold_inputs)?,
-                    );
+                    )
+                    // Replay plays its files one after another, so only live lanes merge
+                    // sources in time.
+                    .with_reorder(if cfg.source.kind == SourceKind::Live {
+                        cfg.arbiter.reorder_ms.saturating_mul(1_000_000)
+                    } else {
+                        0
+                    });
                     stages.parse = Some((
                         build_source(
                             cfg,
