@@ -824,3 +824,204 @@ fn refused_connection_attempts_are_not_disconnects() {
         s["sources"][0]
     );
 }
+
+/// OKX's BTC-USDT trades and tickers from `ws/okx/cryptofeed_OKX.ws.1.0_20220513.jsonl.zst`
+/// (69 trades, ids 338476307…338476375, about 11 s of market time).
+fn okx_btc_lines(data: &Path) -> Vec<Vec<u8>> {
+    let cap = Capture::load(&data.join("ws/okx/cryptofeed_OKX.ws.1.0_20220513.jsonl.zst"))
+        .expect("OKX capture");
+    (0..cap.lines.len())
+        .map(|i| cap.line(i))
+        .filter(|l| {
+            l.starts_with(br#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data""#)
+                || l.starts_with(br#"{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data""#)
+        })
+        .map(|l| l.to_vec())
+        .collect()
+}
+
+/// The first `"key":<digits>` in `s` set to `v`.
+fn set_num(s: &str, key: &str, v: u64) -> String {
+    let pat = format!("\"{key}\":");
+    let at = s.find(&pat).unwrap_or_else(|| panic!("no {pat} in {s}")) + pat.len();
+    let end = at + s[at..].find(|c: char| !c.is_ascii_digit()).unwrap();
+    format!("{}{v}{}", &s[..at], &s[end..])
+}
+
+/// Every `"key":"<digits>"` in `s` set to `v`.
+fn set_quoted(s: &str, key: &str, v: u64) -> String {
+    let pat = format!("\"{key}\":\"");
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s;
+    while let Some(p) = rest.find(&pat) {
+        let at = p + pat.len();
+        let end = at + rest[at..].find('"').unwrap();
+        out.push_str(&rest[..at]);
+        out.push_str(&v.to_string());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every `"key":"<digits>"` in `s` plus `add`.
+fn shift_quoted(s: &str, key: &str, add: u64) -> String {
+    let pat = format!("\"{key}\":\"");
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s;
+    while let Some(p) = rest.find(&pat) {
+        let at = p + pat.len();
+        let end = at + rest[at..].find('"').unwrap();
+        let v: u64 = rest[at..end].parse().unwrap();
+        out.push_str(&rest[..at]);
+        out.push_str(&(v + add).to_string());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A backup venue end to end: Binance BTCUSDT is the primary (its capture's trades at
+/// 2 000 msg/s), OKX BTC-USDT the backup (its capture looped at 100 msg/s, ids and times
+/// shifted per loop). The Binance server stalls for 1.5 s after 3 000 trades: once the
+/// primary has been silent for `failover_after_ms` the OKX trades stand in, and once Binance
+/// has been healthy for `failback_after_ms` it is the source again. OKX's 2022 prices are
+/// about half of Binance's 2024 ones, so the cross-check flags a divergence.
+#[test]
+fn backup_venue_fails_over_and_back_end_to_end() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let trades = trade_lines(&data);
+    let okx = okx_btc_lines(&data);
+    assert_eq!(okx.len(), 94, "OKX BTC-USDT lines with data");
+    let okx_trades: Vec<_> = okx
+        .iter()
+        .filter(|l| l.starts_with(br#"{"arg":{"channel":"trades""#))
+        .collect();
+    assert_eq!(okx_trades.len(), 69);
+
+    // Market time as the pace makes it (trade i at t0 + i/2 ms), so the two venues' clocks
+    // run at the speed of the wall clock, as live ones do.
+    let t0 = field(&trades[0], "T");
+    let retimed: Vec<Vec<u8>> = trades
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let t = t0 + (i / 2) as u64;
+            let lag = field(l, "E") - field(l, "T");
+            let s = std::str::from_utf8(l).unwrap();
+            set_num(&set_num(s, "T", t), "E", t + lag).into_bytes()
+        })
+        .collect();
+    let mut cfg = ServerConfig::new(Arc::new(retimed));
+    cfg.mode = Mode::Resume;
+    cfg.pace = Pace::PerSec(2_000);
+    cfg.faults.at_lines = vec![(3_000, LineFault::Stall(1_500))];
+    let primary = WsServer::start(cfg);
+
+    let per_loop = okx.len();
+    let okx_t0 = 1_652_459_224_000;
+    let gen = {
+        let okx = okx.clone();
+        move |i: usize| {
+            // Ids continue across loops; line i is stamped 10 ms after line i - 1.
+            let k = (i / per_loop) as u64;
+            let s = std::str::from_utf8(&okx[i % per_loop]).unwrap();
+            let s = shift_quoted(s, "tradeId", k * 69);
+            set_quoted(&s, "ts", okx_t0 + 10 * i as u64).into_bytes()
+        }
+    };
+    let mut bcfg = ServerConfig::new(Arc::new(Vec::new()));
+    bcfg.mode = Mode::Broadcast;
+    bcfg.pace = Pace::PerSec(100);
+    bcfg.require_subscribe = false;
+    bcfg.endless = Some(Endless {
+        count: 100 * 600,
+        line: Arc::new(gen),
+    });
+    let backup = WsServer::start(bcfg);
+
+    let okx_feed = format!(
+        "feeds.okx={{venue='okx',url='{}',role='backup',symbols={{'BTC-USDT'='BTCUSDT'}},backoff_initial_ms=20,backoff_max_ms=20}}",
+        backup.url()
+    );
+    let run = LiveRun::start(
+        "live-failover",
+        &[
+            feed("binance", &primary.url(), ",stale_after_ms=20000"),
+            okx_feed,
+            "arbiter.failover_after_ms=300".into(),
+            "arbiter.failback_after_ms=300".into(),
+        ],
+    );
+    run.wait_until(
+        "a failback and every primary trade",
+        HANG_GUARD,
+        |m| {
+            m["failbacks"].as_u64().unwrap_or(0) >= 1
+                && m["sources"][0]["trades"].as_u64() == Some(TRADES)
+        },
+        || format!("primary {:?}", primary.records()),
+    );
+    let res = run.stop();
+    let s = &res.summary;
+    let journal = std::fs::read_to_string(res.report_dir.join("journal.md")).unwrap();
+
+    let failovers = s["arbiter"]["failovers"].as_u64().unwrap();
+    let failbacks = s["arbiter"]["failbacks"].as_u64().unwrap();
+    assert!(failovers >= 1, "{}", s["arbiter"]);
+    assert!(
+        failbacks == failovers || failbacks + 1 == failovers,
+        "{}",
+        s["arbiter"]
+    );
+    let fo: Vec<&str> = journal
+        .lines()
+        .filter(|l| l.contains("feed `okx`: ") && l.contains("**failover**: BTCUSDT"))
+        .collect();
+    assert_eq!(fo.len() as u64, failovers, "{journal}");
+    assert_eq!(
+        journal
+            .lines()
+            .filter(|l| l.contains("**failback**: BTCUSDT"))
+            .count() as u64,
+        failbacks,
+        "{journal}"
+    );
+    // The journal says how long the primary had been silent: at least the configured time.
+    for l in &fo {
+        let silent: u64 = l
+            .split("primaries silent ")
+            .nth(1)
+            .and_then(|x| x.split(' ').next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("silent ms in {l}"));
+        assert!(silent >= 300, "{l}");
+    }
+    // The backup's trades stood in while failed over; the primary's were held back meanwhile.
+    let backup_passed = src(s, 1, "first_delivered");
+    let primary_passed = src(s, 0, "first_delivered");
+    assert!(backup_passed > 0, "{}", s["sources"]);
+    assert!(backup_passed <= src(s, 1, "trades"), "{}", s["sources"]);
+    assert!(
+        primary_passed > 0 && primary_passed < TRADES,
+        "{}",
+        s["sources"]
+    );
+    assert_eq!(src(s, 0, "trades"), TRADES);
+    assert!(anomaly(s, "divergence") >= 1, "{}", s["anomalies"]);
+    assert_eq!(s["messages"]["malformed"], 0);
+    // Two venues in one live lane: events are ordered by corrected time. The trades Binance
+    // held during its stall arrive after OKX trades stamped later were already out: late.
+    assert!(s["arbiter"]["reordered"].is_u64(), "{}", s["arbiter"]);
+    assert!(
+        s["arbiter"]["reorder_late"].as_u64().unwrap() > 0,
+        "{}",
+        s["arbiter"]
+    );
+    eprintln!(
+        "live-failover: failovers {failovers}, failbacks {failbacks}, primary passed {primary_passed}, backup passed {backup_passed}, reordered {}, late {}, journal: {fo:?}",
+        s["arbiter"]["reordered"], s["arbiter"]["reorder_late"]
+    );
+}

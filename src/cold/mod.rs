@@ -457,6 +457,8 @@ impl ColdWriter {
             "fills": t.fills,
             "anomalies": t.anomalies,
             "cold_drops": t.cold_drops,
+            "failovers": t.failovers,
+            "failbacks": t.failbacks,
             "realized": t.realized as f64 / 1e8,
             "fees": t.fees as f64 / 1e8,
             "equity": self.last_equity as f64 / 1e8,

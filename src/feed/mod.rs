@@ -553,8 +553,8 @@ impl ParseStage {
     pub fn with_reorder(mut self, window_ns: u64) -> Self {
         let first = self.lines[0].parser.venue();
         let mixed = self.lines.iter().any(|l| l.parser.venue() != first);
-        self.reorder = (window_ns > 0 && mixed)
-            .then(|| reorder::Reorder::new(self.lines.len(), window_ns));
+        self.reorder =
+            (window_ns > 0 && mixed).then(|| reorder::Reorder::new(self.lines.len(), window_ns));
         self
     }
 

@@ -228,7 +228,6 @@ mod tests {
         // Line 0 reached 100 > 90: event 3 (t=90) leaves, event 2 (t=100) waits for line 1.
         r.flush(&mut o2);
         assert_eq!(r.counts().late, 0);
-        drop(o2);
         assert_eq!(ids(&out2), vec![1, 3, 2]);
     }
 
@@ -265,7 +264,6 @@ mod tests {
         // Line 1 goes quiet; 6 ms on, the bound lets event 3 go without it.
         r.release(1_007 * MS, MS as i64, &mut o);
         let after = r.held();
-        drop(o);
         assert_eq!((before, after), (1, 0));
         assert_eq!(ids(&out), vec![1, 2, 3]);
     }
@@ -281,7 +279,6 @@ mod tests {
         r.heard(0, 101 * MS);
         r.push(0, 50 * MS, env(1, 50 * MS), &mut o);
         r.release(101 * MS, 0, &mut o);
-        drop(o);
         assert_eq!(ids(&out), vec![2, 1]);
         assert_eq!(r.counts().late, 1);
     }
@@ -297,7 +294,6 @@ mod tests {
         }
         assert_eq!(r.heap.capacity(), cap);
         assert_eq!(r.held(), REORDER_CAPACITY);
-        drop(o);
         assert_eq!(out.len(), 10);
     }
 }
