@@ -27,6 +27,7 @@ pub mod feed;
 pub mod arbiter;
 pub mod candles;
 pub mod indicators;
+pub mod patterns;
 pub mod strategy;
 
 pub mod orders;

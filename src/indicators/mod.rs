@@ -4,7 +4,10 @@
 //! reads, and emits an [`IndicatorUpdate`] after every closed candle (the candle itself is
 //! passed on first). State is a fixed table allocated at start.
 
+pub mod bar;
 pub mod ema;
+
+pub use bar::Bar;
 
 use std::sync::Arc;
 

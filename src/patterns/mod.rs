@@ -1,0 +1,1 @@
+//! Candle patterns, TA-Lib compatible (to be written).
