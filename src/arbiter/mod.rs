@@ -212,6 +212,8 @@ pub struct Arbiter {
     spec: ArbiterSpec,
     stats: Arc<LaneStats>,
     cold: ColdTx,
+    /// Anomalies flagged while checking the current event (bit per kind).
+    marks: u16,
 }
 
 impl Arbiter {
@@ -230,6 +232,7 @@ impl Arbiter {
             spec,
             stats,
             cold,
+            marks: 0,
         }
     }
 
@@ -251,6 +254,7 @@ impl Arbiter {
         got: i64,
     ) {
         self.stats.arbiter.anomalies[kind.index()].inc();
+        self.marks |= 1 << kind.index();
         if source != NO_SOURCE {
             self.stats.source_arb.get(usize::from(source)).anomalies[kind.index()].inc();
         }
@@ -297,10 +301,19 @@ impl Arbiter {
             out.emit(*env);
             return;
         }
+        self.marks = 0;
         let pass = self.route(env, i, instrument, source, price) && self.check(env, i, source);
         if pass {
             self.stats.arbiter.passed.inc();
-            out.emit(*env);
+            let mut e = *env;
+            if let Payload::Trade(t) = &mut e.payload {
+                // Candles carry what was wrong with the trades they hold.
+                t.anomalies |= self.marks;
+                if self.role(t.source) == Role::Backup {
+                    t.flags |= Trade::FROM_BACKUP;
+                }
+            }
+            out.emit(e);
         } else {
             self.stats.arbiter.dropped.inc();
         }
@@ -587,6 +600,7 @@ mod tests {
                 buyer_is_maker: false,
                 source: 0,
                 flags: 0,
+                anomalies: 0,
             }),
         }
     }

@@ -1,11 +1,22 @@
 //! Trades → OHLCV candles at every configured resolution, UTC-aligned, in exchange time.
 //!
-//! Each trade updates one open bucket per resolution directly (not a cascade of closed
-//! candles), so a coarse candle closes on the first trade of its next bucket, not one fine
-//! candle later. Buckets without trades emit nothing. A trade older than its open bucket is a
-//! late trade: counted, flagged on the candle, journaled, not applied (revisions come later).
-//! Every input event is passed on after the candles it closed, so downstream sees a candle
-//! before the trade that closed it.
+//! * **Cascade.** Only the finest resolution reads trades. When one of its candles closes, it
+//!   is folded into the open candle of the next resolution, and so on up: a 1d candle is built
+//!   from 1h candles, never by re-reading trades. Resolutions nest (each divides the next), so
+//!   a coarse candle closes on the same trade as the fine one that crosses its boundary: no
+//!   candle waits for a later one. Closed candles are emitted finest first, then the trade.
+//! * **Integrity.** Each candle carries the sources whose trades it holds, the anomalies the
+//!   arbiter flagged on them, its revision count and flags ([`Candle::FLAG_ID_GAP`] …).
+//! * **Gaps.** A bucket without trades is either skipped (the next candle is flagged
+//!   [`Candle::FLAG_AFTER_GAP`]) or, with `candles.gaps = "fill"`, emitted as a flat candle at
+//!   the previous close with no volume ([`Candle::FLAG_FILLED`]). A gap longer than
+//!   [`MAX_FILL`] buckets is an outage, not a quiet market: it is skipped and flagged.
+//! * **Late trades.** A trade for a bucket that has already closed, at most
+//!   `candles.lateness_ms` behind the newest trade, is applied to its candle at every
+//!   resolution; a candle that had already closed is emitted again with `revision + 1`.
+//!   Open and close follow trade time, so a late trade can change them too. A later trade,
+//!   or one whose candle is no longer kept ([`KEPT`] per resolution), is counted, journaled
+//!   and flags its bucket's open candle [`Candle::FLAG_LATE`].
 //!
 //! State is a fixed table of instruments × resolutions allocated at start; nothing allocates
 //! after.
@@ -16,55 +27,211 @@ use crate::core::cold::{ColdRecord, ColdTx};
 use crate::core::stats::{AnomalyKind, LaneStats};
 use crate::core::{Candle, Envelope, InstrumentId, Payload, Price, Qty, Resolution, Sink, Trade};
 
+/// Longest run of empty buckets filled with flat candles (per resolution, per gap).
+pub const MAX_FILL: u64 = 4_096;
+
+/// Closed candles kept per instrument and resolution for late trades to revise.
+pub const KEPT: usize = 8;
+
+/// What to do with a bucket that saw no trades.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GapPolicy {
+    /// Emit nothing; the next candle is flagged [`Candle::FLAG_AFTER_GAP`].
+    #[default]
+    Skip,
+    /// Emit a flat candle at the previous close, flagged [`Candle::FLAG_FILLED`].
+    Fill,
+}
+
+/// A candle being built, with the trade times that decide its open and close.
+#[derive(Clone, Copy, Debug)]
+struct Part {
+    c: Candle,
+    /// Time (and id, for ties) of the trade that set the open.
+    first: (u64, u64),
+    /// Time and id of the trade that set the close.
+    last: (u64, u64),
+}
+
+impl Part {
+    fn of_trade(t: &Trade, r: Resolution, open_ns: u64) -> Self {
+        let taker_buy = if t.buyer_is_maker { 0 } else { t.qty.0 };
+        Self {
+            c: Candle {
+                instrument: t.instrument,
+                resolution: r,
+                open_ns,
+                open: t.price,
+                high: t.price,
+                low: t.price,
+                close: t.price,
+                volume: t.qty,
+                quote_volume: quote(t.price, t.qty),
+                trades: 1,
+                first_trade_id: t.trade_id,
+                last_trade_id: t.trade_id,
+                taker_buy_volume: Qty(taker_buy),
+                sources: source_bit(t.source),
+                anomalies: t.anomalies,
+                revision: 0,
+                flags: if t.flags & Trade::FROM_BACKUP != 0 {
+                    Candle::FLAG_BACKUP
+                } else {
+                    0
+                },
+            },
+            first: (t.trade_ns, t.trade_id),
+            last: (t.trade_ns, t.trade_id),
+        }
+    }
+
+    /// A flat candle for an empty bucket.
+    fn filled(instrument: InstrumentId, r: Resolution, open_ns: u64, close: Price) -> Candle {
+        Candle {
+            instrument,
+            resolution: r,
+            open_ns,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: Qty(0),
+            quote_volume: 0,
+            trades: 0,
+            first_trade_id: 0,
+            last_trade_id: 0,
+            taker_buy_volume: Qty(0),
+            sources: 0,
+            anomalies: 0,
+            revision: 0,
+            flags: Candle::FLAG_FILLED,
+        }
+    }
+
+    /// Adds another part of the same bucket (a trade, or a finer candle).
+    fn merge(&mut self, o: &Part) {
+        let c = &mut self.c;
+        if c.trades == 0 {
+            // A filled candle taking its first trade becomes that trade's candle.
+            let (r, open_ns, revision) = (c.resolution, c.open_ns, c.revision);
+            *self = *o;
+            self.c.resolution = r;
+            self.c.open_ns = open_ns;
+            self.c.revision = revision;
+            self.c.flags &= !Candle::FLAG_FILLED;
+            return;
+        }
+        if o.first < self.first {
+            c.open = o.c.open;
+            self.first = o.first;
+        }
+        if o.last >= self.last {
+            c.close = o.c.close;
+            self.last = o.last;
+        }
+        c.high = c.high.max(o.c.high);
+        c.low = c.low.min(o.c.low);
+        c.volume = Qty(c.volume.0.saturating_add(o.c.volume.0));
+        c.quote_volume = c.quote_volume.saturating_add(o.c.quote_volume);
+        c.taker_buy_volume = Qty(c.taker_buy_volume.0.saturating_add(o.c.taker_buy_volume.0));
+        c.trades = c.trades.saturating_add(o.c.trades);
+        c.first_trade_id = c.first_trade_id.min(o.c.first_trade_id);
+        c.last_trade_id = c.last_trade_id.max(o.c.last_trade_id);
+        c.sources |= o.c.sources;
+        c.anomalies |= o.c.anomalies;
+        c.flags |= o.c.flags & !Candle::FLAG_FILLED;
+    }
+
+    /// Adds a trade that arrived in order: notes a hole in the trade ids.
+    fn add_trade(&mut self, t: &Trade) {
+        let ordered = t.flags & (Trade::UNORDERED_ID | Trade::FROM_BACKUP) == 0;
+        if ordered && self.c.trades > 0 && t.trade_id != self.c.last_trade_id.wrapping_add(1) {
+            self.c.flags |= Candle::FLAG_ID_GAP;
+        }
+        let part = Part::of_trade(t, self.c.resolution, self.c.open_ns);
+        self.merge(&part);
+    }
+}
+
+/// One instrument at one resolution.
 #[derive(Clone, Copy)]
-struct Builder {
-    open: Option<Candle>,
+struct Level {
+    open: Option<Part>,
+    /// Recently closed candles, a ring (for revisions).
+    kept: [Option<Part>; KEPT],
+    next_kept: usize,
+    /// Close and bucket of the last closed candle (gap handling).
+    last_close: Option<(u64, Price)>,
+    /// Empty buckets were skipped before the next candle.
+    after_gap: bool,
+}
+
+impl Level {
+    const EMPTY: Level = Level {
+        open: None,
+        kept: [None; KEPT],
+        next_kept: 0,
+        last_close: None,
+        after_gap: false,
+    };
+
+    fn keep(&mut self, p: Part) {
+        self.kept[self.next_kept] = Some(p);
+        self.next_kept = (self.next_kept + 1) % KEPT;
+    }
+
+    fn kept_mut(&mut self, open_ns: u64) -> Option<&mut Part> {
+        self.kept
+            .iter_mut()
+            .flatten()
+            .find(|p| p.c.open_ns == open_ns)
+    }
 }
 
 /// The candle stage.
 pub struct Candles {
     resolutions: Vec<Resolution>,
     /// `instrument * resolutions.len() + r`.
-    builders: Vec<Builder>,
+    levels: Vec<Level>,
+    /// Newest trade time per instrument (the lateness clock).
+    newest: Vec<u64>,
+    gaps: GapPolicy,
+    lateness_ns: u64,
     stats: Arc<LaneStats>,
     cold: ColdTx,
 }
 
 impl Candles {
-    /// Candles for up to `instruments` instruments at `resolutions`.
+    /// Candles for up to `instruments` instruments at `resolutions` (each must divide the
+    /// next; the config guarantees it), skipping empty buckets, with no lateness.
     pub fn new(
         instruments: usize,
         resolutions: &[Resolution],
         stats: Arc<LaneStats>,
         cold: ColdTx,
     ) -> Self {
+        let mut resolutions = resolutions.to_vec();
+        resolutions.sort();
+        resolutions.dedup();
         Self {
-            resolutions: resolutions.to_vec(),
-            builders: vec![Builder { open: None }; instruments * resolutions.len()],
+            levels: vec![Level::EMPTY; instruments * resolutions.len()],
+            newest: vec![0; instruments],
+            resolutions,
+            gaps: GapPolicy::Skip,
+            lateness_ns: 0,
             stats,
             cold,
         }
     }
 
-    fn start(t: &Trade, r: Resolution, open_ns: u64) -> Candle {
-        Candle {
-            instrument: t.instrument,
-            resolution: r,
-            open_ns,
-            open: t.price,
-            high: t.price,
-            low: t.price,
-            close: t.price,
-            volume: t.qty,
-            quote_volume: quote(t.price, t.qty),
-            trades: 1,
-            first_trade_id: t.trade_id,
-            last_trade_id: t.trade_id,
-            flags: 0,
-        }
+    /// Sets the gap policy and the lateness window.
+    pub fn with_policy(mut self, gaps: GapPolicy, lateness_ns: u64) -> Self {
+        self.gaps = gaps;
+        self.lateness_ns = lateness_ns;
+        self
     }
 
-    /// Updates candles with a trade; emits closed candles, then the event itself.
+    /// Updates candles with an event; emits closed (and revised) candles, then the event.
     #[inline]
     pub fn on_event(&mut self, env: &Envelope, out: &mut impl Sink<Envelope>) {
         if let Payload::Trade(t) = env.payload {
@@ -75,64 +242,221 @@ impl Candles {
 
     fn on_trade(&mut self, env: &Envelope, t: &Trade, out: &mut impl Sink<Envelope>) {
         let n = self.resolutions.len();
-        let base = t.instrument.index() * n;
-        for (ri, &r) in self.resolutions.iter().enumerate() {
-            let Some(b) = self.builders.get_mut(base + ri) else {
-                return;
-            };
-            let open_ns = t.trade_ns - t.trade_ns % r.nanos();
-            match &mut b.open {
-                None => b.open = Some(Self::start(t, r, open_ns)),
-                Some(c) if open_ns == c.open_ns => {
-                    if t.trade_id != c.last_trade_id.wrapping_add(1) {
-                        c.flags |= Candle::FLAG_GAP;
-                    }
-                    c.high = c.high.max(t.price);
-                    c.low = c.low.min(t.price);
-                    c.close = t.price;
-                    c.volume = Qty(c.volume.0.saturating_add(t.qty.0));
-                    c.quote_volume = c.quote_volume.saturating_add(quote(t.price, t.qty));
-                    c.trades = c.trades.saturating_add(1);
-                    c.last_trade_id = t.trade_id;
+        let i = t.instrument.index();
+        if n == 0 || i >= self.newest.len() {
+            return;
+        }
+        let r0 = self.resolutions[0];
+        let bucket = t.trade_ns - t.trade_ns % r0.nanos();
+        let base = i * n;
+        match self.levels[base].open {
+            Some(p) if bucket == p.c.open_ns => {
+                if let Some(p) = &mut self.levels[base].open {
+                    p.add_trade(t);
                 }
-                Some(c) if open_ns > c.open_ns => {
-                    let closed = *c;
-                    *c = Self::start(t, r, open_ns);
-                    self.stats.candles.closed[r.index()].inc();
-                    out.emit(Envelope {
-                        payload: Payload::Candle(closed),
-                        ..*env
-                    });
-                }
-                Some(c) => {
-                    c.flags |= Candle::FLAG_LATE;
-                    if ri == 0 {
-                        self.stats.candles.late.inc();
-                        self.cold.send(
-                            ColdRecord::Anomaly {
-                                source: crate::core::cold::NO_SOURCE,
-                                market_ns: env.market_ns,
-                                kind: AnomalyKind::LateTrade,
-                                instrument: Some(t.instrument),
-                                seq: env.seq,
-                                expected: c.open_ns as i64,
-                                got: t.trade_ns as i64,
-                            },
-                            &self.stats.cold_drops[2],
-                        );
+            }
+            Some(p) if bucket < p.c.open_ns => return self.late(env, t, out),
+            open => {
+                if let Some(p) = open {
+                    self.close(env, base, 0, p, t.trade_ns, out);
+                } else if let Some((last, _)) = self.levels[base].last_close {
+                    if bucket <= last {
+                        return self.late(env, t, out);
                     }
                 }
+                self.start(env, base, 0, Part::of_trade(t, r0, bucket), out);
+            }
+        }
+        self.newest[i] = self.newest[i].max(t.trade_ns);
+    }
+
+    /// Opens a level's candle with its first part, after the gap before it (if any).
+    fn start(
+        &mut self,
+        env: &Envelope,
+        base: usize,
+        ri: usize,
+        mut p: Part,
+        out: &mut impl Sink<Envelope>,
+    ) {
+        let r = self.resolutions[ri];
+        let lv = &mut self.levels[base + ri];
+        if let Some((last, close)) = lv.last_close {
+            let missing = p.c.open_ns.saturating_sub(last) / r.nanos();
+            let missing = missing.saturating_sub(1);
+            if missing > 0 {
+                if self.gaps == GapPolicy::Fill && missing <= MAX_FILL {
+                    for k in 1..=missing {
+                        let c = Part::filled(p.c.instrument, r, last + k * r.nanos(), close);
+                        let part = Part {
+                            c,
+                            first: (c.open_ns, 0),
+                            last: (c.open_ns, 0),
+                        };
+                        lv.keep(part);
+                        self.stats.candles.filled.inc();
+                        self.stats.candles.closed[r.index()].inc();
+                        out.emit(Envelope {
+                            payload: Payload::Candle(c),
+                            ..*env
+                        });
+                    }
+                    lv.last_close = Some((last + missing * r.nanos(), close));
+                } else {
+                    lv.after_gap = true;
+                }
+            }
+        }
+        if std::mem::take(&mut lv.after_gap) {
+            p.c.flags |= Candle::FLAG_AFTER_GAP;
+        }
+        lv.open = Some(p);
+    }
+
+    /// Closes a level's candle (a trade at `now_ns` starts the next bucket): emits it, folds
+    /// it into the next resolution, and closes that one too if `now_ns` crosses its boundary.
+    fn close(
+        &mut self,
+        env: &Envelope,
+        base: usize,
+        ri: usize,
+        p: Part,
+        now_ns: u64,
+        out: &mut impl Sink<Envelope>,
+    ) {
+        let r = self.resolutions[ri];
+        {
+            let lv = &mut self.levels[base + ri];
+            lv.open = None;
+            lv.keep(p);
+            lv.last_close = Some((p.c.open_ns, p.c.close));
+        }
+        self.stats.candles.closed[r.index()].inc();
+        out.emit(Envelope {
+            payload: Payload::Candle(p.c),
+            ..*env
+        });
+        let Some(&up) = self.resolutions.get(ri + 1) else {
+            return;
+        };
+        let up_bucket = p.c.open_ns - p.c.open_ns % up.nanos();
+        let mut coarse = p;
+        coarse.c.resolution = up;
+        coarse.c.open_ns = up_bucket;
+        coarse.c.revision = 0;
+        coarse.c.flags &= !Candle::FLAG_AFTER_GAP;
+        match self.levels[base + ri + 1].open {
+            Some(ref mut o) if o.c.open_ns == up_bucket => {
+                let ordered = p.c.flags & Candle::FLAG_BACKUP == 0;
+                if ordered && p.c.first_trade_id != o.c.last_trade_id.wrapping_add(1) {
+                    o.c.flags |= Candle::FLAG_ID_GAP;
+                }
+                o.merge(&coarse);
+            }
+            Some(o) if o.c.open_ns < up_bucket => {
+                // Cannot happen while resolutions nest; closed rather than lost if it does.
+                self.close(env, base, ri + 1, o, up_bucket, out);
+                self.start(env, base, ri + 1, coarse, out);
+            }
+            Some(_) => {}
+            None => self.start(env, base, ri + 1, coarse, out),
+        }
+        if now_ns - now_ns % up.nanos() > up_bucket {
+            if let Some(o) = self.levels[base + ri + 1].open {
+                self.close(env, base, ri + 1, o, now_ns, out);
             }
         }
     }
 
-    /// The open (unfinished) candle of an instrument at a resolution, if any.
+    /// A trade for a bucket the finest level has moved past.
+    fn late(&mut self, env: &Envelope, t: &Trade, out: &mut impl Sink<Envelope>) {
+        let i = t.instrument.index();
+        let n = self.resolutions.len();
+        let base = i * n;
+        let within = self.newest[i].saturating_sub(t.trade_ns) <= self.lateness_ns;
+        let r0 = self.resolutions[0];
+        let b0 = t.trade_ns - t.trade_ns % r0.nanos();
+        if within && self.levels[base].kept_mut(b0).is_some() {
+            for ri in 0..n {
+                let r = self.resolutions[ri];
+                let b = t.trade_ns - t.trade_ns % r.nanos();
+                let part = Part::of_trade(t, r, b);
+                let lv = &mut self.levels[base + ri];
+                if let Some(o) = lv.open.as_mut().filter(|o| o.c.open_ns == b) {
+                    o.merge(&part);
+                } else if let Some(k) = lv.kept_mut(b) {
+                    k.merge(&part);
+                    k.c.revision = k.c.revision.saturating_add(1);
+                    let c = k.c;
+                    self.stats.candles.revisions.inc();
+                    out.emit(Envelope {
+                        payload: Payload::Candle(c),
+                        ..*env
+                    });
+                }
+                // Otherwise this level's candle for the bucket has not started yet: the
+                // revised finer candle is folded into it when it closes.
+            }
+            return;
+        }
+        self.stats.candles.late.inc();
+        if let Some(o) = &mut self.levels[base].open {
+            o.c.flags |= Candle::FLAG_LATE;
+        }
+        self.cold.send(
+            ColdRecord::Anomaly {
+                source: t.source,
+                market_ns: env.market_ns,
+                kind: AnomalyKind::LateTrade,
+                instrument: Some(t.instrument),
+                seq: env.seq,
+                expected: self.newest[i] as i64,
+                got: t.trade_ns as i64,
+            },
+            &self.stats.cold_drops[2],
+        );
+    }
+
+    /// Closes every open candle (end of a file or a run): emits them finest first.
+    pub fn flush(&mut self, env: &Envelope, out: &mut impl Sink<Envelope>) {
+        let n = self.resolutions.len();
+        for i in 0..self.newest.len() {
+            let base = i * n;
+            if let Some(p) = self.levels[base].open {
+                // A time past every bucket closes the whole cascade.
+                self.close(env, base, 0, p, u64::MAX, out);
+            }
+        }
+    }
+
+    /// The candle being built for an instrument at a resolution, including the finer
+    /// candles not yet folded into it (what it would be if it closed now).
     pub fn open_candle(&self, id: InstrumentId, r: Resolution) -> Option<Candle> {
         let ri = self.resolutions.iter().position(|&x| x == r)?;
-        self.builders
-            .get(id.index() * self.resolutions.len() + ri)?
-            .open
+        let base = id.index() * self.resolutions.len();
+        let mut acc: Option<Part> = None;
+        for k in (0..=ri).rev() {
+            if let Some(mut p) = self.levels.get(base + k)?.open {
+                p.c.resolution = r;
+                p.c.open_ns -= p.c.open_ns % r.nanos();
+                match &mut acc {
+                    None => acc = Some(p),
+                    Some(a) if a.c.open_ns == p.c.open_ns => a.merge(&p),
+                    Some(_) => {}
+                }
+            }
+        }
+        acc.map(|p| p.c)
     }
+
+    /// Resolutions built, finest first.
+    pub fn resolutions(&self) -> &[Resolution] {
+        &self.resolutions
+    }
+}
+
+fn source_bit(source: u8) -> u64 {
+    1u64 << u32::from(source.min(63))
 }
 
 fn quote(p: Price, q: Qty) -> i64 {
@@ -141,107 +465,4 @@ fn quote(p: Price, q: Qty) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ring::channel;
-
-    fn trade(id: u64, ms: u64, px: i64, qty: i64) -> Envelope {
-        Envelope {
-            ingress_ns: 0,
-            stamp_ns: 0,
-            recv_ns: 0,
-            market_ns: ms * 1_000_000,
-            seq: id,
-            payload: Payload::Trade(Trade {
-                instrument: InstrumentId(0),
-                trade_id: id,
-                price: Price(px),
-                qty: Qty(qty),
-                trade_ns: ms * 1_000_000,
-                event_ns: ms * 1_000_000,
-                buyer_is_maker: false,
-                source: 0,
-                flags: 0,
-            }),
-        }
-    }
-
-    fn candles(out: &[Envelope]) -> Vec<Candle> {
-        out.iter()
-            .filter_map(|e| match e.payload {
-                Payload::Candle(c) => Some(c),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn aggregates_and_closes_on_the_next_bucket() {
-        let stats = Arc::new(LaneStats::default());
-        let (tx, _rx) = channel(64).unwrap();
-        let mut c = Candles::new(
-            1,
-            &[Resolution::S1, Resolution::M1],
-            stats.clone(),
-            ColdTx::new(tx),
-        );
-        let mut out = Vec::new();
-        c.on_event(&trade(1, 60_000, 100, 1), &mut out);
-        c.on_event(&trade(2, 60_500, 105, 2), &mut out);
-        c.on_event(&trade(3, 60_900, 95, 3), &mut out);
-        c.on_event(&trade(4, 61_000, 101, 4), &mut out);
-        let got = candles(&out);
-        assert_eq!(got.len(), 1);
-        let k = got[0];
-        assert_eq!(
-            (k.open, k.high, k.low, k.close),
-            (Price(100), Price(105), Price(95), Price(95))
-        );
-        assert_eq!(k.volume, Qty(6));
-        assert_eq!(k.trades, 3);
-        assert_eq!(k.open_ns, 60_000_000_000);
-        assert_eq!(k.flags, 0);
-        // The candle comes before the trade that closed it.
-        assert!(matches!(out[3].payload, Payload::Candle(_)));
-        assert!(matches!(out[4].payload, Payload::Trade(_)));
-        // Next minute: the 1s and the 1m close together.
-        c.on_event(&trade(7, 120_000, 110, 1), &mut out);
-        let got = candles(&out);
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[2].resolution, Resolution::M1);
-        assert_eq!(got[2].trades, 4);
-        assert_eq!(got[2].close, Price(101));
-        assert_eq!(got[1].flags, 0);
-        assert_eq!(stats.candles_closed(Resolution::S1), 2);
-        assert_eq!(stats.candles_closed(Resolution::M1), 1);
-    }
-
-    #[test]
-    fn late_trades_are_flagged_not_applied() {
-        let stats = Arc::new(LaneStats::default());
-        let (tx, mut rx) = channel(64).unwrap();
-        let mut c = Candles::new(1, &[Resolution::S1], stats.clone(), ColdTx::new(tx));
-        let mut out = Vec::new();
-        c.on_event(&trade(1, 2_000, 100, 1), &mut out);
-        c.on_event(&trade(2, 1_500, 1, 1), &mut out);
-        let open = c.open_candle(InstrumentId(0), Resolution::S1).unwrap();
-        assert_eq!(open.low, Price(100));
-        assert_eq!(open.flags & Candle::FLAG_LATE, Candle::FLAG_LATE);
-        assert_eq!(stats.candles.late.get(), 1);
-        assert!(rx.try_pop().is_some());
-    }
-
-    #[test]
-    fn unknown_instrument_is_ignored_not_a_panic() {
-        let stats = Arc::new(LaneStats::default());
-        let (tx, _rx) = channel(2).unwrap();
-        let mut c = Candles::new(1, &[Resolution::S1], stats, ColdTx::new(tx));
-        let mut e = trade(1, 1, 1, 1);
-        if let Payload::Trade(t) = &mut e.payload {
-            t.instrument = InstrumentId(9);
-        }
-        let mut out = Vec::new();
-        c.on_event(&e, &mut out);
-        assert_eq!(out.len(), 1);
-    }
-}
+mod tests;

@@ -317,13 +317,22 @@ fn default_cold_ring() -> usize {
 struct RawCandles {
     #[serde(default = "default_resolutions")]
     resolutions: Vec<String>,
+    #[serde(default = "default_gaps")]
+    gaps: String,
+    #[serde(default)]
+    lateness_ms: u64,
 }
 impl Default for RawCandles {
     fn default() -> Self {
         Self {
             resolutions: default_resolutions(),
+            gaps: default_gaps(),
+            lateness_ms: 0,
         }
     }
+}
+fn default_gaps() -> String {
+    "skip".into()
 }
 fn default_resolutions() -> Vec<String> {
     vec!["1s".into(), "1m".into()]
@@ -723,6 +732,10 @@ pub struct Config {
     pub cold_core: Option<usize>,
     /// Candle resolutions built, finest first.
     pub resolutions: Vec<Resolution>,
+    /// Buckets without trades: skipped or filled flat.
+    pub candle_gaps: crate::candles::GapPolicy,
+    /// How far behind the newest trade a late trade may be and still revise its candle.
+    pub candle_lateness_ms: u64,
     /// Strategy.
     pub ema_cross: EmaCrossSpec,
     /// Risk.
@@ -1146,6 +1159,16 @@ fn validate(
             "at least one resolution is needed",
         ));
     }
+    let candle_gaps = match raw.candles.gaps.as_str() {
+        "skip" => crate::candles::GapPolicy::Skip,
+        "fill" => crate::candles::GapPolicy::Fill,
+        g => {
+            return Err(invalid(
+                "candles.gaps",
+                format!("`{g}` is not one of skip, fill"),
+            ))
+        }
+    };
 
     let e = &raw.strategy.ema_cross;
     let resolution = Resolution::parse(&e.resolution).ok_or_else(|| {
@@ -1325,6 +1348,8 @@ fn validate(
         cold_capacity: raw.rings.cold_capacity,
         cold_core: raw.rings.cold_core,
         resolutions,
+        candle_gaps,
+        candle_lateness_ms: raw.candles.lateness_ms,
         ema_cross: EmaCrossSpec {
             enabled: e.enabled,
             fast: e.fast,

@@ -54,11 +54,17 @@ pub struct Trade {
     /// `Trade::AGGREGATED` for a Binance `aggTrade` (ids are aggregate ids, a separate
     /// sequence from raw trade ids).
     pub flags: u8,
+    /// Anomalies the arbiter flagged on this trade: bit `AnomalyKind::index()` (a spike, a
+    /// gap before it, a late gap fill, …); 0 from the parsers. Candles carry them on.
+    pub anomalies: u16,
 }
 
 impl Trade {
     /// An aggregate trade (Binance `aggTrade`): one taker order's fills at one price.
     pub const AGGREGATED: u8 = 1;
+    /// Delivered by a backup venue while the instrument was failed over (its ids are the
+    /// backup's, not the primary's sequence).
+    pub const FROM_BACKUP: u8 = 4;
     /// The id identifies the trade but says nothing about order (a Bybit UUID folded to 64
     /// bits): duplicates are found by set membership, gaps cannot be seen.
     pub const UNORDERED_ID: u8 = 2;
@@ -180,15 +186,45 @@ pub struct Candle {
     pub first_trade_id: u64,
     /// Last trade id.
     pub last_trade_id: u64,
-    /// Integrity flags ([`Candle::FLAG_GAP`], [`Candle::FLAG_LATE`]).
+    /// Base volume bought by takers (the aggressor was the buyer).
+    pub taker_buy_volume: Qty,
+    /// Sources whose trades it holds: bit `source` (sources 63 and up share bit 63).
+    pub sources: u64,
+    /// Anomalies the arbiter flagged on its trades: bit `AnomalyKind::index()`.
+    pub anomalies: u16,
+    /// 0 when first closed; each late trade applied afterwards emits it again, one higher.
+    pub revision: u16,
+    /// Integrity flags: [`Candle::FLAG_ID_GAP`], [`Candle::FLAG_LATE`],
+    /// [`Candle::FLAG_FILLED`], [`Candle::FLAG_AFTER_GAP`], [`Candle::FLAG_BACKUP`].
     pub flags: u8,
 }
 
 impl Candle {
     /// Trade ids inside the candle were not contiguous.
-    pub const FLAG_GAP: u8 = 1;
-    /// A trade older than the bucket arrived after it closed (counted, not applied).
+    pub const FLAG_ID_GAP: u8 = 1;
+    /// A trade for this bucket arrived too late to be applied (beyond `candles.lateness_ms`):
+    /// counted and journaled, not applied.
     pub const FLAG_LATE: u8 = 2;
+    /// No trades in the bucket: a flat candle at the previous close (`candles.gaps = "fill"`).
+    pub const FLAG_FILLED: u8 = 4;
+    /// Empty buckets come right before this candle and were not filled (policy `skip`, or a
+    /// gap longer than [`crate::candles::MAX_FILL`] buckets).
+    pub const FLAG_AFTER_GAP: u8 = 8;
+    /// Holds trades a backup venue delivered while the instrument was failed over.
+    pub const FLAG_BACKUP: u8 = 16;
+
+    /// Volume-weighted average price (quote volume ÷ volume) at 10⁻⁸, rounded half away
+    /// from zero; `None` without volume.
+    pub fn vwap(&self) -> Option<Price> {
+        if self.volume.0 <= 0 {
+            return None;
+        }
+        // quote (10⁻⁸) / volume (10⁻⁸) → price scaled by 10⁸.
+        let num = i128::from(self.quote_volume) * 100_000_000;
+        let den = i128::from(self.volume.0);
+        let q = (num + den / 2 * num.signum()) / den;
+        i64::try_from(q).ok().map(Price)
+    }
 }
 
 /// Indicator values for one closed candle.

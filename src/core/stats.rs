@@ -268,8 +268,12 @@ pub struct ArbiterStats {
 pub struct CandleStats {
     /// Candles closed, by resolution index.
     pub closed: [Counter; 5],
-    /// Trades older than their candle.
+    /// Trades too late to apply (beyond the lateness window, or their candle is gone).
     pub late: Counter,
+    /// Candles emitted again after a late trade was applied.
+    pub revisions: Counter,
+    /// Flat candles emitted for buckets without trades.
+    pub filled: Counter,
 }
 
 /// Counters of indicators and signals.

@@ -195,6 +195,7 @@ mod tests {
                 trade_ns: market_ns,
                 source: 0,
                 flags: 0,
+                anomalies: 0,
             }),
         )
     }

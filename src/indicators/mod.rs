@@ -40,6 +40,11 @@ impl Indicators {
         let Payload::Candle(c) = env.payload else {
             return;
         };
+        if c.revision > 0 {
+            // A late trade revised a candle the indicators already took: they move on from
+            // the first close (state cannot be rewound yet); the revision is counted.
+            return;
+        }
         let Some((fast, slow)) = self
             .pairs
             .get_mut(c.instrument.index() * self.n_res + c.resolution.index())

@@ -316,12 +316,18 @@ fn build_lane(
                     ));
                 }
                 Stage::Candles => {
-                    stages.candles = Some(Candles::new(
-                        n,
-                        &cfg.resolutions,
-                        stats.clone(),
-                        cold_ring(cc, li, "candles", cold_inputs)?,
-                    ));
+                    stages.candles = Some(
+                        Candles::new(
+                            n,
+                            &cfg.resolutions,
+                            stats.clone(),
+                            cold_ring(cc, li, "candles", cold_inputs)?,
+                        )
+                        .with_policy(
+                            cfg.candle_gaps,
+                            cfg.candle_lateness_ms.saturating_mul(1_000_000),
+                        ),
+                    );
                 }
                 Stage::Indicators => {
                     stages.indicators = Some(Indicators::new(

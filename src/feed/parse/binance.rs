@@ -214,6 +214,7 @@ impl Parser {
                     buyer_is_maker,
                     source: 0,
                     flags: if agg { Trade::AGGREGATED } else { 0 },
+                    anomalies: 0,
                 }));
                 Ok(MsgKind::Trades)
             }
@@ -392,6 +393,7 @@ mod tests {
             buyer_is_maker: true,
             source: 0,
             flags: 0,
+            anomalies: 0,
         });
         assert_eq!(run(TRADE.as_bytes()), Ok((MsgKind::Trades, vec![want])));
         let raw = &TRADE[TRADE.find("{\"e\"").unwrap()..TRADE.len() - 1];

@@ -141,6 +141,7 @@ impl Parser {
                     buyer_is_maker,
                     source: 0,
                     flags: if agg { Trade::AGGREGATED } else { 0 },
+                    anomalies: 0,
                 }));
                 Ok(MsgKind::Trades)
             }

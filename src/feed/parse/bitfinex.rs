@@ -309,6 +309,7 @@ fn trade(v: Option<Value<'_>>, instrument: InstrumentId) -> Result<Trade, ParseE
         buyer_is_maker: amount < 0,
         source: 0,
         flags: 0,
+        anomalies: 0,
     })
 }
 
@@ -676,6 +677,7 @@ mod tests {
             buyer_is_maker: false,
             source: 0,
             flags: 0,
+            anomalies: 0,
         };
         assert_eq!(
             run(&mut p, TE.as_bytes()),

@@ -269,6 +269,7 @@ fn trade(
         buyer_is_maker,
         source: 0,
         flags: 0,
+        anomalies: 0,
     }));
     Ok(MsgKind::Trades)
 }
@@ -358,6 +359,7 @@ mod tests {
             buyer_is_maker: false,
             source: 0,
             flags: 0,
+            anomalies: 0,
         };
         assert_eq!(
             run(TRADE.as_bytes()),

@@ -340,6 +340,7 @@ fn trades(
             buyer_is_maker: aggressor == Side::Sell,
             source: 0,
             flags,
+            anomalies: 0,
         }));
         Ok(())
     })?;
@@ -706,6 +707,7 @@ mod tests {
             buyer_is_maker: false,
             source: 0,
             flags: Trade::UNORDERED_ID,
+            anomalies: 0,
         };
         assert_eq!(ev, vec![Event::Trade(want)]);
     }

@@ -287,6 +287,7 @@ fn legacy(
                 buyer_is_maker,
                 source: 0,
                 flags: 0,
+                anomalies: 0,
             }));
             Ok(MsgKind::Trades)
         }
@@ -532,6 +533,7 @@ fn at_trade(
         buyer_is_maker,
         source: 0,
         flags: 0,
+        anomalies: 0,
     }));
     Ok(())
 }
@@ -650,6 +652,7 @@ mod tests {
             buyer_is_maker: false,
             source: 0,
             flags: 0,
+            anomalies: 0,
         });
         assert_eq!(run(MATCH.as_bytes()), Ok((MsgKind::Trades, vec![want])));
         let (kind, ev) = run(LAST_MATCH.as_bytes()).unwrap();

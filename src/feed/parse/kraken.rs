@@ -251,6 +251,7 @@ fn v1_trades(
             buyer_is_maker,
             source: 0,
             flags: 0,
+            anomalies: 0,
         }));
         Ok(())
     })?;
@@ -621,6 +622,7 @@ fn v2_trade(
         buyer_is_maker,
         source: 0,
         flags: 0,
+        anomalies: 0,
     }));
     Ok(())
 }
@@ -769,6 +771,7 @@ mod tests {
                 buyer_is_maker: true,
                 source: 0,
                 flags: 0,
+                anomalies: 0,
             }
         );
         let Event::Trade(t2) = ev[2] else {

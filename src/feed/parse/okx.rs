@@ -227,6 +227,7 @@ fn trades(
             buyer_is_maker,
             source: 0,
             flags: 0,
+            anomalies: 0,
         }));
         Ok(())
     })?;
@@ -531,6 +532,7 @@ mod tests {
             buyer_is_maker: false,
             source: 0,
             flags: 0,
+            anomalies: 0,
         });
         assert_eq!(run(TRADE.as_bytes()), Ok((MsgKind::Trades, vec![want])));
         let sell = TRADE.replace("\"buy\"", "\"sell\"");
