@@ -38,6 +38,7 @@ pub mod cold;
 pub mod runtime;
 
 pub mod bench;
+pub mod tools;
 
 /// The process-wide allocator: mimalloc, counted per thread (see [`core::alloc`]).
 #[global_allocator]

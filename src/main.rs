@@ -62,6 +62,25 @@ enum Command {
         #[arg(long, default_value = "max")]
         speed: String,
     },
+    /// Build candles from a trades file (Binance public-data CSV, Kraken REST trades JSON, or
+    /// a recorded capture); writes <out>/<SYMBOL>_<res>.csv per resolution.
+    Candles {
+        /// The trades file (plain, .zip, .gz or .zst).
+        #[arg(long)]
+        trades: PathBuf,
+        /// Resolutions, comma-separated: 1s,1m,5m,1h,1d.
+        #[arg(long, default_value = "1s,1m,5m,1h,1d", value_delimiter = ',')]
+        resolutions: Vec<String>,
+        /// Buckets without trades: skip (nothing) or fill (flat candle at the previous close).
+        #[arg(long, default_value = "skip")]
+        gaps: String,
+        /// Late trades up to this many ms behind the newest revise their candle.
+        #[arg(long, default_value_t = 0)]
+        lateness_ms: u64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks: throughput of the fused pipeline beside a naive baseline.
     Bench {
         /// throughput
@@ -233,6 +252,39 @@ fn execute(cli: Cli) -> Result<()> {
                 );
             }
             eprintln!("report: {}", res.report_dir.display());
+        }
+        Command::Candles {
+            trades,
+            resolutions,
+            gaps,
+            lateness_ms,
+            out,
+        } => {
+            let mut res = Vec::new();
+            for r in &resolutions {
+                let Some(x) = tickwire::core::Resolution::parse(r.trim()) else {
+                    bail!("--resolutions: `{r}` is not one of 1s, 1m, 5m, 1h, 1d");
+                };
+                res.push(x);
+            }
+            let gaps = match gaps.as_str() {
+                "skip" => tickwire::candles::GapPolicy::Skip,
+                "fill" => tickwire::candles::GapPolicy::Fill,
+                g => bail!("--gaps: `{g}` is not one of skip, fill"),
+            };
+            let opts = tickwire::tools::CandleOptions {
+                resolutions: res,
+                gaps,
+                lateness_ms,
+            };
+            let r = tickwire::tools::candles(&trades, &opts, &out)?;
+            eprintln!(
+                "{} trades ({} lines skipped, {} malformed, {} too late)",
+                r.trades, r.skipped, r.malformed, r.late
+            );
+            for (path, rows) in &r.files {
+                println!("{} ({rows} candles)", path.display());
+            }
         }
         Command::Bench {
             kind,
