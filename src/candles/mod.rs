@@ -51,6 +51,10 @@ struct Part {
     first: (u64, u64),
     /// Time and id of the trade that set the close.
     last: (u64, u64),
+    /// Lowest and highest trade id.
+    ids: (u64, u64),
+    /// Σ price × qty, exact (10⁻¹⁶).
+    quote: i128,
 }
 
 impl Part {
@@ -66,10 +70,8 @@ impl Part {
                 low: t.price,
                 close: t.price,
                 volume: t.qty,
-                quote_volume: quote(t.price, t.qty),
+                quote_volume: 0,
                 trades: 1,
-                first_trade_id: t.trade_id,
-                last_trade_id: t.trade_id,
                 taker_buy_volume: Qty(taker_buy),
                 sources: source_bit(t.source),
                 anomalies: t.anomalies,
@@ -82,7 +84,16 @@ impl Part {
             },
             first: (t.trade_ns, t.trade_id),
             last: (t.trade_ns, t.trade_id),
+            ids: (t.trade_id, t.trade_id),
+            quote: 0,
         }
+        .with_quote(i128::from(t.price.0) * i128::from(t.qty.0))
+    }
+
+    fn with_quote(mut self, q: i128) -> Self {
+        self.quote = q;
+        self.c.quote_volume = round_scaled(q);
+        self
     }
 
     /// A flat candle for an empty bucket.
@@ -98,8 +109,6 @@ impl Part {
             volume: Qty(0),
             quote_volume: 0,
             trades: 0,
-            first_trade_id: 0,
-            last_trade_id: 0,
             taker_buy_volume: Qty(0),
             sources: 0,
             anomalies: 0,
@@ -132,11 +141,11 @@ impl Part {
         c.high = c.high.max(o.c.high);
         c.low = c.low.min(o.c.low);
         c.volume = Qty(c.volume.0.saturating_add(o.c.volume.0));
-        c.quote_volume = c.quote_volume.saturating_add(o.c.quote_volume);
+        self.quote = self.quote.saturating_add(o.quote);
+        c.quote_volume = round_scaled(self.quote);
         c.taker_buy_volume = Qty(c.taker_buy_volume.0.saturating_add(o.c.taker_buy_volume.0));
         c.trades = c.trades.saturating_add(o.c.trades);
-        c.first_trade_id = c.first_trade_id.min(o.c.first_trade_id);
-        c.last_trade_id = c.last_trade_id.max(o.c.last_trade_id);
+        self.ids = (self.ids.0.min(o.ids.0), self.ids.1.max(o.ids.1));
         c.sources |= o.c.sources;
         c.anomalies |= o.c.anomalies;
         c.flags |= o.c.flags & !Candle::FLAG_FILLED;
@@ -145,7 +154,7 @@ impl Part {
     /// Adds a trade that arrived in order: notes a hole in the trade ids.
     fn add_trade(&mut self, t: &Trade) {
         let ordered = t.flags & (Trade::UNORDERED_ID | Trade::FROM_BACKUP) == 0;
-        if ordered && self.c.trades > 0 && t.trade_id != self.c.last_trade_id.wrapping_add(1) {
+        if ordered && self.c.trades > 0 && t.trade_id != self.ids.1.wrapping_add(1) {
             self.c.flags |= Candle::FLAG_ID_GAP;
         }
         let part = Part::of_trade(t, self.c.resolution, self.c.open_ns);
@@ -292,6 +301,8 @@ impl Candles {
                             c,
                             first: (c.open_ns, 0),
                             last: (c.open_ns, 0),
+                            ids: (0, 0),
+                            quote: 0,
                         };
                         lv.keep(part);
                         self.stats.candles.filled.inc();
@@ -348,7 +359,7 @@ impl Candles {
         match self.levels[base + ri + 1].open {
             Some(ref mut o) if o.c.open_ns == up_bucket => {
                 let ordered = p.c.flags & Candle::FLAG_BACKUP == 0;
-                if ordered && p.c.first_trade_id != o.c.last_trade_id.wrapping_add(1) {
+                if ordered && p.ids.0 != o.ids.1.wrapping_add(1) {
                     o.c.flags |= Candle::FLAG_ID_GAP;
                 }
                 o.merge(&coarse);
@@ -455,13 +466,19 @@ impl Candles {
     }
 }
 
-fn source_bit(source: u8) -> u64 {
-    1u64 << u32::from(source.min(63))
+fn source_bit(source: u8) -> u32 {
+    1u32 << u32::from(source.min(31))
 }
 
-fn quote(p: Price, q: Qty) -> i64 {
-    let v = crate::core::num::notional(p, q);
-    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+/// A 10⁻¹⁶ value at 10⁻⁸, rounded half away from zero, saturating.
+fn round_scaled(v: i128) -> i64 {
+    const S: i128 = 100_000_000;
+    let r = if v >= 0 {
+        (v + S / 2) / S
+    } else {
+        (v - S / 2) / S
+    };
+    r.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 #[cfg(test)]

@@ -178,18 +178,14 @@ pub struct Candle {
     pub close: Price,
     /// Base volume.
     pub volume: Qty,
-    /// Quote volume (Σ price × qty) at 10⁻⁸ scale, saturating.
+    /// Quote volume (Σ price × qty, summed exactly, rounded half away from zero to 10⁻⁸).
     pub quote_volume: i64,
     /// Trades aggregated.
     pub trades: u32,
-    /// First and last trade ids.
-    pub first_trade_id: u64,
-    /// Last trade id.
-    pub last_trade_id: u64,
+    /// Sources whose trades it holds: bit `source` (sources 31 and up share bit 31).
+    pub sources: u32,
     /// Base volume bought by takers (the aggressor was the buyer).
     pub taker_buy_volume: Qty,
-    /// Sources whose trades it holds: bit `source` (sources 63 and up share bit 63).
-    pub sources: u64,
     /// Anomalies the arbiter flagged on its trades: bit `AnomalyKind::index()`.
     pub anomalies: u16,
     /// 0 when first closed; each late trade applied afterwards emits it again, one higher.
