@@ -25,7 +25,7 @@ impl Walk {
     fn new() -> Self {
         Self {
             x: 0x9E37_79B9_7F4A_7C15,
-            px: 60_000_0000_0000,
+            px: 6_000_000_000_000,
             ns: 1_723_161_255_342_000_000,
             id: 0,
         }
@@ -44,7 +44,7 @@ impl Walk {
             instrument: InstrumentId(0),
             trade_id: self.id,
             price: Price(self.px),
-            qty: Qty((r >> 20) as i64 % 10_0000_0000 + 1),
+            qty: Qty((r >> 20) as i64 % 1_000_000_000 + 1),
             trade_ns: self.ns,
             event_ns: self.ns,
             buyer_is_maker: r & 1 == 0,
