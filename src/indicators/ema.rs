@@ -1,8 +1,12 @@
-//! Exponential moving average, TA-Lib compatible.
+//! Exponential moving average, TA-Lib compatible (`TA_EMA`).
 //!
-//! TA-Lib seeds the EMA with the simple average of the first `period` values and then applies
-//! `ema += k * (x - ema)` with `k = 2 / (period + 1)`; the first output is at the `period`-th
-//! input. O(1) per update, no allocation.
+//! TA-Lib seeds the EMA with the simple average of the first `period` values (summed in
+//! order, then divided) and then steps `ema = fma(x - ema, k, ema)` with `k = 2 / (period + 1)`:
+//! TA-Lib 0.8 calls C's `fma`, a single rounding, on every CPU, and [`f64::mul_add`] is the
+//! same correctly rounded operation. The first output is at the `period`-th input. O(1) per
+//! update, no allocation.
+
+use super::indicator::close_indicator;
 
 /// Incremental EMA.
 #[derive(Clone, Copy, Debug)]
@@ -35,12 +39,25 @@ impl Ema {
             self.seed_sum += x;
             return None;
         }
-        if self.count == self.period {
-            self.value = (self.seed_sum + x) / self.period as f64;
-        } else {
-            self.value += self.k * (x - self.value);
-        }
+        self.value = self.step(x);
         Some(self.value)
+    }
+
+    /// The value after `x`, given that `count` already includes `x` and is at least `period`.
+    #[inline]
+    fn step(&self, x: f64) -> f64 {
+        if self.count == self.period {
+            (self.seed_sum + x) / self.period as f64
+        } else {
+            (x - self.value).mul_add(self.k, self.value)
+        }
+    }
+
+    /// What [`update`](Self::update) would return for `x`, without changing state.
+    #[inline]
+    pub fn preview(&self, x: f64) -> Option<f64> {
+        let mut next = *self;
+        next.update(x)
     }
 
     /// True once `period` values were seen.
@@ -64,9 +81,12 @@ impl Ema {
     }
 }
 
+close_indicator!(Ema, f64);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::indicator::testkit;
 
     #[test]
     fn matches_talib_seeding() {
@@ -100,5 +120,25 @@ mod tests {
         let v2 = v1 + k * (xs[11] - v1);
         assert!((last.unwrap() - v2).abs() < 1e-12);
         assert!((seed - 22.221).abs() < 1e-9);
+    }
+
+    #[test]
+    fn step_is_fused_like_talib() {
+        // One rounding: fma(x - ema, k, ema), not (x - ema) * k + ema.
+        let mut e = Ema::new(2);
+        e.update(1.0);
+        e.update(2.0);
+        let k = 2.0 / 3.0;
+        let x = 0.1;
+        assert_eq!(e.update(x), Some((x - 1.5f64).mul_add(k, 1.5)));
+    }
+
+    #[test]
+    fn contract() {
+        let bars = testkit::bars(300);
+        for p in [1, 3, 26] {
+            testkit::check_contract(Ema::new(p), &bars);
+            testkit::check_hostile_input(Ema::new(p));
+        }
     }
 }

@@ -4,10 +4,34 @@
 //! reads, and emits an [`IndicatorUpdate`] after every closed candle (the candle itself is
 //! passed on first). State is a fixed table allocated at start.
 
+pub mod adx;
+pub mod atr;
 pub mod bar;
+pub mod bbands;
 pub mod ema;
+pub mod indicator;
+pub mod macd;
+pub mod obv;
+pub mod rsi;
+pub mod set;
+pub mod sma;
+pub mod stoch;
+pub mod vwap;
+pub mod window;
 
+pub use adx::Adx;
+pub use atr::{true_range, Atr};
 pub use bar::Bar;
+pub use bbands::{Bands, Bbands};
+pub use indicator::Indicator;
+pub use macd::{Macd, MacdValue};
+pub use obv::Obv;
+pub use rsi::Rsi;
+pub use set::{IndicatorRow, IndicatorSet, COLUMNS};
+pub use sma::Sma;
+pub use stoch::{Stoch, StochValue};
+pub use vwap::{RollingVwap, SessionVwap};
+pub use window::{RollingMax, RollingMin, Window};
 
 use std::sync::Arc;
 
