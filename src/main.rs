@@ -81,6 +81,16 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Indicators and candle patterns for every candle of a CSV (TA-Lib's defaults).
+    Indicators {
+        /// Candle CSV: a header with open_time,open,high,low,close,volume (ms or ISO 8601),
+        /// or a Binance kline CSV without a header.
+        #[arg(long)]
+        candles: PathBuf,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks: throughput of the fused pipeline beside a naive baseline.
     Bench {
         /// throughput
@@ -284,6 +294,16 @@ fn execute(cli: Cli) -> Result<()> {
             );
             for (path, rows) in &r.files {
                 println!("{} ({rows} candles)", path.display());
+            }
+        }
+        Command::Indicators { candles, out } => {
+            let r = tickwire::tools::indicators::indicators(&candles, &out)?;
+            eprintln!("{} rows -> {}", r.rows, out.display());
+            if r.unordered > 0 {
+                eprintln!(
+                    "warning: {} rows have an open_time not after the previous row's; taken in file order",
+                    r.unordered
+                );
             }
         }
         Command::Bench {

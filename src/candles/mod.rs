@@ -206,6 +206,8 @@ pub struct Candles {
     newest: Vec<u64>,
     gaps: GapPolicy,
     lateness_ns: u64,
+    /// Resolutions whose open candle is emitted after every trade ([`Candle::FLAG_LIVE`]).
+    live: Vec<Resolution>,
     stats: Arc<LaneStats>,
     cold: ColdTx,
 }
@@ -228,6 +230,7 @@ impl Candles {
             resolutions,
             gaps: GapPolicy::Skip,
             lateness_ns: 0,
+            live: Vec::new(),
             stats,
             cold,
         }
@@ -237,6 +240,17 @@ impl Candles {
     pub fn with_policy(mut self, gaps: GapPolicy, lateness_ns: u64) -> Self {
         self.gaps = gaps;
         self.lateness_ns = lateness_ns;
+        self
+    }
+
+    /// After every trade, also emits the open candle of each of `live` (those built), flagged
+    /// [`Candle::FLAG_LIVE`], so indicators can show values for the bucket so far.
+    pub fn with_live(mut self, live: &[Resolution]) -> Self {
+        self.live = live
+            .iter()
+            .copied()
+            .filter(|r| self.resolutions.contains(r))
+            .collect();
         self
     }
 
@@ -277,6 +291,15 @@ impl Candles {
             }
         }
         self.newest[i] = self.newest[i].max(t.trade_ns);
+        for k in 0..self.live.len() {
+            if let Some(mut c) = self.open_candle(t.instrument, self.live[k]) {
+                c.flags |= Candle::FLAG_LIVE;
+                out.emit(Envelope {
+                    payload: Payload::Candle(c),
+                    ..*env
+                });
+            }
+        }
     }
 
     /// Opens a level's candle with its first part, after the gap before it (if any).

@@ -298,3 +298,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn live_candles_show_the_bucket_so_far() {
+    let (c, _) = stage(&[Resolution::S1, Resolution::M1], GapPolicy::Skip, 0);
+    let mut c = c.with_live(&[Resolution::M1, Resolution::H1]);
+    let mut out = Vec::new();
+    c.on_event(&trade(1, 0, 100, 1), &mut out);
+    c.on_event(&trade(2, S, 103, 2), &mut out);
+    let live: Vec<Candle> = candles(&out)
+        .into_iter()
+        .filter(|k| k.flags & Candle::FLAG_LIVE != 0)
+        .collect();
+    // One per trade, for 1m only (1h is not built).
+    assert_eq!(live.len(), 2);
+    assert_eq!(live[1].resolution, Resolution::M1);
+    assert_eq!(
+        (live[1].open, live[1].close, live[1].volume, live[1].trades),
+        (Price(100), Price(103), Qty(3), 2)
+    );
+}

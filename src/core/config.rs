@@ -321,6 +321,8 @@ struct RawCandles {
     gaps: String,
     #[serde(default)]
     lateness_ms: u64,
+    #[serde(default)]
+    live: Vec<String>,
 }
 impl Default for RawCandles {
     fn default() -> Self {
@@ -328,6 +330,7 @@ impl Default for RawCandles {
             resolutions: default_resolutions(),
             gaps: default_gaps(),
             lateness_ms: 0,
+            live: Vec::new(),
         }
     }
 }
@@ -736,6 +739,8 @@ pub struct Config {
     pub candle_gaps: crate::candles::GapPolicy,
     /// How far behind the newest trade a late trade may be and still revise its candle.
     pub candle_lateness_ms: u64,
+    /// Resolutions whose candle so far is emitted after every trade (live indicator values).
+    pub candle_live: Vec<Resolution>,
     /// Strategy.
     pub ema_cross: EmaCrossSpec,
     /// Risk.
@@ -1159,6 +1164,18 @@ fn validate(
             "at least one resolution is needed",
         ));
     }
+    let mut candle_live = Vec::new();
+    for r in &raw.candles.live {
+        match Resolution::parse(r) {
+            Some(res) if resolutions.contains(&res) => candle_live.push(res),
+            _ => {
+                return Err(invalid(
+                    "candles.live",
+                    format!("`{r}` is not one of the built resolutions"),
+                ))
+            }
+        }
+    }
     let candle_gaps = match raw.candles.gaps.as_str() {
         "skip" => crate::candles::GapPolicy::Skip,
         "fill" => crate::candles::GapPolicy::Fill,
@@ -1350,6 +1367,7 @@ fn validate(
         resolutions,
         candle_gaps,
         candle_lateness_ms: raw.candles.lateness_ms,
+        candle_live,
         ema_cross: EmaCrossSpec {
             enabled: e.enabled,
             fast: e.fast,

@@ -208,6 +208,8 @@ impl Candle {
     pub const FLAG_AFTER_GAP: u8 = 8;
     /// Holds trades a backup venue delivered while the instrument was failed over.
     pub const FLAG_BACKUP: u8 = 16;
+    /// Not closed: the bucket's candle so far (`candles.live`), for live indicator values.
+    pub const FLAG_LIVE: u8 = 32;
 
     /// Volume-weighted average price (quote volume ÷ volume) at 10⁻⁸, rounded half away
     /// from zero; `None` without volume.

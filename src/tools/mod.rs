@@ -3,6 +3,8 @@
 //! as the engine (the candle stage, the indicator set, the pattern set), single-threaded, on a
 //! cold path where allocating is fine.
 
+pub mod indicators;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
