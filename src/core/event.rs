@@ -225,21 +225,37 @@ impl Candle {
     }
 }
 
-/// Indicator values for one closed candle.
+/// Indicator values for one candle (the subset strategies read; the full set is
+/// [`crate::indicators::IndicatorSet`]). A value not ready yet is NaN.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IndicatorUpdate {
     /// Instrument.
     pub instrument: InstrumentId,
     /// Resolution of the candle that produced it.
     pub resolution: Resolution,
+    /// From a live (not yet closed) candle: a preview, state unchanged.
+    pub live: bool,
+    /// The revision of the candle it was computed from (0 = first close).
+    pub revision: u16,
+    /// Candle patterns: bit `2k` bullish, bit `2k + 1` bearish, for pattern `k` of
+    /// [`crate::patterns::COLUMNS`].
+    pub patterns: u32,
     /// Bucket start of that candle.
     pub open_ns: u64,
     /// The candle's close.
     pub close: Price,
-    /// Fast EMA, `None` until ready.
-    pub ema_fast: Option<f64>,
-    /// Slow EMA, `None` until ready.
-    pub ema_slow: Option<f64>,
+    /// The EMA-cross strategy's fast EMA.
+    pub ema_fast: f64,
+    /// Its slow EMA.
+    pub ema_slow: f64,
+    /// RSI 14 (Wilder).
+    pub rsi: f64,
+    /// MACD (12, 26, 9) histogram.
+    pub macd_hist: f64,
+    /// ATR 14 (Wilder).
+    pub atr: f64,
+    /// ADX 14.
+    pub adx: f64,
 }
 
 /// A strategy's wish for a target position.

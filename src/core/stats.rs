@@ -281,6 +281,10 @@ pub struct CandleStats {
 pub struct StrategyStats {
     /// Indicator updates.
     pub indicator_updates: Counter,
+    /// Indicator states rewound to apply a revised candle.
+    pub indicator_rewinds: Counter,
+    /// Revisions of candles older than the last one (not applied to indicators).
+    pub indicator_stale_revisions: Counter,
     /// Signals emitted.
     pub signals: Counter,
 }

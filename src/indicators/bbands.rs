@@ -120,6 +120,17 @@ pub struct Bbands {
 }
 
 impl Bbands {
+    /// Becomes a copy of `other` without allocating.
+    pub fn copy_from(&mut self, other: &Self) {
+        self.sma.copy_from(&other.sma);
+        self.moments = other.moments;
+        self.inv = other.inv;
+        self.dev_up = other.dev_up;
+        self.dev_down = other.dev_down;
+        self.rebase_every = other.rebase_every;
+        self.value = other.value;
+    }
+
     /// Bands over `period` closes (0 is treated as 1) at `dev_up` / `dev_down` standard
     /// deviations; TA-Lib's defaults are (20, 2.0, 2.0).
     pub fn new(period: usize, dev_up: f64, dev_down: f64) -> Self {

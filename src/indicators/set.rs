@@ -69,6 +69,20 @@ impl Default for IndicatorSet {
 }
 
 impl IndicatorSet {
+    /// Becomes a copy of `other` without allocating: a stage keeps the state before each
+    /// update so a revised candle can replace the last one.
+    pub fn copy_from(&mut self, other: &Self) {
+        self.ema_12 = other.ema_12;
+        self.rsi_14 = other.rsi_14;
+        self.macd = other.macd;
+        self.bbands.copy_from(&other.bbands);
+        self.atr_14 = other.atr_14;
+        self.stoch.copy_from(&other.stoch);
+        self.obv = other.obv;
+        self.adx_14 = other.adx_14;
+        self.vwap = other.vwap;
+    }
+
     /// Every indicator at TA-Lib's default parameters.
     pub fn new() -> Self {
         Self {

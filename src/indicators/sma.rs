@@ -18,6 +18,14 @@ pub struct Sma {
 }
 
 impl Sma {
+    /// Becomes a copy of `other` without allocating.
+    pub fn copy_from(&mut self, other: &Self) {
+        self.window.copy_from(&other.window);
+        self.period = other.period;
+        self.total = other.total;
+        self.value = other.value;
+    }
+
     /// A new SMA over `period` values (0 is treated as 1).
     pub fn new(period: usize) -> Self {
         let window = Window::new(period);

@@ -45,6 +45,17 @@ fn fast_k(close: f64, highest: f64, lowest: f64) -> f64 {
 }
 
 impl Stoch {
+    /// Becomes a copy of `other` without allocating.
+    pub fn copy_from(&mut self, other: &Self) {
+        self.highest.copy_from(&other.highest);
+        self.lowest.copy_from(&other.lowest);
+        self.slow_k.copy_from(&other.slow_k);
+        self.slow_d.copy_from(&other.slow_d);
+        self.fast_k = other.fast_k;
+        self.count = other.count;
+        self.value = other.value;
+    }
+
     /// STOCH(fast_k, slow_k, slow_d) with SMA smoothing (0s are treated as 1); TA-Lib's
     /// defaults are (5, 3, 3).
     pub fn new(fast_k: usize, slow_k: usize, slow_d: usize) -> Self {

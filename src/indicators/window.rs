@@ -19,6 +19,19 @@ pub struct Window {
 }
 
 impl Window {
+    /// Becomes a copy of `other` without allocating (same capacity, as every copy of one
+    /// indicator has); used to rewind an indicator when a candle is revised.
+    pub fn copy_from(&mut self, other: &Self) {
+        if self.buf.len() == other.buf.len() {
+            self.buf.copy_from_slice(&other.buf);
+        } else {
+            self.buf = other.buf.clone();
+        }
+        self.mask = other.mask;
+        self.capacity = other.capacity;
+        self.pushed = other.pushed;
+    }
+
     /// An empty window of `capacity` values (0 is treated as 1).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
@@ -133,6 +146,20 @@ pub type RollingMax = Extremum<true>;
 pub type RollingMin = Extremum<false>;
 
 impl<const MAX: bool> Extremum<MAX> {
+    /// Becomes a copy of `other` without allocating (see [`Window::copy_from`]).
+    pub fn copy_from(&mut self, other: &Self) {
+        if self.deque.len() == other.deque.len() {
+            self.deque.copy_from_slice(&other.deque);
+        } else {
+            self.deque = other.deque.clone();
+        }
+        self.mask = other.mask;
+        self.head = other.head;
+        self.tail = other.tail;
+        self.next = other.next;
+        self.period = other.period;
+    }
+
     /// Empty, over the last `period` values (0 is treated as 1).
     pub fn new(period: usize) -> Self {
         let period = period.max(1);

@@ -332,6 +332,7 @@ fn build_lane(
                 Stage::Indicators => {
                     stages.indicators = Some(Indicators::new(
                         n,
+                        &cfg.resolutions,
                         cfg.ema_cross.fast,
                         cfg.ema_cross.slow,
                         stats.clone(),

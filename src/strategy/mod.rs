@@ -48,12 +48,15 @@ impl EmaCross {
         let Payload::Indicator(u) = env.payload else {
             return;
         };
-        if !self.enabled || u.resolution != self.resolution {
+        // Closed candles only: a live preview may still change, and a revision would re-judge
+        // a crossing already acted on.
+        if !self.enabled || u.resolution != self.resolution || u.live || u.revision > 0 {
             return;
         }
-        let (Some(fast), Some(slow)) = (u.ema_fast, u.ema_slow) else {
+        let (fast, slow) = (u.ema_fast, u.ema_slow);
+        if fast.is_nan() || slow.is_nan() {
             return;
-        };
+        }
         let Some(last) = self.last_sign.get_mut(u.instrument.index()) else {
             return;
         };
@@ -98,10 +101,17 @@ mod tests {
             Payload::Indicator(IndicatorUpdate {
                 instrument: InstrumentId(0),
                 resolution: Resolution::S1,
+                live: false,
+                revision: 0,
+                patterns: 0,
                 open_ns: 0,
                 close: Price(1),
-                ema_fast: Some(fast),
-                ema_slow: Some(slow),
+                ema_fast: fast,
+                ema_slow: slow,
+                rsi: f64::NAN,
+                macd_hist: f64::NAN,
+                atr: f64::NAN,
+                adx: f64::NAN,
             }),
         )
     }
