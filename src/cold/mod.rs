@@ -643,6 +643,12 @@ pub struct Totals {
     pub reordered: u64,
     /// Events later than the reorder window.
     pub reorder_late: u64,
+    /// Candles re-emitted after late trades.
+    pub candle_revisions: u64,
+    /// Flat candles emitted for empty buckets.
+    pub candles_filled: u64,
+    /// Indicator states rewound for a revised candle.
+    pub indicator_rewinds: u64,
 }
 
 /// What one source delivered, and how healthy it was.
@@ -835,6 +841,9 @@ impl Totals {
         t.failbacks = sum(&|l| l.arbiter.failbacks.get());
         t.reordered = sum(&|l| l.parse.reordered.get());
         t.reorder_late = sum(&|l| l.parse.reorder_late.get());
+        t.candle_revisions = sum(&|l| l.candles.revisions.get());
+        t.candles_filled = sum(&|l| l.candles.filled.get());
+        t.indicator_rewinds = sum(&|l| l.strategy.indicator_rewinds.get());
         for (li, l) in lanes.iter().enumerate() {
             let lane_names = names.get(li).map(Vec::as_slice).unwrap_or(&[]);
             for (i, name) in lane_names

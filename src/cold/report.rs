@@ -110,6 +110,12 @@ impl RunSummary<'_> {
                 "reorder_late": t.reorder_late,
             },
             "candles": candles,
+            "candle_integrity": {
+                "revisions": t.candle_revisions,
+                "filled": t.candles_filled,
+                "late_trades": anomalies.get("late_trade").cloned().unwrap_or(json!(0)),
+                "indicator_rewinds": t.indicator_rewinds,
+            },
             "indicator_updates": t.indicator_updates,
             "signals": t.signals,
             "orders": t.orders,
