@@ -8,6 +8,7 @@ pub mod config;
 pub mod event;
 pub mod instrument;
 pub mod num;
+pub mod order;
 pub mod sink;
 pub mod stats;
 

@@ -1,0 +1,262 @@
+//! The trading vocabulary shared by strategies, the risk engine, the order manager and the
+//! venues: what a strategy asks for ([`OrderIntent`]), what the risk engine answers
+//! ([`Verdict`]), what goes to a venue ([`VenueOrder`], [`VenueCancel`]) and what comes back
+//! ([`Execution`]). Every type is `Copy` and fixed-size, so it can travel a ring.
+//!
+//! Money is exact: prices and quantities are 10⁻⁸ scaled integers ([`Price`], [`Qty`]); fees
+//! and cash are 10⁻⁸ quote units in `i64`/`i128`.
+
+use super::event::{OrderType, Side};
+use super::instrument::InstrumentId;
+use super::num::{Price, Qty};
+
+/// Why an order exists. Opening orders increase exposure; everything else reduces it, and
+/// stays allowed when the kill switch refuses new risk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// A strategy entry: adds to (or opens) a position.
+    Open,
+    /// A strategy exit: reduces the position.
+    Close,
+    /// Exit on the position's stop-loss.
+    StopLoss,
+    /// Exit on the position's take-profit.
+    TakeProfit,
+    /// Exit on the position's trailing stop.
+    TrailingStop,
+    /// The kill switch flattening the book.
+    Flatten,
+}
+
+impl Purpose {
+    /// Does it add risk (refused while the kill switch is on)?
+    pub fn is_opening(self) -> bool {
+        self == Purpose::Open
+    }
+
+    /// Snake-case name for CSV and the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Open => "open",
+            Purpose::Close => "close",
+            Purpose::StopLoss => "stop_loss",
+            Purpose::TakeProfit => "take_profit",
+            Purpose::TrailingStop => "trailing_stop",
+            Purpose::Flatten => "flatten",
+        }
+    }
+}
+
+/// How long an order lives at the venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeInForce {
+    /// Until filled or cancelled.
+    Gtc,
+    /// Fill what crosses now, cancel the rest.
+    Ioc,
+    /// Rest only: rejected if it would cross (maker only).
+    PostOnly,
+}
+
+/// What a strategy (or the risk engine's own exits) asks for. The risk engine decides; the
+/// order manager turns an accepted intent into a [`VenueOrder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderIntent {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Strategy index in the run's strategy list (`u8::MAX` = the risk engine itself).
+    pub strategy: u8,
+    /// Side.
+    pub side: Side,
+    /// Market or limit.
+    pub order_type: OrderType,
+    /// Limit price; for a market order, the price the decision was made at (the risk
+    /// engine's price band and notional checks use it).
+    pub price: Price,
+    /// Quantity, already a whole number of lots.
+    pub qty: Qty,
+    /// Lifetime at the venue.
+    pub tif: TimeInForce,
+    /// Why.
+    pub purpose: Purpose,
+    /// Market time of the decision.
+    pub decided_ns: u64,
+}
+
+/// Which risk limit refused an intent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RiskRule {
+    /// Position per instrument.
+    MaxPosition,
+    /// Gross exposure (Σ |position value|).
+    MaxGrossExposure,
+    /// Net exposure (|Σ position value|).
+    MaxNetExposure,
+    /// Notional of one order.
+    MaxOrderNotional,
+    /// Quantity of one order.
+    MaxOrderQty,
+    /// Limit price too far from the last trade (fat finger).
+    PriceBand,
+    /// Orders per second.
+    OrderRate,
+    /// Open orders.
+    MaxOpenOrders,
+    /// Daily loss limit (kill switch).
+    DailyLoss,
+    /// Drawdown from the equity peak (kill switch).
+    MaxDrawdown,
+    /// The kill switch is on: no new risk.
+    KillSwitch,
+    /// No last trade price yet for the instrument.
+    NoMarket,
+    /// Below the instrument's lot size or minimum notional.
+    MinSize,
+}
+
+impl RiskRule {
+    /// Snake-case name for CSV and the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskRule::MaxPosition => "max_position",
+            RiskRule::MaxGrossExposure => "max_gross_exposure",
+            RiskRule::MaxNetExposure => "max_net_exposure",
+            RiskRule::MaxOrderNotional => "max_order_notional",
+            RiskRule::MaxOrderQty => "max_order_qty",
+            RiskRule::PriceBand => "price_band",
+            RiskRule::OrderRate => "order_rate",
+            RiskRule::MaxOpenOrders => "max_open_orders",
+            RiskRule::DailyLoss => "daily_loss",
+            RiskRule::MaxDrawdown => "max_drawdown",
+            RiskRule::KillSwitch => "kill_switch",
+            RiskRule::NoMarket => "no_market",
+            RiskRule::MinSize => "min_size",
+        }
+    }
+}
+
+/// The risk engine's answer, with the numbers that decided it (10⁻⁸ scaled where money).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it.
+    Accept,
+    /// Refused: `limit` is the configured bound, `value` what the order would have made it.
+    Reject {
+        /// The rule.
+        rule: RiskRule,
+        /// The limit.
+        limit: i64,
+        /// The value that breached it.
+        value: i64,
+    },
+}
+
+/// An order on its way to a venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VenueOrder {
+    /// Client order id: unique within a run, assigned in decision order (deterministic), and
+    /// never reused, so a resend after a crash or a retry is recognisable.
+    pub client_order_id: u64,
+    /// What was accepted.
+    pub intent: OrderIntent,
+    /// Market time it was sent.
+    pub sent_ns: u64,
+}
+
+/// A cancel on its way to a venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VenueCancel {
+    /// The order to cancel.
+    pub client_order_id: u64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Market time it was sent.
+    pub sent_ns: u64,
+}
+
+/// Whether a fill added or took liquidity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Liquidity {
+    /// Rested in the book and was hit.
+    Maker,
+    /// Crossed the book.
+    Taker,
+}
+
+impl Liquidity {
+    /// CSV spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Liquidity::Maker => "maker",
+            Liquidity::Taker => "taker",
+        }
+    }
+}
+
+/// Why a venue refused an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VenueReject {
+    /// Nothing to trade against (a market order into an empty side).
+    NoLiquidity,
+    /// A post-only order would have crossed.
+    WouldCross,
+    /// Unknown order (a cancel for an order the venue does not have).
+    UnknownOrder,
+    /// The venue is unavailable or throttling.
+    Unavailable,
+    /// Anything else the venue said no to.
+    Other,
+}
+
+impl VenueReject {
+    /// Snake-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VenueReject::NoLiquidity => "no_liquidity",
+            VenueReject::WouldCross => "would_cross",
+            VenueReject::UnknownOrder => "unknown_order",
+            VenueReject::Unavailable => "unavailable",
+            VenueReject::Other => "other",
+        }
+    }
+}
+
+/// What happened to an order at the venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecType {
+    /// Accepted and working.
+    Ack,
+    /// (Part) filled: `Execution::qty` at `Execution::price`.
+    Fill,
+    /// Cancelled (on request, or the unfilled rest of an IOC).
+    Cancelled,
+    /// Refused.
+    Rejected(VenueReject),
+    /// Expired (its time in force ran out).
+    Expired,
+}
+
+/// A venue's report on one order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Execution {
+    /// The order's client id.
+    pub client_order_id: u64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side.
+    pub side: Side,
+    /// What happened.
+    pub exec: ExecType,
+    /// Fill price (fills only).
+    pub price: Price,
+    /// This fill's quantity (fills only).
+    pub qty: Qty,
+    /// Quantity still working after this report.
+    pub leaves: Qty,
+    /// Fee for this fill, quote currency at 10⁻⁸ (negative = rebate).
+    pub fee: i64,
+    /// Maker or taker (fills only).
+    pub liquidity: Liquidity,
+    /// Market time at the venue.
+    pub market_ns: u64,
+}
