@@ -427,9 +427,14 @@ impl Candles {
                         payload: Payload::Candle(c),
                         ..*env
                     });
+                } else if ri > 0
+                    && lv.open.is_none()
+                    && lv.last_close.is_none_or(|(last, _)| last < b)
+                {
+                    // Every finer candle of this bucket so far was empty (filled, never
+                    // folded): the late trade starts it.
+                    lv.open = Some(part);
                 }
-                // Otherwise this level's candle for the bucket has not started yet: the
-                // revised finer candle is folded into it when it closes.
             }
             return;
         }

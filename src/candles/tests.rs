@@ -318,3 +318,24 @@ fn live_candles_show_the_bucket_so_far() {
         (Price(100), Price(103), Qty(3), 2)
     );
 }
+
+#[test]
+fn a_late_trade_into_a_filled_bucket_reaches_the_coarse_candle() {
+    let (mut c, _) = stage(&[Resolution::S1, Resolution::M1], GapPolicy::Fill, 5_000);
+    let mut out = Vec::new();
+    // Minute 0 closes with a trade; in minute 1 second 0 is empty and filled when second 2
+    // trades... then second 0's trade arrives late.
+    c.on_event(&trade(1, 59 * S, 100, 1), &mut out);
+    c.on_event(&trade(3, 62 * S, 102, 1), &mut out);
+    c.on_event(&trade(2, 60 * S + 500, 90, 2), &mut out);
+    c.on_event(&trade(4, 120 * S, 1, 1), &mut out);
+    let m: Vec<Candle> = candles(&out)
+        .into_iter()
+        .filter(|k| k.resolution == Resolution::M1 && k.open_ns == 60_000_000_000)
+        .collect();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        (m[0].open, m[0].low, m[0].close, m[0].volume, m[0].trades),
+        (Price(90), Price(90), Price(102), Qty(3), 2)
+    );
+}
