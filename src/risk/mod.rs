@@ -8,6 +8,8 @@
 //!
 //! Market orders only for now. Tables are sized at start; nothing allocates after.
 
+pub mod engine;
+
 use std::sync::Arc;
 
 use crate::core::cold::{ColdRecord, ColdTx};
