@@ -5,6 +5,18 @@
 //! the state without a signal: a cross is a change, not a level. State is one row per
 //! instrument allocated at start.
 
+pub mod api;
+pub mod breakout;
+pub mod builtin;
+pub mod config;
+pub mod host;
+pub mod momentum;
+pub mod noise;
+pub mod pattern;
+pub mod reversal;
+pub mod scoring;
+pub mod sizing;
+
 use std::sync::Arc;
 
 use crate::core::config::EmaCrossSpec;
