@@ -5,6 +5,8 @@
 //! corrupting positions. Positions use average-cost accounting in exact integers: quantities at
 //! 10⁻⁸, money at 10⁻¹⁶ (price × quantity) in `i128`, so no fill is ever rounded.
 
+pub mod manager;
+
 use crate::core::num::SCALE;
 use crate::core::{ExecKind, ExecReport, InstrumentId, Price, Qty, Side};
 
