@@ -304,10 +304,12 @@ pub fn fee_for(price: Price, qty: Qty, bps: i64) -> i64 {
     let negative = (price.0 < 0) ^ (qty.0 < 0) ^ (bps < 0);
     let n = u128::from(price.0.unsigned_abs()) * u128::from(qty.0.unsigned_abs());
     let b = u128::from(bps.unsigned_abs());
-    let (a, r) = (n / D, n % D);
+    // Below 10⁴ quote of notional `a` is 0: skip a 128-bit division (they cost ~30 ns).
+    let (a, r) = if n < D { (0, n) } else { (n / D, n % D) };
     let whole = a.checked_mul(b);
     let part = r.checked_mul(b).map(|rb| {
-        let (q, rem) = (rb / D, rb % D);
+        let q = rb / D;
+        let rem = rb - q * D;
         q + u128::from(rem >= D - rem)
     });
     let mag = match (whole, part) {
@@ -508,8 +510,12 @@ impl<T: Copy> Fifo<T> {
         if self.len >= self.cap {
             return Err(v);
         }
-        let n = self.buf.len();
-        self.buf[(self.head + self.len) % n] = v;
+        // head < buf.len() and len < cap ≤ buf.len(): one wrap at most (no division).
+        let mut i = self.head + self.len;
+        if i >= self.buf.len() {
+            i -= self.buf.len();
+        }
+        self.buf[i] = v;
         self.len += 1;
         Ok(())
     }
@@ -520,7 +526,10 @@ impl<T: Copy> Fifo<T> {
 
     fn pop(&mut self) -> Option<T> {
         let v = self.front()?;
-        self.head = (self.head + 1) % self.buf.len();
+        self.head += 1;
+        if self.head == self.buf.len() {
+            self.head = 0;
+        }
         self.len -= 1;
         Some(v)
     }
@@ -792,6 +801,12 @@ impl PaperExchange {
     /// it is rejected at once with `Rejected(Unavailable)`.
     pub fn submit(&mut self, order: &VenueOrder, out: &mut impl Sink<Execution>) {
         let arrive = self.arrival(order.sent_ns);
+        if arrive <= self.now && self.wire.len == 0 {
+            // No latency and nothing ahead of it on the wire: match it now.
+            self.last_arrival = arrive;
+            self.arrive_order(order, arrive, out);
+            return self.flush(out);
+        }
         let msg = InTransit {
             arrive_ns: arrive,
             msg: Message::Order(*order),
@@ -818,6 +833,12 @@ impl PaperExchange {
         out: &mut impl Sink<Execution>,
     ) -> Result<(), WireFull> {
         let arrive = self.arrival(cancel.sent_ns);
+        if arrive <= self.now && self.wire.len == 0 {
+            self.last_arrival = arrive;
+            self.arrive_cancel(cancel, arrive, out);
+            self.flush(out);
+            return Ok(());
+        }
         let msg = InTransit {
             arrive_ns: arrive,
             msg: Message::Cancel(*cancel),
@@ -945,10 +966,13 @@ impl PaperExchange {
     }
 
     fn report(&mut self, exec: Execution, out: &mut impl Sink<Execution>) {
-        let item = Outgoing {
-            due_ns: exec.market_ns.saturating_add(self.report_delay_ns),
-            exec,
-        };
+        let due_ns = exec.market_ns.saturating_add(self.report_delay_ns);
+        if due_ns <= self.now && self.outbox.len == 0 {
+            // Due already and nothing ahead of it: the same order as queueing it, cheaper.
+            out.emit(exec);
+            return;
+        }
+        let item = Outgoing { due_ns, exec };
         if let Err(item) = self.outbox.push(item) {
             // Full: deliver the oldest early rather than lose anything.
             if let Some(old) = self.outbox.pop() {
@@ -1005,6 +1029,10 @@ impl PaperExchange {
             return None;
         }
         let s = i128::from(s);
+        if taken < s {
+            // Still at the touch: the usual case, without a 128-bit division.
+            return Some((p0, (s - taken) as i64));
+        }
         let k = taken / s;
         if k > self.depth {
             return None;

@@ -385,6 +385,18 @@ fn check(c: &Case, x: &PaperExchange, out: &[Execution], tape: &Tape) -> Result<
 }
 
 proptest! {
+    #[test]
+    fn fee_is_the_exact_product_rounded_once(
+        price in 1i64..=100_000_000_000_000,
+        qty in 1i64..=1_000_000_000_000,
+        bps in -1_000_000_000_000i64..=1_000_000_000_000,
+    ) {
+        prop_assert_eq!(fee_for(Price(price), Qty(qty), bps), expected_fee(price, qty, bps));
+        prop_assert_eq!(fee_for(Price(-price), Qty(qty), bps), -expected_fee(price, qty, bps));
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig {
         cases: 3_000,
         failure_persistence: None,
@@ -506,7 +518,9 @@ proptest! {
         x.on_time(u64::MAX, &mut out);
         let a = x.account();
         let _ = (a.equity(), a.realized(), a.unrealized());
-        let _ = a.positions().iter().map(|p| p.avg_entry()).count();
+        for p in a.positions() {
+            let _ = (p.avg_entry(), p.unrealized());
+        }
         prop_assert_eq!(x.in_transit(), 0);
         prop_assert_eq!(x.reports_in_flight(), 0);
     }
