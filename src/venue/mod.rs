@@ -16,6 +16,8 @@ use crate::core::{
     Envelope, ExecKind, ExecReport, OrderRequest, Payload, Price, Qty, RejectReason, Side, Sink,
 };
 
+pub mod sim;
+
 #[derive(Clone, Copy, Default)]
 struct Top {
     bid: Price,
