@@ -500,13 +500,7 @@ fn source_bit(source: u8) -> u32 {
 
 /// A 10⁻¹⁶ value at 10⁻⁸, rounded half away from zero, saturating.
 fn round_scaled(v: i128) -> i64 {
-    const S: i128 = 100_000_000;
-    let r = if v >= 0 {
-        (v + S / 2) / S
-    } else {
-        (v - S / 2) / S
-    };
-    r.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    crate::core::num::round_e16_to_e8(v).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 #[cfg(test)]

@@ -254,6 +254,18 @@ macro_rules! scaled_type {
 scaled_type!(Price, "A price in quote currency at 10⁻⁸ scale.");
 scaled_type!(Qty, "A quantity in base currency at 10⁻⁸ scale.");
 
+/// A value at 10⁻¹⁶ (a price × quantity product, exact money) at 10⁻⁸, rounded half away from
+/// zero.
+pub fn round_e16_to_e8(v: i128) -> i128 {
+    let s = i128::from(SCALE);
+    let (q, r) = (v / s, v % s);
+    if r.abs() >= s - r.abs() {
+        q + r.signum()
+    } else {
+        q
+    }
+}
+
 /// Notional value of `qty` at `price`, in quote currency at 10⁻⁸ scale, rounded toward zero.
 /// Computed in `i128` so no realistic price × quantity can overflow.
 pub fn notional(price: Price, qty: Qty) -> i128 {
@@ -262,6 +274,14 @@ pub fn notional(price: Price, qty: Qty) -> i128 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn e16_rounds_half_away_from_zero() {
+        use super::round_e16_to_e8 as r;
+        let s = 100_000_000i128;
+        assert_eq!((r(0), r(s / 2 - 1), r(s / 2), r(3 * s / 2)), (0, 0, 1, 2));
+        assert_eq!((r(-(s / 2) + 1), r(-(s / 2)), r(-3 * s / 2)), (0, -1, -2));
+    }
+
     #[test]
     fn exponent_forms_are_exact() {
         assert_eq!(parse_scaled_text(b"1.5e-7"), Some(15));

@@ -326,13 +326,7 @@ pub fn fee_for(price: Price, qty: Qty, bps: i64) -> i64 {
 
 /// Rounds [`MONEY_SCALE`] money (10⁻¹⁶) to 10⁻⁸, half away from zero, for display.
 pub fn money_to_e8(v: i128) -> i128 {
-    let s = i128::from(SCALE);
-    let (q, r) = (v / s, v % s);
-    if r.abs() >= s - r.abs() {
-        q + r.signum()
-    } else {
-        q
-    }
+    crate::core::num::round_e16_to_e8(v)
 }
 
 /// `a × b / c` toward zero, `c > 0`; if the product would overflow, `a / c × b` (coarser, never
