@@ -32,6 +32,7 @@ pub mod strategy;
 
 pub mod orders;
 pub mod risk;
+pub mod trader;
 pub mod venue;
 
 pub mod cold;

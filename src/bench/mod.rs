@@ -95,14 +95,8 @@ pub fn throughput(input: &Path, loops: u64, out: &Path) -> Result<String, RunErr
     )?;
     let tw_s = res.summary["elapsed_s"].as_f64().unwrap_or(0.0);
     let tw_rate = res.totals.received as f64 / tw_s.max(1e-9);
-    let spec = &cfg.instruments[0];
-    let (naive, naive_s) = naive::run(
-        &lines,
-        cfg.ema_cross.fast,
-        cfg.ema_cross.slow,
-        spec.order_qty as f64 / 1e8,
-        spec.max_position as f64 / 1e8,
-    );
+    // The baseline keeps its own fixed EMA-cross trader: it measures the plumbing.
+    let (naive, naive_s) = naive::run(&lines, 2, 5, 0.01, 0.05);
     let naive_rate = naive.messages as f64 / naive_s.max(1e-9);
     let doc = json!({
         "input": input.display().to_string(),

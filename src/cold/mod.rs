@@ -17,14 +17,21 @@ use std::time::{Duration, Instant};
 
 use crate::core::clock::{iso8601_ms, wall_ns};
 use crate::core::cold::ColdRecord;
+use crate::core::cold::{DecisionRecord, VerdictRecord};
 use crate::core::config::Config;
 use crate::core::num::format_scaled;
+use crate::core::order::{RiskRule, Verdict};
 use crate::core::stats::{AnomalyKind, LaneStats};
-use crate::core::{ExecKind, InstrumentTable, Resolution};
+use crate::core::{InstrumentTable, Resolution};
 use crate::ring::Consumer;
+use crate::strategy::host::Action;
+use crate::strategy::noise::Suppression;
 
 /// Journal lines per anomaly kind before the journal only counts them.
 const JOURNAL_ANOMALY_CAP: u64 = 50;
+/// Suppressed decisions and refused exits journaled one by one before only counting (they
+/// are all in `decisions.csv` and `tickwire.log`).
+const JOURNAL_HELD_CAP: u64 = 200;
 /// Malformed messages journaled one by one before only counting.
 const JOURNAL_MALFORMED_CAP: u64 = 50;
 
@@ -51,6 +58,7 @@ pub struct ColdWriter {
     log: BufWriter<File>,
     orders: BufWriter<File>,
     fills: BufWriter<File>,
+    decisions: BufWriter<File>,
     equity: BufWriter<File>,
     metrics: BufWriter<File>,
     status_every: Duration,
@@ -61,9 +69,14 @@ pub struct ColdWriter {
     anomalies_journaled: [u64; crate::core::stats::ANOMALY_KINDS],
     malformed_journaled: u64,
     feed_journaled: u64,
-    initial_equity: i64,
-    /// Latest (cash, position value) per lane: the account is their sum.
-    lane_equity: Vec<(i64, i64)>,
+    /// Latest (equity, cash, position value) per lane: the account is their sum.
+    lane_equity: Vec<(i64, i64, i64)>,
+    /// Strategy names, by index.
+    strategy_names: Vec<String>,
+    /// Whether the last decision record was journaled (its verdicts follow it).
+    last_decision_journaled: bool,
+    held_journaled: u64,
+    drawdown_limit: crate::risk::engine::Drawdown,
     peak_equity: i64,
     /// Largest drawdown seen, percent.
     pub max_drawdown_pct: f64,
@@ -109,6 +122,7 @@ impl ColdWriter {
             log: create(dir, "tickwire.log")?,
             orders: create(dir, "orders.csv")?,
             fills: create(dir, "fills.csv")?,
+            decisions: create(dir, "decisions.csv")?,
             equity: create(dir, "equity.csv")?,
             metrics: create(dir, "metrics.jsonl")?,
             status_every: Duration::from_millis(cfg.cold.status_interval_ms),
@@ -119,8 +133,19 @@ impl ColdWriter {
             anomalies_journaled: [0; crate::core::stats::ANOMALY_KINDS],
             malformed_journaled: 0,
             feed_journaled: 0,
-            initial_equity: cfg.risk.initial_equity,
-            lane_equity: vec![(0, 0); cfg.lanes.len()],
+            lane_equity: {
+                let share = cfg.risk.initial_equity / cfg.lanes.len().max(1) as i64;
+                vec![(share, share, 0); cfg.lanes.len()]
+            },
+            strategy_names: cfg
+                .strategy
+                .strategies
+                .iter()
+                .map(|(_, s)| s.name.clone())
+                .collect(),
+            last_decision_journaled: false,
+            held_journaled: 0,
+            drawdown_limit: cfg.risk.max_drawdown,
             peak_equity: cfg.risk.initial_equity,
             max_drawdown_pct: 0.0,
             last_equity: cfg.risk.initial_equity,
@@ -136,6 +161,7 @@ impl ColdWriter {
             "ts,client_order_id,instrument,side,price,qty,fee,liquidity"
         )?;
         writeln!(w.equity, "ts,equity,cash,position_value,drawdown_pct")?;
+        writeln!(w.decisions, "{DECISIONS_HEADER}")?;
         writeln!(w.journal, "# tickwire journal: {mode}\n")?;
         writeln!(w.journal, "## Start\n")?;
         writeln!(w.journal, "- started: {}", iso8601_ms(wall_ns()))?;
@@ -282,117 +308,126 @@ impl ColdWriter {
                     writeln!(self.journal, "- further malformed messages are counted, not journaled (see tickwire.log)")?;
                 }
             }
+            ColdRecord::Decision(d) => self.write_decision(&d)?,
+            ColdRecord::Verdict(v) => self.write_verdict(&v)?,
             ColdRecord::Order {
-                market_ns,
-                order,
-                rejected,
+                t,
+                purpose,
+                strategy,
             } => {
-                let (pd, qd) = self.decimals(order.instrument);
-                let sym = self.symbol(Some(order.instrument));
-                let (status, reason) = match rejected {
-                    Some(r) => ("rejected", r.as_str()),
-                    None => ("new", ""),
+                let (pd, qd) = self.decimals(t.instrument);
+                let sym = self.symbol(Some(t.instrument));
+                let ts = iso8601_ms(t.market_ns);
+                // A new order's reason is what it is for.
+                let reason = if t.reason == crate::core::order::Reason::Submit {
+                    purpose.as_str()
+                } else {
+                    t.reason.as_str()
                 };
-                let ts = iso8601_ms(market_ns);
                 writeln!(
                     self.orders,
-                    "{ts},{},{sym},{},{},{},{},{status},{reason}",
-                    order.client_order_id,
-                    order.side.as_str(),
-                    order.order_type.as_str(),
-                    format_scaled(order.price.0, pd),
-                    format_scaled(order.qty.0, qd),
+                    "{ts},{},{sym},{},{},{},{},{},{reason}",
+                    t.client_order_id,
+                    t.side.as_str(),
+                    t.order_type.as_str(),
+                    format_scaled(t.price.0, pd),
+                    format_scaled(t.qty.0, qd),
+                    t.to.as_str(),
+                )?;
+                if t.to != crate::core::order::OrderStatus::Acked {
+                    writeln!(
+                        self.journal,
+                        "- `{ts}` order #{} {sym} {} {} {} @ {} ({}, {}): {} → **{}** ({reason}), filled {}",
+                        t.client_order_id,
+                        t.side.as_str(),
+                        t.order_type.as_str(),
+                        format_scaled(t.qty.0, qd),
+                        format_scaled(t.price.0, pd),
+                        self.strategy_name(strategy),
+                        purpose.as_str(),
+                        t.from.as_str(),
+                        t.to.as_str(),
+                        format_scaled(t.filled.0, qd),
+                    )?;
+                }
+            }
+            ColdRecord::Fill(e) => {
+                let (pd, qd) = self.decimals(e.instrument);
+                let sym = self.symbol(Some(e.instrument));
+                let ts = iso8601_ms(e.market_ns);
+                writeln!(
+                    self.fills,
+                    "{ts},{},{sym},{},{},{},{},{}",
+                    e.client_order_id,
+                    e.side.as_str(),
+                    format_scaled(e.price.0, pd),
+                    format_scaled(e.qty.0, qd),
+                    format_scaled(e.fee, 8),
+                    e.liquidity.as_str(),
                 )?;
                 writeln!(
                     self.journal,
-                    "- `{ts}` order #{} {sym} {} {} {} @ {}: {status}{}",
-                    order.client_order_id,
-                    order.side.as_str(),
-                    order.order_type.as_str(),
-                    format_scaled(order.qty.0, qd),
-                    format_scaled(order.price.0, pd),
-                    if reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({reason})")
-                    }
+                    "- `{ts}` fill #{} {sym} {} {} @ {} fee {} ({})",
+                    e.client_order_id,
+                    e.side.as_str(),
+                    format_scaled(e.qty.0, qd),
+                    format_scaled(e.price.0, pd),
+                    format_scaled(e.fee, 8),
+                    e.liquidity.as_str(),
                 )?;
             }
-            ColdRecord::Exec {
-                report: r,
-                order_qty,
+            ColdRecord::Breach {
+                rule,
+                limit,
+                value,
+                instrument,
+                market_ns,
+                kill,
             } => {
-                let (pd, qd) = self.decimals(r.instrument);
-                let sym = self.symbol(Some(r.instrument));
-                let ts = iso8601_ms(r.market_ns);
-                match r.kind {
-                    ExecKind::Fill => {
-                        writeln!(
-                            self.fills,
-                            "{ts},{},{sym},{},{},{},{},taker",
-                            r.client_order_id,
-                            r.side.as_str(),
-                            format_scaled(r.price.0, pd),
-                            format_scaled(r.qty.0, qd),
-                            format_scaled(r.fee, 2),
-                        )?;
-                        // An IOC that took less than it asked for ends cancelled with a fill.
-                        let (status, reason) = if r.qty == order_qty {
-                            ("filled", "")
-                        } else if r.done {
-                            ("canceled", "ioc_rest_canceled")
-                        } else {
-                            ("partially_filled", "")
-                        };
-                        writeln!(
-                            self.orders,
-                            "{ts},{},{sym},{},market,{},{},{status},{reason}",
-                            r.client_order_id,
-                            r.side.as_str(),
-                            format_scaled(r.price.0, pd),
-                            format_scaled(r.qty.0, qd),
-                        )?;
-                        writeln!(
-                            self.journal,
-                            "- `{ts}` fill #{} {sym} {} {} @ {} fee {}",
-                            r.client_order_id,
-                            r.side.as_str(),
-                            format_scaled(r.qty.0, qd),
-                            format_scaled(r.price.0, pd),
-                            format_scaled(r.fee, 2)
-                        )?;
-                    }
-                    ExecKind::Rejected(reason) => {
-                        writeln!(
-                            self.orders,
-                            "{ts},{},{sym},{},market,,,rejected,{}",
-                            r.client_order_id,
-                            r.side.as_str(),
-                            reason.as_str()
-                        )?;
-                        writeln!(
-                            self.journal,
-                            "- `{ts}` order #{} rejected by the venue: {}",
-                            r.client_order_id,
-                            reason.as_str()
-                        )?;
-                    }
+                let ts = iso8601_ms(market_ns);
+                let sym = self.symbol(instrument);
+                let (l, v) = (
+                    self.rule_value(rule, limit, instrument),
+                    self.rule_value(rule, value, instrument),
+                );
+                writeln!(
+                    self.log,
+                    "{ts} RISK lane {lane} {} {sym}: limit {l}, value {v}{}",
+                    rule.as_str(),
+                    if kill { " (kill switch tripped)" } else { "" }
+                )?;
+                if kill {
+                    writeln!(
+                        self.journal,
+                        "- `{ts}` **KILL SWITCH tripped** by `{}` on {sym}: limit {l}, value {v}. Open orders are cancelled; no opening order is accepted until it is reset.",
+                        rule.as_str()
+                    )?;
                 }
+            }
+            ColdRecord::RefusedReplacement {
+                client_order_id,
+                verdict,
+                market_ns,
+            } => {
+                writeln!(
+                    self.journal,
+                    "- `{}` replacement order #{client_order_id} refused by risk, not sent: {}",
+                    iso8601_ms(market_ns),
+                    self.verdict_text(&verdict, None)
+                )?;
             }
             ColdRecord::Equity {
                 market_ns,
+                equity,
                 cash,
                 position_value,
             } => {
                 if let Some(l) = self.lane_equity.get_mut(lane) {
-                    *l = (cash, position_value);
+                    *l = (equity, cash, position_value);
                 }
-                let cash: i64 = self.lane_equity.iter().map(|l| l.0).sum();
-                let position_value: i64 = self.lane_equity.iter().map(|l| l.1).sum();
-                let equity = self
-                    .initial_equity
-                    .saturating_add(cash)
-                    .saturating_add(position_value);
+                let equity: i64 = self.lane_equity.iter().map(|l| l.0).sum();
+                let cash: i64 = self.lane_equity.iter().map(|l| l.1).sum();
+                let position_value: i64 = self.lane_equity.iter().map(|l| l.2).sum();
                 self.peak_equity = self.peak_equity.max(equity);
                 let dd = if self.peak_equity > 0 {
                     (self.peak_equity - equity) as f64 / self.peak_equity as f64 * 100.0
@@ -406,13 +441,217 @@ impl ColdWriter {
                     self.equity,
                     "{},{},{},{},{dd:.4}",
                     iso8601_ms(market_ns),
-                    format_scaled(equity, 2),
-                    format_scaled(self.initial_equity.saturating_add(cash), 2),
-                    format_scaled(position_value, 2),
+                    format_scaled(equity, 8),
+                    format_scaled(cash, 8),
+                    format_scaled(position_value, 8),
                 )?;
             }
         }
         Ok(())
+    }
+
+    fn strategy_name(&self, strategy: u8) -> String {
+        if strategy == crate::risk::engine::RISK_STRATEGY {
+            return "risk".to_string();
+        }
+        self.strategy_names
+            .get(usize::from(strategy))
+            .cloned()
+            .unwrap_or_else(|| format!("strategy {strategy}"))
+    }
+
+    /// A rule's limit or value in its unit: quote, quantity, bps or a count.
+    fn rule_value(
+        &self,
+        rule: RiskRule,
+        v: i64,
+        instrument: Option<crate::core::InstrumentId>,
+    ) -> String {
+        let qd = instrument.map_or(8, |i| self.decimals(i).1);
+        match rule {
+            RiskRule::MaxPosition | RiskRule::MaxOrderQty | RiskRule::MinSize => {
+                format_scaled(v, qd)
+            }
+            RiskRule::MaxGrossExposure
+            | RiskRule::MaxNetExposure
+            | RiskRule::MaxOrderNotional
+            | RiskRule::DailyLoss => format!("{} quote", format_scaled(v, 2)),
+            RiskRule::MaxDrawdown => {
+                if matches!(self.drawdown_limit, crate::risk::engine::Drawdown::Bps(_)) {
+                    format!("{v} bps")
+                } else {
+                    format!("{} quote", format_scaled(v, 2))
+                }
+            }
+            RiskRule::PriceBand => format!("{v} bps"),
+            _ => v.to_string(),
+        }
+    }
+
+    fn verdict_text(&self, v: &Verdict, instrument: Option<crate::core::InstrumentId>) -> String {
+        match v {
+            Verdict::Accept => "accepted".to_string(),
+            Verdict::Reject { rule, limit, value } => format!(
+                "**rejected** by `{}` (limit {}, value {})",
+                rule.as_str(),
+                self.rule_value(*rule, *limit, instrument),
+                self.rule_value(*rule, *value, instrument)
+            ),
+        }
+    }
+
+    fn write_decision(&mut self, d: &DecisionRecord) -> std::io::Result<()> {
+        let (pd, qd) = self.decimals(d.instrument);
+        let sym = self.symbol(Some(d.instrument));
+        let ts = iso8601_ms(d.market_ns);
+        let name = self.strategy_name(d.strategy);
+        let action = Action::ALL
+            .get(usize::from(d.action))
+            .map_or("?", |a| a.as_str());
+        let suppressed = Suppression::ALL
+            .get(usize::from(d.suppressed))
+            .map(|s| s.as_str());
+        let num = |x: f32| {
+            if x.is_nan() {
+                String::new()
+            } else {
+                format!("{x:.4}")
+            }
+        };
+        writeln!(
+            self.decisions,
+            "{ts},{sym},{name},{action},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            suppressed.unwrap_or(""),
+            num(d.score),
+            num(d.threshold),
+            num(d.exit_threshold),
+            num(d.strength),
+            num(d.alignment),
+            num(d.volume),
+            num(d.volatility),
+            num(d.confidence),
+            num(d.volume_ratio),
+            num(d.atr_ratio),
+            num(d.raw[0]),
+            num(d.raw[1]),
+            num(d.raw[2]),
+            num(d.raw[3]),
+            num(d.raw[4]),
+            d.position,
+            format_scaled(d.qty.0, qd),
+            format_scaled(d.price.0, pd),
+            d.intents,
+        )?;
+        let acted = d.action != Action::Stay.index() as u8;
+        let held = matches!(
+            suppressed,
+            Some(s) if s != Suppression::NotReady.as_str() && s != Suppression::Hysteresis.as_str()
+        );
+        let journal = acted || (held && self.held_journaled < JOURNAL_HELD_CAP);
+        self.last_decision_journaled = journal;
+        if held && !acted {
+            self.held_journaled += 1;
+            if self.held_journaled == JOURNAL_HELD_CAP {
+                writeln!(
+                    self.journal,
+                    "- further suppressed decisions are counted, not journaled (see decisions.csv)"
+                )?;
+            }
+        }
+        if !journal {
+            return Ok(());
+        }
+        let mut raw = String::new();
+        for (i, r) in Resolution::ALL.iter().enumerate() {
+            if !d.raw[i].is_nan() {
+                raw.push_str(&format!(" {} {:+.3}", r.label(), d.raw[i]));
+            }
+        }
+        let ratio = |x: f32| {
+            if x.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{x:.2}")
+            }
+        };
+        writeln!(
+            self.journal,
+            "- `{ts}` decision **{name}** {sym} **{action}**{}: score {:+.4} (entry {:.4}, exit {:.4}); parts: strength {:+.4}, alignment {:+.4}, volume {:.4}, volatility {:.4}, confidence {:.4}; raw{raw}; volume ratio {}, ATR ratio {}; close {}{}",
+            suppressed.map_or(String::new(), |s| format!(" (held back: {s})")),
+            d.score,
+            d.threshold,
+            d.exit_threshold,
+            d.strength,
+            d.alignment,
+            d.volume,
+            d.volatility,
+            d.confidence,
+            ratio(d.volume_ratio),
+            ratio(d.atr_ratio),
+            format_scaled(d.price.0, pd),
+            if d.intents == 0 {
+                "; no order".to_string()
+            } else {
+                String::new()
+            },
+        )?;
+        Ok(())
+    }
+
+    fn write_verdict(&mut self, v: &VerdictRecord) -> std::io::Result<()> {
+        let (pd, qd) = self.decimals(v.intent.instrument);
+        let sym = self.symbol(Some(v.intent.instrument));
+        let ts = iso8601_ms(v.market_ns);
+        let text = self.verdict_text(&v.verdict, Some(v.intent.instrument));
+        let order = if v.client_order_id != 0 {
+            format!(" → order #{}", v.client_order_id)
+        } else {
+            String::new()
+        };
+        let what = format!(
+            "{} {} {} {} @ {} ({})",
+            v.intent.side.as_str(),
+            format_scaled(v.intent.qty.0, qd),
+            sym,
+            v.intent.order_type.as_str(),
+            format_scaled(v.intent.price.0, pd),
+            v.intent.purpose.as_str()
+        );
+        writeln!(
+            self.log,
+            "{ts} VERDICT lane strategy {} {what}: {text}{order}",
+            self.strategy_name(v.intent.strategy)
+        )?;
+        if let Verdict::Reject { rule, .. } = v.verdict {
+            // Risk refusals also go to orders.csv: no order exists, so no client id.
+            writeln!(
+                self.orders,
+                "{ts},,{sym},{},{},{},{},rejected,risk_{}",
+                v.intent.side.as_str(),
+                v.intent.order_type.as_str(),
+                format_scaled(v.intent.price.0, pd),
+                format_scaled(v.intent.qty.0, qd),
+                rule.as_str()
+            )?;
+        }
+        if v.decision {
+            if self.last_decision_journaled {
+                writeln!(self.journal, "  - risk verdict on {what}: {text}{order}")?;
+            }
+            return Ok(());
+        }
+        let rejected = v.verdict != Verdict::Accept;
+        if rejected {
+            self.held_journaled += 1;
+            if self.held_journaled > JOURNAL_HELD_CAP {
+                return Ok(());
+            }
+        }
+        writeln!(
+            self.journal,
+            "- `{ts}` {} intent {what}: risk verdict {text}{order}",
+            self.strategy_name(v.intent.strategy)
+        )
     }
 
     fn drain(&mut self) -> std::io::Result<usize> {
@@ -568,6 +807,7 @@ impl ColdWriter {
         self.log.flush()?;
         self.orders.flush()?;
         self.fills.flush()?;
+        self.decisions.flush()?;
         self.equity.flush()?;
         self.metrics.flush()
     }
@@ -582,6 +822,49 @@ impl ColdWriter {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The trading side's totals across lanes (money at 10⁻⁸ quote).
+#[derive(Clone, Debug, Default)]
+pub struct TradingTotals {
+    /// Strategy decisions taken.
+    pub decisions: u64,
+    /// Intents emitted (strategies and the risk engine's own exits).
+    pub intents: u64,
+    /// Risk checks.
+    pub risk_checks: u64,
+    /// Intents the risk engine refused.
+    pub risk_rejected: u64,
+    /// Exits the risk engine sent itself.
+    pub risk_exits: u64,
+    /// Kill-switch trips.
+    pub kill_trips: u64,
+    /// The kill switch is on at the end.
+    pub kill_switch_on: bool,
+    /// Retries and replacements refused by risk.
+    pub refused_replacements: u64,
+    /// Accepted intents the order manager could not take.
+    pub submit_refused: u64,
+    /// Reports refused by the order state machine or the risk engine.
+    pub bad_reports: u64,
+    /// Orders the venue received.
+    pub venue_orders: u64,
+    /// Fills the venue sent.
+    pub venue_fills: u64,
+    /// Reports the venue could not queue (must be 0).
+    pub venue_lost_reports: i64,
+    /// The risk engine's cash (initial equity included).
+    pub risk_cash: i64,
+    /// The risk engine's fees.
+    pub risk_fees: i64,
+    /// The risk engine's realized PnL.
+    pub risk_realized: i64,
+    /// The venue account's cash (from 0).
+    pub venue_cash: i64,
+    /// The venue account's fees.
+    pub venue_fees: i64,
+    /// The venue account's realized PnL.
+    pub venue_realized: i64,
 }
 
 /// Counter totals across lanes.
@@ -627,6 +910,8 @@ pub struct Totals {
     pub unrealized: i64,
     /// Fees (10⁻⁸).
     pub fees: i64,
+    /// The trading side: decisions, intents, risk and the books of both sides.
+    pub trading: TradingTotals,
     /// Per source (feed line or replay file), per lane.
     pub sources: Vec<SourceTotals>,
     /// Arbiter: events passed on, dropped, late gap fills, failovers, failbacks.
@@ -834,6 +1119,28 @@ impl Totals {
         t.realized = lanes.iter().map(|l| l.risk.realized.get()).sum();
         t.unrealized = lanes.iter().map(|l| l.risk.unrealized.get()).sum();
         t.fees = lanes.iter().map(|l| l.risk.fees.get()).sum();
+        let g = |f: &dyn Fn(&LaneStats) -> i64| lanes.iter().map(|l| f(l)).sum::<i64>();
+        t.trading = TradingTotals {
+            decisions: sum(&|l| l.strategy.decisions.get()),
+            intents: sum(&|l| l.strategy.intents.get()),
+            risk_checks: sum(&|l| l.risk.checks.get()),
+            risk_rejected: sum(&|l| l.risk.rejected.get()),
+            risk_exits: sum(&|l| l.risk.risk_exits.get()),
+            kill_trips: sum(&|l| l.risk.kill_trips.get()),
+            kill_switch_on: lanes.iter().any(|l| l.risk.kill_switch.get() != 0),
+            refused_replacements: sum(&|l| l.risk.refused_replacements.get()),
+            submit_refused: sum(&|l| l.risk.submit_refused.get()),
+            bad_reports: sum(&|l| l.risk.bad_reports.get()),
+            venue_orders: sum(&|l| l.venue.orders.get()),
+            venue_fills: sum(&|l| l.venue.fills.get()),
+            venue_lost_reports: g(&|l| l.venue.lost_reports.get()),
+            risk_cash: g(&|l| l.risk.cash.get()),
+            risk_fees: g(&|l| l.risk.fees.get()),
+            risk_realized: g(&|l| l.risk.realized.get()),
+            venue_cash: g(&|l| l.venue.cash.get()),
+            venue_fees: g(&|l| l.venue.fees.get()),
+            venue_realized: g(&|l| l.venue.realized.get()),
+        };
         t.arbiter_passed = sum(&|l| l.arbiter.passed.get());
         t.arbiter_dropped = sum(&|l| l.arbiter.dropped.get());
         t.gaps_filled = sum(&|l| l.arbiter.gaps_filled.get());
@@ -894,3 +1201,6 @@ fn feed_event_text(e: &crate::core::cold::FeedEvent, table: &InstrumentTable) ->
         }
     }
 }
+
+/// Header of `decisions.csv`: every decision of every strategy, acted on or not.
+pub const DECISIONS_HEADER: &str = "ts,instrument,strategy,action,suppressed,score,threshold,exit_threshold,strength,alignment,volume,volatility,confidence,volume_ratio,atr_ratio,raw_1s,raw_1m,raw_5m,raw_1h,raw_1d,position,qty,price,intents";

@@ -42,6 +42,8 @@ pub struct RunSummary<'a> {
     pub elapsed_s: f64,
     /// Equity at the end, quote at 10⁻⁸.
     pub final_equity: i64,
+    /// Equity at the start, quote at 10⁻⁸ (the lanes' shares together).
+    pub initial_equity: i64,
     /// Largest drawdown, percent.
     pub max_drawdown_pct: f64,
     /// Messages lost because a peer thread died (0 in a healthy run).
@@ -122,6 +124,35 @@ impl RunSummary<'_> {
             "orders_rejected": t.orders_rejected,
             "fills": t.fills,
             "venue_rejects": t.venue_rejected,
+            "trading": {
+                "decisions": t.trading.decisions,
+                "intents": t.trading.intents,
+                "risk_checks": t.trading.risk_checks,
+                "risk_rejected": t.trading.risk_rejected,
+                "risk_exits": t.trading.risk_exits,
+                "kill_trips": t.trading.kill_trips,
+                "kill_switch_on": t.trading.kill_switch_on,
+                "refused_replacements": t.trading.refused_replacements,
+                "submit_refused": t.trading.submit_refused,
+                "bad_reports": t.trading.bad_reports,
+                "venue_orders": t.trading.venue_orders,
+                "venue_fills": t.trading.venue_fills,
+                "venue_lost_reports": t.trading.venue_lost_reports,
+                // The risk engine's books against the venue's, from the same fills: cash moved
+                // (the risk engine's less its initial equity), fees and realized PnL must agree
+                // to the last 10⁻⁸.
+                "reconciliation": {
+                    "risk_cash_moved": money(t.trading.risk_cash - self.initial_equity),
+                    "venue_cash_moved": money(t.trading.venue_cash),
+                    "risk_fees": money(t.trading.risk_fees),
+                    "venue_fees": money(t.trading.venue_fees),
+                    "risk_realized": money(t.trading.risk_realized),
+                    "venue_realized": money(t.trading.venue_realized),
+                    "matches": t.trading.risk_cash - self.initial_equity == t.trading.venue_cash
+                        && t.trading.risk_fees == t.trading.venue_fees
+                        && t.trading.risk_realized == t.trading.venue_realized,
+                },
+            },
             "threads": self.threads,
             "latency_ns": latency,
             "anomalies": anomalies,

@@ -4,9 +4,10 @@
 //! `try_push`. A full ring drops the record and counts the drop — the hot path never waits for
 //! the disk. The cold thread turns records into `journal.md`, CSV rows and log lines.
 
-use super::event::{ExecReport, OrderRequest, RejectReason};
+use super::event::Side;
 use super::instrument::InstrumentId;
-use super::num::Qty;
+use super::num::{Price, Qty};
+use super::order::{Execution, OrderIntent, OrderTransition, Purpose, RiskRule, Verdict};
 use super::stats::{AnomalyKind, Counter};
 use crate::ring::Producer;
 
@@ -53,31 +54,125 @@ pub enum ColdRecord {
         /// Field at fault, if known.
         field: &'static str,
     },
-    /// An order as the venue edge saw it: sent, or refused by risk.
+    /// One strategy's decision: its score, the score's parts and what it did.
+    Decision(DecisionRecord),
+    /// The risk engine's verdict on one intent. An intent a decision emitted follows that
+    /// decision's record; `decision` says so.
+    Verdict(VerdictRecord),
+    /// An order changed state (one `orders.csv` row).
     Order {
+        /// The transition.
+        t: OrderTransition,
+        /// What the order was for.
+        purpose: Purpose,
+        /// Which strategy (or [`RISK_STRATEGY`](crate::risk::engine::RISK_STRATEGY)).
+        strategy: u8,
+    },
+    /// A fill (one `fills.csv` row).
+    Fill(Execution),
+    /// A risk limit was hit: an intent refused, or the kill switch tripped.
+    Breach {
+        /// The rule.
+        rule: RiskRule,
+        /// Its bound.
+        limit: i64,
+        /// The value that broke it.
+        value: i64,
+        /// The instrument concerned.
+        instrument: Option<InstrumentId>,
         /// Market time.
         market_ns: u64,
-        /// The order.
-        order: OrderRequest,
-        /// `None` when sent; the reason when refused by risk.
-        rejected: Option<RejectReason>,
+        /// True for a kill-switch trip, false for a refused intent.
+        kill: bool,
     },
-    /// An execution report from the venue.
-    Exec {
-        /// The report.
-        report: ExecReport,
-        /// The order's quantity, so a partial fill is not reported as filled.
-        order_qty: Qty,
+    /// A retry or replacement of an accepted order that the risk engine refused; not sent.
+    RefusedReplacement {
+        /// The order's client id.
+        client_order_id: u64,
+        /// The verdict.
+        verdict: Verdict,
+        /// Market time.
+        market_ns: u64,
     },
-    /// Account snapshot for `equity.csv`.
+    /// Account snapshot of one lane for `equity.csv` (quote at 10⁻⁸).
     Equity {
         /// Market time.
         market_ns: u64,
-        /// Cash, quote at 10⁻⁸.
+        /// Cash + positions at their marks.
+        equity: i64,
+        /// Cash.
         cash: i64,
-        /// Marked value of positions, quote at 10⁻⁸.
+        /// Positions at their marks.
         position_value: i64,
     },
+}
+
+/// A decision, compact for the cold ring (the strategy host's `Decision` has `f64`s and
+/// options; the journal prints four digits). NaN means "not known".
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecisionRecord {
+    /// Market time of the decision.
+    pub market_ns: u64,
+    /// The deciding close.
+    pub price: Price,
+    /// Quantity of the opening intent (0 when none).
+    pub qty: Qty,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Strategy index.
+    pub strategy: u8,
+    /// Position after it: +1, 0, −1.
+    pub position: i8,
+    /// Index into the host's `Action::ALL`.
+    pub action: u8,
+    /// Index into `Suppression::ALL`; `u8::MAX` when nothing held it back.
+    pub suppressed: u8,
+    /// Intents it emitted.
+    pub intents: u8,
+    /// The score in [-1, 1].
+    pub score: f32,
+    /// Entry threshold in force.
+    pub threshold: f32,
+    /// Exit threshold in force.
+    pub exit_threshold: f32,
+    /// Raw signal per resolution index.
+    pub raw: [f32; 5],
+    /// Weighted consensus.
+    pub strength: f32,
+    /// Alignment across resolutions.
+    pub alignment: f32,
+    /// Volume credit.
+    pub volume: f32,
+    /// Volatility credit.
+    pub volatility: f32,
+    /// Confidence.
+    pub confidence: f32,
+    /// Volume over its rolling mean.
+    pub volume_ratio: f32,
+    /// ATR over its rolling mean.
+    pub atr_ratio: f32,
+}
+
+/// The risk verdict on one intent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerdictRecord {
+    /// Market time of the check.
+    pub market_ns: u64,
+    /// The intent.
+    pub intent: OrderIntent,
+    /// Accept, or the rule with its numbers.
+    pub verdict: Verdict,
+    /// The order's client id when accepted and taken by the order manager (0 otherwise).
+    pub client_order_id: u64,
+    /// True when it belongs to the decision record just before it.
+    pub decision: bool,
+}
+
+impl VerdictRecord {
+    /// Side of the intent.
+    pub fn side(&self) -> Side {
+        self.intent.side
+    }
 }
 
 /// No particular source.

@@ -69,9 +69,13 @@ struct RawConfig {
     #[serde(default)]
     candles: RawCandles,
     #[serde(default)]
-    strategy: RawStrategy,
+    strategy: crate::strategy::config::HostConfig,
     #[serde(default)]
-    risk: RawRisk,
+    risk: crate::risk::engine::RawRiskLimits,
+    #[serde(default)]
+    orders: crate::orders::manager::OrderPolicy,
+    #[serde(default)]
+    paper: crate::venue::sim::PaperSpec,
     #[serde(default)]
     venue: RawVenue,
     #[serde(default)]
@@ -193,7 +197,7 @@ struct RawInstrument {
     tick: String,
     lot: String,
     #[serde(default)]
-    order_qty: Option<String>,
+    max_order_qty: Option<String>,
     #[serde(default)]
     max_position: Option<String>,
     #[serde(default)]
@@ -341,92 +345,24 @@ fn default_resolutions() -> Vec<String> {
     vec!["1s".into(), "1m".into()]
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStrategy {
-    #[serde(default)]
-    ema_cross: RawEmaCross,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEmaCross {
-    #[serde(default = "default_true")]
-    enabled: bool,
-    #[serde(default = "default_fast")]
-    fast: usize,
-    #[serde(default = "default_slow")]
-    slow: usize,
-    #[serde(default = "default_strategy_res")]
-    resolution: String,
-    #[serde(default = "default_true")]
-    allow_short: bool,
-}
-impl Default for RawEmaCross {
-    fn default() -> Self {
-        toml::from_str("").expect("empty ema_cross table deserializes")
-    }
-}
-fn default_true() -> bool {
-    true
-}
-fn default_fast() -> usize {
-    2
-}
-fn default_slow() -> usize {
-    5
-}
-fn default_strategy_res() -> String {
-    "1s".into()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRisk {
-    #[serde(default = "default_max_notional")]
-    max_order_notional: String,
-    #[serde(default)]
-    kill_switch: bool,
-    #[serde(default = "default_equity")]
-    initial_equity: String,
-}
-impl Default for RawRisk {
-    fn default() -> Self {
-        Self {
-            max_order_notional: default_max_notional(),
-            kill_switch: false,
-            initial_equity: default_equity(),
-        }
-    }
-}
-fn default_equity() -> String {
-    "100000".into()
-}
-fn default_max_notional() -> String {
-    "10000".into()
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawVenue {
     #[serde(default = "default_venue")]
     kind: String,
-    #[serde(default = "default_fee")]
-    taker_fee_bps: String,
 }
 impl Default for RawVenue {
     fn default() -> Self {
         Self {
             kind: default_venue(),
-            taker_fee_bps: default_fee(),
         }
     }
 }
 fn default_venue() -> String {
     "paper".into()
 }
-fn default_fee() -> String {
-    "10".into()
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -666,45 +602,19 @@ pub struct ArbiterSpec {
 pub struct InstrumentSpec {
     /// Static facts.
     pub instrument: Instrument,
-    /// Quantity one signal trades (10⁻⁸ scale).
-    pub order_qty: i64,
-    /// Largest absolute position (10⁻⁸ scale).
-    pub max_position: i64,
+    /// Largest opening order (10⁻⁸ scale): overrides `risk.max_order_qty` for it.
+    pub max_order_qty: Option<i64>,
+    /// Largest absolute position (10⁻⁸ scale): overrides `risk.max_position` for it.
+    pub max_position: Option<i64>,
     /// Start price for the synthetic market (10⁻⁸ scale).
     pub synthetic_price: i64,
-}
-
-/// EMA-cross strategy parameters.
-#[derive(Clone, Debug)]
-pub struct EmaCrossSpec {
-    /// On or off.
-    pub enabled: bool,
-    /// Fast period.
-    pub fast: usize,
-    /// Slow period.
-    pub slow: usize,
-    /// Candle resolution it trades on.
-    pub resolution: Resolution,
-    /// May go short.
-    pub allow_short: bool,
-}
-
-/// Risk limits.
-#[derive(Clone, Debug)]
-pub struct RiskSpec {
-    /// Largest order notional in quote currency (10⁻⁸ scale).
-    pub max_order_notional: i64,
-    /// Start with the kill switch engaged (every order refused).
-    pub kill_switch: bool,
-    /// Account equity at start, quote at 10⁻⁸ (the base of equity.csv and drawdown).
-    pub initial_equity: i64,
 }
 
 /// Venue parameters.
 #[derive(Clone, Debug)]
 pub struct VenueSpec {
-    /// Taker fee in basis points at 10⁻⁸ scale.
-    pub taker_fee_bps: i64,
+    /// `paper` (the only venue so far).
+    pub kind: String,
 }
 
 /// Cold-side parameters.
@@ -741,10 +651,14 @@ pub struct Config {
     pub candle_lateness_ms: u64,
     /// Resolutions whose candle so far is emitted after every trade (live indicator values).
     pub candle_live: Vec<Resolution>,
-    /// Strategy.
-    pub ema_cross: EmaCrossSpec,
-    /// Risk.
-    pub risk: RiskSpec,
+    /// Strategies, scoring, noise suppression and sizing (`[strategy]`).
+    pub strategy: crate::strategy::config::HostSpec,
+    /// Risk limits (`[risk]`, with the `[[instruments]]` overrides folded in).
+    pub risk: crate::risk::engine::RiskLimits,
+    /// Order timeouts and fallbacks (`[orders]`).
+    pub orders: crate::orders::manager::OrderRules,
+    /// The paper exchange (`[paper]`).
+    pub paper: crate::venue::sim::PaperSpec,
     /// Venue.
     pub venue: VenueSpec,
     /// Cold side.
@@ -911,16 +825,13 @@ fn validate(
         }
         let tick = positive(&key("tick"), &ri.tick)?;
         let lot = positive(&key("lot"), &ri.lot)?;
-        let order_qty = match &ri.order_qty {
-            Some(s) => positive(&key("order_qty"), s)?,
-            None => lot,
+        let max_order_qty = match &ri.max_order_qty {
+            Some(s) => Some(positive(&key("max_order_qty"), s)?),
+            None => None,
         };
-        if order_qty % lot != 0 {
-            return Err(invalid(key("order_qty"), "must be a multiple of lot"));
-        }
         let max_position = match &ri.max_position {
-            Some(s) => positive(&key("max_position"), s)?,
-            None => order_qty.saturating_mul(10),
+            Some(s) => Some(positive(&key("max_position"), s)?),
+            None => None,
         };
         let synthetic_price = match &ri.synthetic_price {
             Some(s) => positive(&key("synthetic_price"), s)?,
@@ -928,7 +839,7 @@ fn validate(
         };
         instruments.push(InstrumentSpec {
             instrument: Instrument { symbol, tick, lot },
-            order_qty,
+            max_order_qty,
             max_position,
             synthetic_price,
         });
@@ -1138,6 +1049,13 @@ fn validate(
                 ),
             ));
         }
+        let thread_of = |st: Stage| threads.iter().position(|t| t.stages.contains(&st));
+        if thread_of(Stage::Signals) != thread_of(Stage::Risk) {
+            return Err(invalid(
+                format!("lanes[{li}].threads"),
+                "`signals` and `risk` must share a thread: strategies read positions and risk state as they decide",
+            ));
+        }
         lanes.push(LaneSpec {
             name: lane_name,
             instruments: rl.instruments.clone(),
@@ -1187,39 +1105,66 @@ fn validate(
         }
     };
 
-    let e = &raw.strategy.ema_cross;
-    let resolution = Resolution::parse(&e.resolution).ok_or_else(|| {
-        invalid(
-            "strategy.ema_cross.resolution",
-            format!("`{}` is not a resolution", e.resolution),
-        )
+    let strategy = raw.strategy.validate().map_err(|e| match e {
+        crate::strategy::config::StrategyConfigError::Invalid { key, message } => {
+            invalid(format!("strategy.{key}"), message)
+        }
+        other => invalid("strategy", other.to_string()),
     })?;
-    if e.enabled && !resolutions.contains(&resolution) {
-        return Err(invalid(
-            "strategy.ema_cross.resolution",
-            format!(
-                "`{}` is not built: add it to candles.resolutions",
-                e.resolution
-            ),
-        ));
+    for r in &strategy.resolutions {
+        if !resolutions.contains(r) {
+            return Err(invalid(
+                "strategy.resolutions",
+                format!(
+                    "`{}` is not built: add it to candles.resolutions",
+                    r.label()
+                ),
+            ));
+        }
     }
-    if e.fast == 0 || e.slow == 0 || e.fast >= e.slow {
-        return Err(invalid("strategy.ema_cross", "need 0 < fast < slow"));
+    let mut risk_raw = raw.risk.clone();
+    for spec in &instruments {
+        let sym = spec.instrument.symbol.as_str();
+        if spec.max_position.is_none() && spec.max_order_qty.is_none() {
+            continue;
+        }
+        if risk_raw.instruments.iter().any(|i| i.symbol == sym) {
+            continue;
+        }
+        let text = |v: Option<i64>| v.map(|x| super::num::format_scaled(x, 8));
+        risk_raw
+            .instruments
+            .push(crate::risk::engine::RawInstrumentLimits {
+                symbol: sym.to_string(),
+                max_position: text(spec.max_position),
+                max_order_qty: text(spec.max_order_qty),
+            });
     }
-
-    let max_order_notional = positive("risk.max_order_notional", &raw.risk.max_order_notional)?;
-    let initial_equity = positive("risk.initial_equity", &raw.risk.initial_equity)?;
+    let risk = crate::risk::engine::RiskLimits::from_raw(&risk_raw).map_err(|e| match e {
+        crate::risk::engine::RiskLimitsError::Invalid { key, message } => {
+            invalid(format!("risk.{key}"), message)
+        }
+        other => invalid("risk", other.to_string()),
+    })?;
+    for il in &risk.instruments {
+        if !instruments.iter().any(|s| s.instrument.symbol == il.symbol) {
+            return Err(invalid(
+                "risk.instruments",
+                format!("`{}` is not in [[instruments]]", il.symbol.as_str()),
+            ));
+        }
+    }
+    let orders = raw
+        .orders
+        .validate()
+        .map_err(|e| invalid("orders", e.to_string()))?;
+    raw.paper
+        .validate()
+        .map_err(|e| invalid("paper", e.to_string()))?;
     if raw.venue.kind != "paper" {
         return Err(invalid(
             "venue.kind",
             format!("`{}` is not available yet (paper)", raw.venue.kind),
-        ));
-    }
-    let taker_fee_bps = decimal("venue.taker_fee_bps", &raw.venue.taker_fee_bps)?;
-    if !(0..=10_000 * super::num::SCALE).contains(&taker_fee_bps) {
-        return Err(invalid(
-            "venue.taker_fee_bps",
-            "must be between 0 and 10000",
         ));
     }
     if raw.cold.status_interval_ms == 0 || raw.cold.metrics_interval_ms == 0 {
@@ -1368,19 +1313,13 @@ fn validate(
         candle_gaps,
         candle_lateness_ms: raw.candles.lateness_ms,
         candle_live,
-        ema_cross: EmaCrossSpec {
-            enabled: e.enabled,
-            fast: e.fast,
-            slow: e.slow,
-            resolution,
-            allow_short: e.allow_short,
+        strategy,
+        risk,
+        orders,
+        paper: raw.paper.clone(),
+        venue: VenueSpec {
+            kind: raw.venue.kind.clone(),
         },
-        risk: RiskSpec {
-            max_order_notional,
-            kill_switch: raw.risk.kill_switch,
-            initial_equity,
-        },
-        venue: VenueSpec { taker_fee_bps },
         cold: ColdSpec {
             status_interval_ms: raw.cold.status_interval_ms,
             metrics_interval_ms: raw.cold.metrics_interval_ms,
@@ -1497,7 +1436,7 @@ mod tests {
             .all(|f| f.url.starts_with("wss://") && f.role == crate::feed::Role::Primary));
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/colo-8core.toml");
         let c = Config::load(ConfigSource::File(&p), &[], &cores).unwrap();
-        assert_eq!(c.lanes[0].threads.len(), 7);
+        assert_eq!(c.lanes[0].threads.len(), 6);
         assert!(c.lanes[0]
             .threads
             .iter()
@@ -1549,14 +1488,29 @@ mod tests {
     }
 
     #[test]
+    fn signals_and_risk_must_share_a_thread() {
+        let e = Config::load(
+            ConfigSource::Default,
+            &["lanes=[{name='m',instruments=['BTCUSDT'],threads=[{name='a',stages=['parse','arbiter','candles','indicators','signals']},{name='b',stages=['risk','venue']}]}]".into()],
+            CORES,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("must share a thread"), "{e}");
+    }
+
+    #[test]
     fn overrides_apply() {
         let c = Config::load(
             ConfigSource::Default,
-            &["strategy.ema_cross.fast=2".into(), "source.seed=7".into()],
+            &[
+                "risk.max_order_notional=\"2000\"".into(),
+                "source.seed=7".into(),
+            ],
             CORES,
         )
         .unwrap();
-        assert_eq!(c.ema_cross.fast, 2);
+        assert_eq!(c.risk.max_order_notional, 2000 * crate::core::num::SCALE);
         assert_eq!(c.source.seed, 7);
     }
 

@@ -258,19 +258,6 @@ pub struct IndicatorUpdate {
     pub adx: f64,
 }
 
-/// A strategy's wish for a target position.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Signal {
-    /// Instrument.
-    pub instrument: InstrumentId,
-    /// Strategy index (position in the run's strategy list).
-    pub strategy: u8,
-    /// Wanted direction: +1 long, −1 short, 0 flat.
-    pub direction: i8,
-    /// Price the decision was made at (the candle close).
-    pub ref_price: Price,
-}
-
 /// Order types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderType {
@@ -290,89 +277,6 @@ impl OrderType {
     }
 }
 
-/// Why an order was refused (by risk or by the venue). Small and `Copy` for the hot path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RejectReason {
-    /// Would exceed the per-instrument position limit.
-    MaxPosition,
-    /// Order notional above the limit.
-    MaxNotional,
-    /// No book or price known yet for the instrument.
-    NoMarket,
-    /// Quantity rounds to zero lots.
-    ZeroQty,
-    /// Kill switch engaged.
-    KillSwitch,
-    /// The venue had no liquidity on that side.
-    NoLiquidity,
-}
-
-impl RejectReason {
-    /// Snake-case name for CSV and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectReason::MaxPosition => "max_position",
-            RejectReason::MaxNotional => "max_notional",
-            RejectReason::NoMarket => "no_market",
-            RejectReason::ZeroQty => "zero_qty",
-            RejectReason::KillSwitch => "kill_switch",
-            RejectReason::NoLiquidity => "no_liquidity",
-        }
-    }
-}
-
-/// An order sent to the venue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OrderRequest {
-    /// Client order id, unique within a run and assigned in signal order (deterministic).
-    pub client_order_id: u64,
-    /// Instrument.
-    pub instrument: InstrumentId,
-    /// Side.
-    pub side: Side,
-    /// Type.
-    pub order_type: OrderType,
-    /// Limit price (for market orders, the reference price risk checked against).
-    pub price: Price,
-    /// Quantity.
-    pub qty: Qty,
-    /// Set when risk refused the order: it still travels to the venue edge so that one thread
-    /// writes every order row, in one deterministic order, but it is never executed.
-    pub risk_reject: Option<RejectReason>,
-}
-
-/// What the venue did with an order: the one message that travels back up the pipe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExecKind {
-    /// (Part) filled at `price` for `qty`.
-    Fill,
-    /// Refused; nothing filled.
-    Rejected(RejectReason),
-}
-
-/// An execution report from the venue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExecReport {
-    /// The order's client id.
-    pub client_order_id: u64,
-    /// Instrument.
-    pub instrument: InstrumentId,
-    /// Side.
-    pub side: Side,
-    /// Fill or reject.
-    pub kind: ExecKind,
-    /// Fill price.
-    pub price: Price,
-    /// Filled quantity.
-    pub qty: Qty,
-    /// Fee in quote currency at 10⁻⁸ scale.
-    pub fee: i64,
-    /// True when the order is done (fully filled, rejected or the rest cancelled).
-    pub done: bool,
-    /// Market time of the fill.
-    pub market_ns: u64,
-}
-
 /// Everything a hot ring can carry.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Payload {
@@ -384,10 +288,10 @@ pub enum Payload {
     Candle(Candle),
     /// Indicator values.
     Indicator(IndicatorUpdate),
-    /// A strategy signal.
-    Signal(Signal),
-    /// An order on its way to the venue.
-    Order(OrderRequest),
+    /// An order on its way to a venue.
+    Place(super::order::Routed),
+    /// A cancel on its way to a venue.
+    Cancel(super::order::RoutedCancel),
 }
 
 /// A payload with the stamps every stage needs.

@@ -8,7 +8,7 @@
 
 use super::event::{OrderType, Side};
 use super::instrument::InstrumentId;
-use super::num::{Price, Qty};
+use super::num::{push_scaled, Price, Qty};
 
 /// Why an order exists. Opening orders increase exposure; everything else reduces it, and
 /// stays allowed when the kill switch refuses new risk.
@@ -259,4 +259,221 @@ pub struct Execution {
     pub liquidity: Liquidity,
     /// Market time at the venue.
     pub market_ns: u64,
+}
+
+/// An order for venue number `venue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Routed {
+    /// Venue index (0 = primary by default).
+    pub venue: u8,
+    /// The order.
+    pub order: VenueOrder,
+}
+
+/// A cancel for venue number `venue` (always the venue the order went to).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoutedCancel {
+    /// Venue index.
+    pub venue: u8,
+    /// The cancel.
+    pub cancel: VenueCancel,
+}
+
+/// Where an order is in its life. Names match the `status` column of `orders.csv`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    /// Created, not yet sent (a retry waiting out its backoff).
+    New,
+    /// Sent, nothing back yet.
+    Sent,
+    /// Working at the venue, nothing filled.
+    Acked,
+    /// Working at the venue, part filled.
+    PartiallyFilled,
+    /// Completely filled (terminal).
+    Filled,
+    /// Cancelled, by us or the venue, with part or none filled (terminal).
+    Cancelled,
+    /// Refused by the venue (terminal).
+    Rejected,
+    /// Its time in force ran out (terminal).
+    Expired,
+}
+
+impl OrderStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::New,
+        OrderStatus::Sent,
+        OrderStatus::Acked,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::Cancelled,
+        OrderStatus::Rejected,
+        OrderStatus::Expired,
+    ];
+
+    /// CSV spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::New => "new",
+            OrderStatus::Sent => "sent",
+            OrderStatus::Acked => "acked",
+            OrderStatus::PartiallyFilled => "partially_filled",
+            OrderStatus::Filled => "filled",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::Expired => "expired",
+        }
+    }
+
+    /// No report can move it any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled
+                | OrderStatus::Cancelled
+                | OrderStatus::Rejected
+                | OrderStatus::Expired
+        )
+    }
+
+    /// Is `self → to` an edge of the state machine? (`PartiallyFilled → PartiallyFilled` is:
+    /// a further partial fill.)
+    pub fn can_move_to(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (New, Sent | Cancelled)
+                | (
+                    Sent,
+                    Acked | PartiallyFilled | Filled | Cancelled | Rejected | Expired
+                )
+                | (
+                    Acked | PartiallyFilled,
+                    PartiallyFilled | Filled | Cancelled | Expired
+                )
+        )
+    }
+}
+
+/// Why a transition happened (the `reason` column of `orders.csv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// `submit`: New → Sent.
+    Submit,
+    /// A retry after `Rejected(Unavailable)` leaving its backoff: New → Sent.
+    Retry,
+    /// Sent to the backup venue after the primary's retries ran out.
+    Backup,
+    /// Cancelled to reprice, and the replacement's New → Sent.
+    Reprice,
+    /// Cancelled to go to market, and the market replacement's New → Sent.
+    ToMarket,
+    /// The venue acked.
+    Ack,
+    /// A fill.
+    Fill,
+    /// Cancelled on [`OrderManager::cancel`] (or withdrawn before it was sent).
+    Cancel,
+    /// Cancelled after no ack came within the timeout.
+    AckTimeout,
+    /// Cancelled by the `cancel` fallback (or a reprice chain at its limit).
+    FallbackCancel,
+    /// Cancelled by the venue unasked (the rest of an IOC, a venue-side cancel).
+    VenueCancel,
+    /// Expired at the venue.
+    Expired,
+    /// A final venue reject.
+    Rejected(VenueReject),
+    /// `Rejected(Unavailable)`: a retry is scheduled.
+    RetryScheduled,
+    /// `Rejected(Unavailable)`: retries spent, re-sent to the backup venue.
+    RoutedToBackup,
+    /// `Rejected(Unavailable)`: retries spent and nowhere else to go.
+    GaveUp,
+}
+
+impl Reason {
+    /// Snake-case name for CSV and the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Submit => "submit",
+            Reason::Retry => "retry",
+            Reason::Backup => "backup",
+            Reason::Reprice => "reprice",
+            Reason::ToMarket => "to_market",
+            Reason::Ack => "ack",
+            Reason::Fill => "fill",
+            Reason::Cancel => "cancel",
+            Reason::AckTimeout => "ack_timeout",
+            Reason::FallbackCancel => "fallback_cancel",
+            Reason::VenueCancel => "venue_cancel",
+            Reason::Expired => "expired",
+            Reason::Rejected(r) => r.as_str(),
+            Reason::RetryScheduled => "retry_scheduled",
+            Reason::RoutedToBackup => "routed_to_backup",
+            Reason::GaveUp => "gave_up",
+        }
+    }
+}
+
+/// One state change, for the journal. Every transition is emitted exactly once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderTransition {
+    /// The order.
+    pub client_order_id: u64,
+    /// The order this one retries or replaces (0: none).
+    pub parent: u64,
+    /// Venue index it was routed to.
+    pub venue: u8,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side.
+    pub side: Side,
+    /// Market or limit.
+    pub order_type: OrderType,
+    /// Limit price (market orders: the decision price).
+    pub price: Price,
+    /// Ordered quantity.
+    pub qty: Qty,
+    /// Cumulative filled quantity after the transition.
+    pub filled: Qty,
+    /// State before.
+    pub from: OrderStatus,
+    /// State after.
+    pub to: OrderStatus,
+    /// Why.
+    pub reason: Reason,
+    /// Market time of the call that caused it (its `now_ns`).
+    pub market_ns: u64,
+}
+
+impl OrderTransition {
+    /// Header of `orders.csv`.
+    pub const CSV_HEADER: &'static str =
+        "ts,client_order_id,instrument,side,type,price,qty,status,reason";
+
+    /// Appends one `orders.csv` row (with its newline); `instrument` is the symbol. Cold side
+    /// only: it may grow `out`.
+    pub fn write_csv(&self, instrument: &str, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(
+            out,
+            "{},{},{},{},{},",
+            self.market_ns,
+            self.client_order_id,
+            instrument,
+            self.side.as_str(),
+            self.order_type.as_str()
+        );
+        push_scaled(out, self.price.0, 0);
+        out.push(',');
+        push_scaled(out, self.qty.0, 0);
+        out.push(',');
+        out.push_str(self.to.as_str());
+        out.push(',');
+        out.push_str(self.reason.as_str());
+        out.push('\n');
+    }
 }

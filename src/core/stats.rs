@@ -285,27 +285,47 @@ pub struct StrategyStats {
     pub indicator_rewinds: Counter,
     /// Revisions of candles older than the last one (not applied to indicators).
     pub indicator_stale_revisions: Counter,
-    /// Signals emitted.
+    /// Decisions that acted (entries, exits, reversals).
     pub signals: Counter,
+    /// Decisions taken (one per strategy, instrument and step).
+    pub decisions: Counter,
+    /// Order intents the strategies emitted.
+    pub intents: Counter,
 }
 
-/// Counters of risk + orders.
+/// Counters of risk + orders (the trader stage).
 #[derive(Default, Debug)]
 pub struct RiskStats {
-    /// Orders sent to the venue.
+    /// Intents checked by the risk engine.
+    pub checks: Counter,
+    /// Orders sent to the venue (first sends, retries and replacements).
     pub orders: Counter,
-    /// Orders refused by risk.
+    /// Intents refused by the risk engine.
     pub rejected: Counter,
     /// Fills applied.
     pub fills: Counter,
-    /// Execution reports that did not fit the order state.
+    /// Execution reports the order state machine or the risk engine refused.
     pub bad_reports: Counter,
+    /// Kill-switch trips.
+    pub kill_trips: Counter,
+    /// Exits the risk engine sent itself (stops, take-profits, flattening).
+    pub risk_exits: Counter,
+    /// Retries and replacements the risk engine refused (never sent).
+    pub refused_replacements: Counter,
+    /// Intents the order manager could not take (table full, bad quantity...).
+    pub submit_refused: Counter,
     /// Realized PnL, quote at 10⁻⁸.
     pub realized: Gauge,
     /// Fees paid, quote at 10⁻⁸.
     pub fees: Gauge,
     /// Unrealized PnL at the last mark, quote at 10⁻⁸.
     pub unrealized: Gauge,
+    /// Cash, quote at 10⁻⁸.
+    pub cash: Gauge,
+    /// Equity (cash + positions at their marks), quote at 10⁻⁸.
+    pub equity: Gauge,
+    /// 1 while the kill switch is on.
+    pub kill_switch: Gauge,
 }
 
 /// Counters of the venue.
@@ -317,6 +337,14 @@ pub struct VenueStats {
     pub fills: Counter,
     /// Orders the venue rejected.
     pub rejected: Counter,
+    /// Executions the report queue could not hold (must stay 0).
+    pub lost_reports: Gauge,
+    /// The venue account's cash after its last fill, quote at 10⁻⁸.
+    pub cash: Gauge,
+    /// The venue account's fees, quote at 10⁻⁸.
+    pub fees: Gauge,
+    /// The venue account's realized PnL, quote at 10⁻⁸.
+    pub realized: Gauge,
 }
 
 /// All counters of one lane, one padded block per stage.

@@ -147,8 +147,12 @@ impl SyntheticSource {
 /// Recorded captures played in the order given, `loops` times.
 pub struct ReplaySource {
     captures: Vec<Capture>,
+    /// Next line of each capture.
+    cursor: Vec<usize>,
+    /// Sequential mode: the capture being played.
     file: usize,
-    line: usize,
+    /// Merge the captures by receive time (all have sidecars) instead of one after another.
+    merge: bool,
     loops_left: u64,
     speed: Speed,
     anchor: Anchor,
@@ -158,12 +162,16 @@ pub struct ReplaySource {
 }
 
 impl ReplaySource {
-    /// Plays `captures` `loops` times at `speed`, at most `limit` messages.
+    /// Plays `captures` `loops` times at `speed`, at most `limit` messages. When every
+    /// capture has its receive times (a `recv_ns` sidecar), they are merged by receive time
+    /// (ties in file order), as they arrived; otherwise they play one after another.
     pub fn new(captures: Vec<Capture>, speed: Speed, loops: u64, limit: Option<u64>) -> Self {
+        let merge = captures.len() > 1 && captures.iter().all(|c| c.recv_ns.is_some());
         Self {
+            cursor: vec![0; captures.len()],
             captures,
             file: 0,
-            line: 0,
+            merge,
             loops_left: loops.max(1),
             speed,
             anchor: Anchor::now(),
@@ -173,32 +181,58 @@ impl ReplaySource {
         }
     }
 
+    /// True when the captures are merged by receive time.
+    pub fn merged(&self) -> bool {
+        self.merge
+    }
+
+    /// The capture whose next line comes first, if any line is left.
+    #[inline]
+    fn next_file(&mut self) -> Option<usize> {
+        if self.merge {
+            let mut best: Option<(u64, usize)> = None;
+            for (f, cap) in self.captures.iter().enumerate() {
+                let at = self.cursor[f];
+                if at >= cap.lines.len() {
+                    continue;
+                }
+                let t = cap.recv_ns.as_ref().map_or(0, |r| r[at]);
+                if best.is_none_or(|(bt, _)| t < bt) {
+                    best = Some((t, f));
+                }
+            }
+            return best.map(|(_, f)| f);
+        }
+        while let Some(cap) = self.captures.get(self.file) {
+            if self.cursor[self.file] < cap.lines.len() {
+                return Some(self.file);
+            }
+            self.file += 1;
+        }
+        None
+    }
+
     fn poll(&mut self) -> Next<'_> {
         if self.limit.is_some_and(|l| self.emitted >= l) {
             return Next::End;
         }
-        loop {
-            let Some(cap) = self.captures.get(self.file) else {
-                self.loops_left -= 1;
-                if self.loops_left == 0 {
-                    return Next::End;
-                }
-                self.file = 0;
-                self.line = 0;
-                self.first_recv = None;
-                self.anchor = Anchor::now();
-                continue;
-            };
-            if self.line >= cap.lines.len() {
-                self.file += 1;
-                self.line = 0;
-                continue;
+        let file = loop {
+            if let Some(f) = self.next_file() {
+                break f;
             }
-            break;
-        }
-        let cap = &self.captures[self.file];
+            self.loops_left -= 1;
+            if self.loops_left == 0 || self.captures.is_empty() {
+                return Next::End;
+            }
+            self.file = 0;
+            self.cursor.iter_mut().for_each(|c| *c = 0);
+            self.first_recv = None;
+            self.anchor = Anchor::now();
+        };
+        let line = self.cursor[file];
+        let cap = &self.captures[file];
         let now = clock::mono_ns();
-        let recorded = cap.recv_ns.as_ref().map(|r| r[self.line]);
+        let recorded = cap.recv_ns.as_ref().map(|r| r[line]);
         if let (Speed::Factor(f), Some(t)) = (self.speed, recorded) {
             let first = *self.first_recv.get_or_insert(t);
             let due = self
@@ -209,12 +243,11 @@ impl ReplaySource {
                 return Next::Wait;
             }
         }
-        let i = self.line;
-        self.line += 1;
+        self.cursor[file] += 1;
         self.emitted += 1;
         Next::Msg(RawMessage {
-            line: self.file.min(255) as u8,
-            bytes: cap.line(i),
+            line: file.min(255) as u8,
+            bytes: cap.line(line),
             recv_ns: recorded.unwrap_or_else(|| self.anchor.wall_at(now)),
             ingress_ns: now,
             market_ns: recorded,

@@ -32,17 +32,20 @@
 //! | 5 | [`RiskRule::PriceBand`] | all | \|price − last\| > band (bps, bps rounded up) |
 //! | 6 | [`RiskRule::MaxOrderQty`] | opening | qty > max order qty (qty, qty) |
 //! | 7 | [`RiskRule::MaxOrderNotional`] | opening | price × qty > limit (quote, quote) |
-//! | 8 | [`RiskRule::MaxPosition`] | closing | not reduce-only: qty + working on its side > \|position\| (\|position\|, that sum) |
+//! | 8 | [`RiskRule::MaxPosition`] | protective | not reduce-only: qty + working on its side > \|position\| (\|position\|, that sum) |
 //! | 9 | [`RiskRule::MaxPosition`] | opening | \|position + working on its side + qty\| > max (qty, qty) |
 //! | 10 | [`RiskRule::MaxGrossExposure`] | opening | worst-case Σ \|value\| after it > limit (quote, quote) |
 //! | 11 | [`RiskRule::MaxNetExposure`] | opening | worst-case \|Σ value\| after it > limit (quote, quote) |
 //! | 12 | [`RiskRule::MaxOpenOrders`] | all | open orders + 1 > limit (count, count) |
 //! | 13 | [`RiskRule::OrderRate`] | open, close | the limit-th last accepted order < 1 s ago (per s, limit + 1) |
 //!
-//! "Opening" is [`Purpose::Open`]. Closing intents (every other purpose) skip the size,
-//! notional, position and exposure limits *because* rule 8 makes them reduce-only: an intent
-//! that is not reduce-only is refused, not re-checked as an opening one, so a mislabelled
-//! close can never add risk. The price band still applies (a fat-fingered close is still a
+//! "Opening" is [`Purpose::Open`], and also a strategy's [`Purpose::Close`] that is not
+//! reduce-only against the net position: with several strategies on one instrument, closing
+//! one strategy's long while another is short adds exposure, so it faces every opening rule
+//! (the kill switch included). A reduce-only close, and every protective purpose, skips the
+//! size, notional, position and exposure limits *because* it only reduces; a protective
+//! intent that is not reduce-only is refused by rule 8, so a mislabelled exit can never add
+//! risk. The price band still applies (a fat-fingered close is still a
 //! fat finger; the engine's own exits use the last trade, so they always pass). The
 //! protective purposes (stop-loss, take-profit, trailing stop, flatten) are never refused by
 //! the order rate, though they count in its window, and may use a reserve of one open-order
@@ -434,7 +437,10 @@ impl<B: Sink<Breach>> RiskEngine<B> {
         let Some(h) = self.holdings.get(it.instrument.index()) else {
             return reject(RiskRule::NoMarket, n as i64, i64::from(it.instrument.0));
         };
-        let opening = it.purpose.is_opening();
+        // A strategy's close that is not reduce-only against the net position (another
+        // strategy holds the other side) adds exposure: it faces every opening rule.
+        let opening =
+            it.purpose.is_opening() || (it.purpose == Purpose::Close && !Self::reduce_only(h, it));
         if opening {
             if let Some(k) = self.kill {
                 return reject(RiskRule::KillSwitch, k.limit, k.value);
@@ -522,6 +528,16 @@ impl<B: Sink<Breach>> RiskEngine<B> {
             return reject(RiskRule::OrderRate, max, max + 1);
         }
         Verdict::Accept
+    }
+
+    /// True when `it` and every working order on its side together do not exceed the
+    /// position on the other side.
+    fn reduce_only(h: &Holding, it: &OrderIntent) -> bool {
+        let (reducible, working) = match it.side {
+            Side::Sell => (h.pos.qty.max(0), h.sell_working),
+            Side::Buy => (h.pos.qty.min(0).saturating_neg(), h.buy_working),
+        };
+        working.saturating_add(it.qty.0) <= reducible
     }
 
     // ------------------------------------------------------------------ orders and fills

@@ -2,12 +2,21 @@
 //!
 //! The thread owns its stages, its input ring (unless it hosts the source), its output ring
 //! (unless it ends with the venue) and, when risk and venue live on different threads, one end
-//! of the execution-report ring. Everything is built before the thread starts; the loop itself
+//! of the execution-report ring and the venue's progress counter.
+//!
+//! The signals and risk stages are one [`Trader`] (they must share a thread). What the trader
+//! sends to the venue (market data, orders, cancels) goes to the venue stage on the same
+//! thread, whose executions go straight back to the trader, until both are quiet; or, with
+//! the venue on another thread, over the output ring, the executions coming back on the return
+//! ring. In that case, while any order is live the trader waits, before each new event, until
+//! the venue has handled everything sent to it and its reports are applied: the trader then
+//! sees the same executions at the same points as on one thread, so the same input gives the
+//! same orders and fills whatever the topology. Everything is built before the thread starts; the loop itself
 //! allocates nothing, takes no lock and makes no syscall beyond what its wait strategy asks
 //! for when idle. Each stage's latency is the time from the previous stage's exit stamp (so it
 //! includes the ring hop in front of it) to its own exit; one clock read per stage.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
@@ -17,13 +26,13 @@ use crate::candles::Candles;
 use crate::core::alloc::thread_allocations;
 use crate::core::clock;
 use crate::core::config::Stage;
-use crate::core::{Envelope, ExecReport, Payload, Sink};
+use crate::core::order::Execution;
+use crate::core::{Envelope, Payload, Sink};
 use crate::feed::{Next, ParseStage, Source};
 use crate::indicators::Indicators;
 use crate::ring::{Consumer, Producer, WaitStrategy, Waiter};
-use crate::risk::RiskStage;
-use crate::strategy::EmaCross;
-use crate::venue::PaperVenue;
+use crate::trader::Trader;
+use crate::venue::VenueStage;
 
 use super::latency::histogram;
 
@@ -84,12 +93,10 @@ pub struct Stages {
     pub candles: Option<Candles>,
     /// Indicators.
     pub indicators: Option<Indicators>,
-    /// Signals.
-    pub signals: Option<EmaCross>,
-    /// Risk + orders.
-    pub risk: Option<RiskStage>,
+    /// Signals + risk + orders (the two stages share a thread).
+    pub trader: Option<Trader>,
     /// Venue.
-    pub venue: Option<PaperVenue>,
+    pub venue: Option<VenueStage>,
 }
 
 /// Everything a hot thread owns.
@@ -109,9 +116,11 @@ pub struct HotThread {
     /// Output ring (all threads but the venue's).
     pub output: Option<Producer<Envelope>>,
     /// Execution reports in (risk thread when the venue is elsewhere).
-    pub exec_in: Option<Consumer<ExecReport>>,
+    pub exec_in: Option<Consumer<Execution>>,
     /// Execution reports out (venue thread when risk is elsewhere).
-    pub exec_out: Option<Producer<ExecReport>>,
+    pub exec_out: Option<Producer<Execution>>,
+    /// Envelopes the venue thread has handled (shared by the two when they differ).
+    pub venue_done: Option<Arc<AtomicU64>>,
     /// Set to stop the source.
     pub stop: Arc<AtomicBool>,
 }
@@ -141,8 +150,11 @@ pub struct ThreadReport {
 struct Ctx {
     last: usize,
     output: Option<Producer<Envelope>>,
-    exec_in: Option<Consumer<ExecReport>>,
-    exec_out: Option<Producer<ExecReport>>,
+    exec_in: Option<Consumer<Execution>>,
+    exec_out: Option<Producer<Execution>>,
+    venue_done: Option<Arc<AtomicU64>>,
+    /// Envelopes pushed onto the output ring (the venue's input, on the trader's thread).
+    sent: u64,
     hist: [Option<Histogram<u64>>; 7],
     tick_to_order: Option<Histogram<u64>>,
     waiter: Waiter,
@@ -162,19 +174,53 @@ impl Ctx {
         if let Some(out) = &mut self.output {
             if out.push_wait(env, &mut self.waiter).is_err() {
                 self.lost += 1;
+            } else {
+                self.sent += 1;
             }
             self.waiter.reset();
         }
     }
 
-    /// Applies every report waiting on the return ring. Returns false once that ring is closed.
+    /// Applies every report waiting on the return ring, sending what they cause on to the
+    /// venue. Returns false once that ring is closed (or there is none).
     #[inline]
-    fn drain_exec(&mut self, risk: &mut RiskStage) -> bool {
+    fn drain_exec(&mut self, trader: &mut Trader) -> bool {
         let Some(rx) = &mut self.exec_in else {
             return false;
         };
-        rx.pop_batch(256, |r| risk.on_exec(&r));
-        !rx.is_closed()
+        rx.pop_batch(256, |r| trader.on_execution(&r));
+        let open = !rx.is_closed();
+        let stamp = clock::mono_ns();
+        while let Some(mut e) = trader.pop() {
+            e.stamp_ns = stamp;
+            self.send_out(e);
+        }
+        open
+    }
+
+    /// Lockstep with a venue on another thread (see the module docs): while an order is
+    /// live, waits until the venue has handled everything sent to it and applies its reports.
+    #[inline]
+    fn sync_venue(&mut self, trader: &mut Trader) {
+        let Some(done) = self.venue_done.clone() else {
+            return;
+        };
+        loop {
+            if !self.drain_exec(trader) || trader.live_orders() == 0 {
+                break;
+            }
+            if done.load(Ordering::Acquire) >= self.sent {
+                // Everything sent was handled and its reports are on the ring.
+                let before = self.sent;
+                self.drain_exec(trader);
+                if self.sent == before {
+                    break;
+                }
+                continue;
+            }
+            self.waiter.idle();
+        }
+        self.waiter.reset();
     }
 }
 
@@ -187,6 +233,49 @@ const STAGE_AFTER: [Option<Stage>; 7] = [
     Some(Stage::Venue),
     None,
 ];
+
+/// Hands one envelope to the venue on this thread and its executions back to the trader.
+#[inline]
+fn venue_step(venue: &mut VenueStage, trader: Option<&mut Trader>, env: &Envelope, ctx: &mut Ctx) {
+    venue.on_event(env);
+    let now = clock::mono_ns();
+    if let (Payload::Place(_), Some(h)) = (env.payload, &mut ctx.tick_to_order) {
+        if env.ingress_ns != 0 {
+            h.saturating_record(now.saturating_sub(env.ingress_ns));
+        }
+    }
+    ctx.record(Stage::Venue, env.stamp_ns, now);
+    match trader {
+        Some(t) => {
+            while let Some(r) = venue.pop() {
+                t.on_execution(&r);
+            }
+        }
+        None => {
+            while let Some(r) = venue.pop() {
+                if let Some(tx) = &mut ctx.exec_out {
+                    if tx.push_wait(r, &mut ctx.waiter).is_err() {
+                        ctx.lost += 1;
+                    }
+                    ctx.waiter.reset();
+                }
+            }
+        }
+    }
+}
+
+/// Sends the trader's out-queue on: to the venue stage here (whose executions may queue
+/// more), or onto the output ring.
+#[inline]
+fn route(trader: &mut Trader, mut venue: Option<&mut VenueStage>, stamp: u64, ctx: &mut Ctx) {
+    while let Some(mut e) = trader.pop() {
+        e.stamp_ns = stamp;
+        match venue.as_deref_mut() {
+            Some(v) => venue_step(v, Some(&mut *trader), &e, ctx),
+            None => ctx.send_out(e),
+        }
+    }
+}
 
 impl Stages {
     /// Runs `env` through stage `s` and everything after it on this thread, depth first, so
@@ -215,51 +304,37 @@ impl Stages {
                 }
             }
             Stage::Signals => {
-                if let Some(g) = &mut self.signals {
-                    g.on_event(env, &mut out);
+                if let Some(t) = &mut self.trader {
+                    ctx.sync_venue(t);
+                    t.on_signals(env);
                 }
+                out.emit(*env);
             }
             Stage::Risk => {
-                if let Some(r) = &mut self.risk {
-                    if ctx.exec_in.is_some() {
-                        // Lockstep with a remote paper venue: decisions must see every fill
-                        // of earlier orders, exactly as the fused topology does, so the same
-                        // input gives the same orders whatever the threads.
-                        while r.in_flight() > 0 {
-                            if !ctx.drain_exec(r) {
-                                break;
-                            }
-                            if r.in_flight() > 0 {
-                                ctx.waiter.idle();
-                            }
-                        }
-                        ctx.waiter.reset();
-                    }
-                    r.on_event(env, &mut out);
+                let venue_here = ctx.last >= Stage::Venue.index();
+                if let Some(t) = &mut self.trader {
+                    t.on_risk(env);
+                    let now = clock::mono_ns();
+                    ctx.record(s, env.stamp_ns, now);
+                    let venue = if venue_here {
+                        self.venue.as_mut()
+                    } else {
+                        None
+                    };
+                    route(t, venue, now, ctx);
                 }
+                return;
             }
             Stage::Venue => {
-                let mut reports: Batch<ExecReport, 4> = Batch::new();
+                // Reached only on a thread that starts at the venue (with the trader here, the
+                // risk stage hands the venue its envelopes itself).
                 if let Some(v) = &mut self.venue {
-                    v.on_event(env, &mut reports);
+                    venue_step(v, None, env, ctx);
                 }
-                let now = clock::mono_ns();
-                if let (Payload::Order(o), Some(h)) = (env.payload, &mut ctx.tick_to_order) {
-                    if o.risk_reject.is_none() {
-                        h.saturating_record(now.saturating_sub(env.ingress_ns));
-                    }
+                if let Some(d) = &ctx.venue_done {
+                    // Everything this envelope caused is on the return ring.
+                    d.fetch_add(1, Ordering::Release);
                 }
-                for r in reports.as_slice() {
-                    if let Some(risk) = &mut self.risk {
-                        risk.on_exec(&r);
-                    } else if let Some(tx) = &mut ctx.exec_out {
-                        if tx.push_wait(r, &mut ctx.waiter).is_err() {
-                            ctx.lost += 1;
-                        }
-                        ctx.waiter.reset();
-                    }
-                }
-                ctx.record(s, env.stamp_ns, now);
                 return;
             }
         }
@@ -323,6 +398,7 @@ impl HotThread {
             output,
             exec_in,
             exec_out,
+            venue_done,
             stop,
         } = self;
         let mut hist: [Option<Histogram<u64>>; 7] = Default::default();
@@ -336,6 +412,8 @@ impl HotThread {
             output,
             exec_in,
             exec_out,
+            venue_done,
+            sent: 0,
             hist,
             tick_to_order: stage_list.contains(&Stage::Venue).then(histogram),
             waiter: Waiter::new(wait),
@@ -371,8 +449,8 @@ impl HotThread {
                         }
                     }
                     Next::Wait => {
-                        if let Some(r) = &mut stages.risk {
-                            ctx.drain_exec(r);
+                        if let Some(t) = &mut stages.trader {
+                            ctx.drain_exec(t);
                         }
                         release_held(source, parser, &mut parse_out, &mut stages, next, &mut ctx);
                         idle.idle();
@@ -402,23 +480,37 @@ impl HotThread {
                 if rx.is_closed() {
                     break;
                 }
-                if let Some(r) = &mut stages.risk {
-                    ctx.drain_exec(r);
+                if let Some(t) = &mut stages.trader {
+                    ctx.drain_exec(t);
                 }
                 idle.idle();
             }
         }
 
-        // Drain in order: close our output so the next thread finishes, then, if the venue is
-        // elsewhere, apply its last reports until it closes the return ring.
+        // Drain in order: decisions still waiting are taken and their orders sent; then close
+        // our output so the next thread finishes and, if the venue is elsewhere, apply its
+        // last reports until it closes the return ring.
+        if let Some(t) = &mut stages.trader {
+            ctx.sync_venue(t);
+            t.finish();
+            let venue = if ctx.last >= Stage::Venue.index() {
+                stages.venue.as_mut()
+            } else {
+                None
+            };
+            route(t, venue, clock::mono_ns(), &mut ctx);
+        }
         if let Some(out) = &mut ctx.output {
             out.close();
         }
-        if let Some(r) = &mut stages.risk {
-            while ctx.drain_exec(r) {
+        if let Some(t) = &mut stages.trader {
+            while ctx.drain_exec(t) {
                 idle.idle();
             }
-            r.finish();
+            // Whatever the last reports caused can no longer reach the venue.
+            while t.pop().is_some() {
+                ctx.lost += 1;
+            }
         }
         if let Some(tx) = &mut ctx.exec_out {
             tx.close();

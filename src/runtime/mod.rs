@@ -25,9 +25,10 @@ use crate::cold::{ColdInput, ColdWriter, Totals};
 use crate::core::clock;
 use crate::core::cold::{ColdRecord, ColdTx};
 use crate::core::config::{Config, SourceKind, Stage};
+use crate::core::order::Execution;
 use crate::core::stats::LaneStats;
 use crate::core::Symbol;
-use crate::core::{Envelope, ExecReport, InstrumentTable};
+use crate::core::{Envelope, Instrument, InstrumentTable};
 use crate::feed::parse::binance_csv::{CsvKind, Parser as BinanceCsvParser};
 use crate::feed::parse::{Venue, VenueParser};
 use crate::feed::replay::{Capture, ReplayError};
@@ -35,9 +36,8 @@ use crate::feed::synthetic::{SymbolSpec, SyntheticConfig, SyntheticMarket};
 use crate::feed::{BookPool, LineSpec, ParseStage, ReplaySource, Source, SyntheticSource};
 use crate::indicators::Indicators;
 use crate::ring::{channel, Consumer, Producer, RingError};
-use crate::risk::RiskStage;
-use crate::strategy::EmaCross;
-use crate::venue::PaperVenue;
+use crate::trader::{Trader, TraderSizes};
+use crate::venue::VenueStage;
 use hot::{HotThread, Stages, ThreadReport};
 
 /// Why a run could not start or finish.
@@ -254,12 +254,14 @@ fn build_lane(
     };
     let risk_t = thread_of(Stage::Risk);
     let venue_t = thread_of(Stage::Venue);
-    let (mut exec_tx, mut exec_rx): (Option<Producer<ExecReport>>, Option<Consumer<ExecReport>>) =
+    let (mut exec_tx, mut exec_rx): (Option<Producer<Execution>>, Option<Consumer<Execution>>) =
         (None, None);
+    let mut venue_done = None;
     if risk_t != venue_t {
-        let (tx, rx) = channel::<ExecReport>(cfg.ring_capacity)?;
+        let (tx, rx) = channel::<Execution>(cfg.ring_capacity)?;
         exec_tx = Some(tx);
         exec_rx = Some(rx);
+        venue_done = Some(Arc::new(std::sync::atomic::AtomicU64::new(0)));
     }
     let mut prev_rx: Option<Consumer<Envelope>> = None;
     for (ti, spec) in lane.threads.iter().enumerate() {
@@ -280,8 +282,8 @@ fn build_lane(
                         stats.clone(),
                         cold_ring(cc, li, "parse", cold_inputs)?,
                     )
-                    // Replay plays its files one after another, so only live lanes merge
-                    // sources in time.
+                    // Replay merges its files by recorded receive time (arrival order) and
+                    // does not hold events back; only live lanes reorder by corrected time.
                     .with_reorder(if cfg.source.kind == SourceKind::Live {
                         cfg.arbiter.reorder_ms.saturating_mul(1_000_000)
                     } else {
@@ -333,34 +335,23 @@ fn build_lane(
                     stages.indicators = Some(Indicators::new(
                         n,
                         &cfg.resolutions,
-                        cfg.ema_cross.fast,
-                        cfg.ema_cross.slow,
+                        INDICATOR_EMA.0,
+                        INDICATOR_EMA.1,
                         stats.clone(),
                     ));
                 }
                 Stage::Signals => {
-                    stages.signals = Some(EmaCross::new(
-                        n,
-                        &cfg.ema_cross,
-                        live_from_ns(cfg),
-                        stats.clone(),
-                    ))
+                    stages.trader = Some(build_trader(cfg, li, stats, cold_inputs)?);
                 }
-                Stage::Risk => {
-                    stages.risk = Some(RiskStage::new(
-                        cfg,
-                        table,
-                        stats.clone(),
-                        cold_ring(cc, li, "risk", cold_inputs)?,
-                    ));
-                }
+                // Built with the signals stage (they share a thread).
+                Stage::Risk => {}
                 Stage::Venue => {
-                    stages.venue = Some(PaperVenue::new(
-                        n,
-                        cfg.venue.taker_fee_bps,
-                        stats.clone(),
-                        cold_ring(cc, li, "venue", cold_inputs)?,
-                    ));
+                    // Room for every order the risk engine lets be open at once, twice over.
+                    let resting = (cfg.risk.max_open_orders as usize + n) * 2;
+                    stages.venue = Some(
+                        VenueStage::new(&cfg.paper, table, resting, resting, stats.clone())
+                            .map_err(|e| RunError::Feed(format!("paper venue: {e}")))?,
+                    );
                 }
             }
         }
@@ -381,12 +372,54 @@ fn build_lane(
             output: out_tx,
             exec_in: if ti == risk_t { exec_rx.take() } else { None },
             exec_out: if ti == venue_t { exec_tx.take() } else { None },
+            venue_done: if ti == risk_t || ti == venue_t {
+                venue_done.clone()
+            } else {
+                None
+            },
             stop: built.stop.clone(),
         };
         built.threads.push(thread);
         prev_rx = next_rx;
     }
     Ok(())
+}
+
+/// The EMA pair the indicator stage publishes with every update (MACD's 12/26).
+const INDICATOR_EMA: (usize, usize) = (12, 26);
+
+/// The configured instruments, in id order (the table lists them first).
+fn traded_instruments(cfg: &Config) -> Vec<Instrument> {
+    cfg.instruments.iter().map(|s| s.instrument).collect()
+}
+
+/// The signals + risk + orders stages of lane `li`. Each lane trades with an equal share of
+/// the account's initial equity (its limits are the account's).
+fn build_trader(
+    cfg: &Config,
+    li: usize,
+    stats: &Arc<LaneStats>,
+    cold_inputs: &mut Vec<ColdInput>,
+) -> Result<Trader, RunError> {
+    let mut limits = cfg.risk.clone();
+    limits.initial_equity /= cfg.lanes.len().max(1) as i64;
+    // Client ids carry the run's start second (low 16 bits) so ids never repeat across runs
+    // of a live engine; replays start at 0 so their files are byte-identical.
+    let epoch = match cfg.source.kind {
+        SourceKind::Replay => li as u16,
+        _ => ((clock::wall_ns() / 1_000_000_000) as u16).wrapping_add(li as u16),
+    };
+    Trader::new(
+        &cfg.strategy,
+        limits,
+        cfg.orders,
+        &traded_instruments(cfg),
+        epoch,
+        TraderSizes::default(),
+        stats.clone(),
+        cold_ring(cfg.cold_capacity, li, "trader", cold_inputs)?,
+    )
+    .map_err(|e| RunError::Feed(e.to_string()))
 }
 
 /// Runs the pipeline described by `cfg` until the source ends, the duration passes or `stop`.
@@ -532,6 +565,8 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         latency: &latency,
         elapsed_s,
         final_equity: writer.last_equity,
+        initial_equity: cfg.risk.initial_equity / cfg.lanes.len().max(1) as i64
+            * cfg.lanes.len().max(1) as i64,
         max_drawdown_pct: writer.max_drawdown_pct,
         lost,
         inputs: match cfg.source.kind {

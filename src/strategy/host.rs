@@ -118,6 +118,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, in index order.
+    pub const ALL: [Action; 7] = [
+        Action::Stay,
+        Action::EnterLong,
+        Action::EnterShort,
+        Action::ExitLong,
+        Action::ExitShort,
+        Action::ReverseToLong,
+        Action::ReverseToShort,
+    ];
+
+    /// Position in [`Action::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Snake-case name for the journal.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -160,6 +176,8 @@ pub struct Decision {
     pub price: Price,
     /// Market time of the decision.
     pub market_ns: u64,
+    /// Intents this decision emitted (0–2); they reach the intent sink just before it.
+    pub intents: u8,
 }
 
 /// Host-wide counters.
@@ -536,6 +554,7 @@ impl<C: Strategy> StrategyHost<C> {
                 qty: Qty::ZERO,
                 price: m.price,
                 market_ns: m.now,
+                intents: 0,
             };
             if p.filtered {
                 d.suppressed = Some(Suppression::Anomaly);
@@ -560,6 +579,7 @@ impl<C: Strategy> StrategyHost<C> {
                     &mut slot.stats,
                 );
                 for i in out.into_iter().flatten() {
+                    d.intents += 1;
                     intents.emit(i);
                 }
             } else {
@@ -683,6 +703,22 @@ impl<C: Strategy> StrategyHost<C> {
                 book.qty = book.held.saturating_abs();
             }
             _ => {}
+        }
+    }
+
+    /// The risk engine closed the instrument's whole position itself (a stop-loss,
+    /// take-profit or trailing stop, or the kill switch's flattening): every strategy's book
+    /// there is flat again, and counts the close as its last action (for cooldowns).
+    pub fn on_position_closed(&mut self, instrument: InstrumentId, market_ns: u64) {
+        for slot in &mut self.slots {
+            if let Some(b) = slot.books.get_mut(instrument.index()) {
+                if b.side != 0 || b.held != 0 {
+                    *b = Book {
+                        last_action_ns: Some(market_ns),
+                        ..Book::default()
+                    };
+                }
+            }
         }
     }
 

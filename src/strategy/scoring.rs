@@ -17,7 +17,8 @@
 //! (the bracket is 1 when all three weights are 0). The bracket is a confidence in [0, 1],
 //! so the score never exceeds the consensus, and a regime part that is not known yet
 //! (warm-up, no volume) counts 0. The score is `None` until every weighted resolution has
-//! a raw signal.
+//! a raw signal (with `partial`, until the finest weighted one has; the others join as they
+//! warm up).
 //!
 //! Pure functions on `Copy` values: no state, no allocation.
 
@@ -54,6 +55,12 @@ pub struct ScoringConfig {
     /// ATR ratio (or its inverse) at which volatility credit reaches 0 (> 1). Default 3.
     #[serde(default = "default_volatility_span")]
     pub volatility_span: f64,
+    /// Score from the resolutions that are ready while coarser ones warm up (the finest
+    /// weighted one must be ready); otherwise no score until every weighted one is. A
+    /// missing resolution counts as neither agreeing nor disagreeing, and its weight is left
+    /// out of `W`. Default false.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 fn default_alignment() -> f64 {
@@ -82,6 +89,7 @@ impl Default for ScoringConfig {
             neutral: default_neutral(),
             volume_full: default_volume_full(),
             volatility_span: default_volatility_span(),
+            partial: false,
         }
     }
 }
@@ -103,6 +111,8 @@ pub struct ScoringSpec {
     pub volume_full: f64,
     /// `ln(volatility_span)`.
     pub ln_span: f64,
+    /// Score on the ready resolutions during warm-up.
+    pub partial: bool,
 }
 
 impl ScoringConfig {
@@ -160,6 +170,7 @@ impl ScoringConfig {
             neutral: self.neutral,
             volume_full: self.volume_full,
             ln_span: self.volatility_span.ln(),
+            partial: self.partial,
         })
     }
 }
@@ -217,11 +228,19 @@ pub fn score(
         ..Parts::default()
     };
     let (mut total, mut sum, mut agree) = (0.0, 0.0, 0.0);
+    let mut finest = true;
     for (i, &w) in spec.weights.iter().enumerate() {
         if w <= 0.0 {
             continue;
         }
-        let x = unit(raw[i]?);
+        let Some(r) = raw[i] else {
+            if spec.partial && !finest {
+                continue;
+            }
+            return None;
+        };
+        finest = false;
+        let x = unit(r);
         parts.raw[i] = Some(x);
         total += w;
         sum += w * x;
@@ -294,6 +313,35 @@ mod tests {
         // Within the neutral band: no alignment credit.
         let (_, p) = score(&s, &raw(0.05, 0.05, 0.05), None, None).unwrap();
         assert_eq!(p.alignment, 0.0);
+    }
+
+    #[test]
+    fn partial_scores_on_what_is_ready_but_never_without_the_finest() {
+        let cfg = ScoringConfig {
+            volume: 0.0,
+            volatility: 0.0,
+            ..ScoringConfig::default()
+        };
+        let strict = spec(cfg.clone());
+        let partial = spec(ScoringConfig {
+            partial: true,
+            ..cfg
+        });
+        let mut r = [None; 5];
+        r[Resolution::M1.index()] = Some(0.6);
+        // 5m and 1h warming up: strict waits, partial scores 1m alone.
+        assert!(score(&strict, &r, None, None).is_none());
+        let (x, p) = score(&partial, &r, None, None).unwrap();
+        assert!(close(x, 0.6) && close(p.alignment, 1.0), "{x} {p:?}");
+        assert_eq!(p.raw[Resolution::M5.index()], None);
+        // 5m joins against it: consensus and alignment both drop.
+        r[Resolution::M5.index()] = Some(-0.6);
+        let (x, p) = score(&partial, &r, None, None).unwrap();
+        assert!(close(p.strength, 0.0) && close(p.alignment, 0.0) && close(x, 0.0));
+        // Without the finest resolution there is no score, partial or not.
+        let mut r = [None; 5];
+        r[Resolution::H1.index()] = Some(0.9);
+        assert!(score(&partial, &r, None, None).is_none());
     }
 
     #[test]

@@ -194,10 +194,24 @@ impl Desk {
 
     fn submit(&mut self, it: OrderIntent) -> Result<(), TestCaseError> {
         let killed = self.eng.view().kill_switch();
+        // A strategy close that is not reduce-only against the net position adds exposure.
+        let i = it.instrument.index();
+        let same_side: i64 = self
+            .working
+            .iter()
+            .filter(|w| w.1.instrument == it.instrument && w.1.side == it.side)
+            .map(|w| w.2)
+            .sum();
+        let reducible = match it.side {
+            Side::Sell => self.pos.get(i).map_or(0, |p| (*p).max(0)),
+            Side::Buy => self.pos.get(i).map_or(0, |p| -(*p).min(0)),
+        };
+        let adds = it.purpose.is_opening()
+            || (it.purpose == Purpose::Close && same_side + it.qty.0 > reducible);
         let v = self.eng.check(&it, self.now);
         self.log.push(Event::Verdict(v));
-        // (2) No opening while the kill switch is on.
-        if killed && it.purpose.is_opening() {
+        // (2) Nothing that adds exposure while the kill switch is on.
+        if killed && adds {
             prop_assert!(
                 matches!(
                     v,

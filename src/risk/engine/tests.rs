@@ -347,9 +347,9 @@ fn max_position_counts_orders_in_flight() {
 }
 
 #[test]
-fn closes_are_reduce_only() {
+fn exits_are_reduce_only() {
     let mut d = Desk::new(wide());
-    let close = |q| intent(BTC, Side::Sell, Purpose::Close, 100 * S, q);
+    let close = |q| intent(BTC, Side::Sell, Purpose::TakeProfit, 100 * S, q);
     assert_eq!(
         d.eng.check(&close(1), d.now),
         rej(RiskRule::MaxPosition, 0, 1)
@@ -361,7 +361,7 @@ fn closes_are_reduce_only() {
         rej(RiskRule::MaxPosition, S, S + 1)
     );
     // A close on the wrong side adds risk: refused.
-    let wrong = intent(BTC, Side::Buy, Purpose::Close, 100 * S, 1);
+    let wrong = intent(BTC, Side::Buy, Purpose::StopLoss, 100 * S, 1);
     assert_eq!(d.eng.check(&wrong, d.now), rej(RiskRule::MaxPosition, 0, 1));
     // A working close covers part of the position.
     d.send(close(S / 4));
@@ -370,7 +370,8 @@ fn closes_are_reduce_only() {
         rej(RiskRule::MaxPosition, S, S + 1)
     );
     accept(&mut d, close(3 * S / 4));
-    // Closes skip the order-size limits: bounded by the position instead.
+    // Reduce-only closes skip the order-size limits: bounded by the position instead.
+    let close = |q| intent(BTC, Side::Sell, Purpose::Close, 100 * S, q);
     let mut l = wide();
     l.max_order_qty = Qty(S / 2);
     l.max_order_notional = 50 * S;
@@ -378,6 +379,36 @@ fn closes_are_reduce_only() {
     d.open(buy(S / 2));
     d.open(buy(S / 2));
     accept(&mut d, close(S));
+}
+
+#[test]
+fn a_strategy_close_against_the_net_position_is_checked_as_opening() {
+    // Strategy A is long 1 BTC; strategy B closes a short it thinks it has: a buy that adds
+    // to the net long, so it faces the opening rules.
+    let mut l = wide();
+    l.max_position = Qty(3 * S / 2);
+    let mut d = Desk::new(l);
+    d.open(buy(S));
+    let close_short = |q| intent(BTC, Side::Buy, Purpose::Close, 100 * S, q);
+    accept(&mut d, close_short(S / 2));
+    assert_eq!(
+        d.eng.check(&close_short(S / 2 + 1), d.now),
+        rej(RiskRule::MaxPosition, 3 * S / 2, 3 * S / 2 + 1)
+    );
+    // Reduce-only, it passes even at the limit; against the net, not once the kill is on.
+    let mut out = Vec::new();
+    assert!(d.eng.trip_kill(d.now, &mut out));
+    assert!(matches!(
+        d.eng.check(&close_short(S / 4), d.now),
+        Verdict::Reject {
+            rule: RiskRule::KillSwitch,
+            ..
+        }
+    ));
+    accept(
+        &mut d,
+        intent(BTC, Side::Sell, Purpose::Close, 100 * S, S / 4),
+    );
 }
 
 #[test]
