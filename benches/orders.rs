@@ -13,7 +13,7 @@ use tickwire::core::order::{
     ExecType, Execution, Liquidity, OrderIntent, Purpose, TimeInForce, VenueOrder,
 };
 use tickwire::core::{InstrumentId, OrderType, Price, Qty, Side, Sink};
-use tickwire::orders::manager::{OrderEvent, OrderManager, OrderRules, Routed};
+use tickwire::orders::blotter::{Blotter, OrderEvent, OrderRules, Routed};
 
 const S: i64 = 100_000_000;
 
@@ -86,7 +86,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let mut m = OrderManager::new(OrderRules::default(), 1024, 16, 1).unwrap();
+    let mut m = Blotter::new(OrderRules::default(), 1024, 16, 1).unwrap();
     g.bench_function("submit_ack_fill", |b| {
         b.iter(|| {
             now += 1_000;

@@ -1,6 +1,7 @@
-//! The same input gives the same orders and fills whatever the topology: a real capture
-//! replayed fused on one thread and spread over seven threads (every ring, and the fill ring
-//! back) must write byte-identical orders.csv and fills.csv.
+//! The same input gives the same orders and fills whatever the topology: real captures
+//! replayed fused on one thread and spread over six threads (every ring, the trader waiting
+//! for the venue thread while orders are live, and the fill ring back) must write
+//! byte-identical orders.csv, fills.csv, decisions.csv and equity.csv.
 
 mod common;
 
@@ -11,10 +12,8 @@ fn fused_and_spread_topologies_trade_identically() {
     let Some(data) = shared_data() else { return };
     let a = btc_capture(&data);
     let b = data.join("ws/binance_spot/hftbacktest_spot_btcusdt_20240809.jsonl.zst");
-    // A fast strategy so the capture produces many orders.
-    let mut base = replay_sets(&[&a, &b]);
-    base.push("strategy.ema_cross.fast=2".into());
-    base.push("strategy.ema_cross.slow=5".into());
+    let c = data.join("ws/binance_spot/hftbacktest_spot_ethusdt_20240808.jsonl.zst");
+    let base = replay_sets(&[&a, &b, &c]);
 
     let fused_dir = report_dir("det-fused");
     let fused = run_with(&base, "replay", &fused_dir);
@@ -23,13 +22,13 @@ fn fused_and_spread_topologies_trade_identically() {
     let spread_dir = report_dir("det-spread");
     let spread = run_with(&spread_sets, "replay", &spread_dir);
 
-    assert_eq!(spread.threads.len(), 7);
+    assert_eq!(spread.threads.len(), 6);
     let orders = fused.summary["orders"].as_u64().unwrap();
     assert!(
         orders >= 20,
         "expected a busy strategy, got {orders} orders"
     );
-    for f in ["orders.csv", "fills.csv", "equity.csv"] {
+    for f in ["orders.csv", "fills.csv", "decisions.csv", "equity.csv"] {
         let x = std::fs::read(fused_dir.join(f)).unwrap();
         let y = std::fs::read(spread_dir.join(f)).unwrap();
         assert!(x == y, "{f} differs between fused and spread topologies");

@@ -46,7 +46,7 @@ impl Sink<RiskAction> for Actions {
     }
 }
 
-/// The fake order manager's working orders, fixed size.
+/// The fake blotter's working orders, fixed size.
 struct Working {
     orders: [(u64, OrderIntent, i64); 64],
     len: usize,
@@ -210,7 +210,7 @@ fn the_risk_engine_never_allocates_after_new() {
         if step % 1_000 == 999 {
             eng.reset_kill();
         }
-        // The order manager: every emitted intent is checked, accepted ones are sent.
+        // The blotter: every emitted intent is checked, accepted ones are sent.
         let mut k = 0;
         while k < out.len {
             if let Some(RiskAction::Submit(it)) = out.buf[k] {

@@ -843,7 +843,7 @@ pub struct TradingTotals {
     pub kill_switch_on: bool,
     /// Retries and replacements refused by risk.
     pub refused_replacements: u64,
-    /// Accepted intents the order manager could not take.
+    /// Accepted intents the blotter could not take.
     pub submit_refused: u64,
     /// Reports refused by the order state machine or the risk engine.
     pub bad_reports: u64,

@@ -162,7 +162,7 @@ pub struct VerdictRecord {
     pub intent: OrderIntent,
     /// Accept, or the rule with its numbers.
     pub verdict: Verdict,
-    /// The order's client id when accepted and taken by the order manager (0 otherwise).
+    /// The order's client id when accepted and taken by the blotter (0 otherwise).
     pub client_order_id: u64,
     /// True when it belongs to the decision record just before it.
     pub decision: bool,

@@ -73,7 +73,7 @@ struct RawConfig {
     #[serde(default)]
     risk: crate::risk::engine::RawRiskLimits,
     #[serde(default)]
-    orders: crate::orders::manager::OrderPolicy,
+    orders: crate::orders::blotter::OrderPolicy,
     #[serde(default)]
     paper: crate::venue::sim::PaperSpec,
     #[serde(default)]
@@ -656,7 +656,7 @@ pub struct Config {
     /// Risk limits (`[risk]`, with the `[[instruments]]` overrides folded in).
     pub risk: crate::risk::engine::RiskLimits,
     /// Order timeouts and fallbacks (`[orders]`).
-    pub orders: crate::orders::manager::OrderRules,
+    pub orders: crate::orders::blotter::OrderRules,
     /// The paper exchange (`[paper]`).
     pub paper: crate::venue::sim::PaperSpec,
     /// Venue.

@@ -1,4 +1,4 @@
-//! The trading vocabulary shared by strategies, the risk engine, the order manager and the
+//! The trading vocabulary shared by strategies, the risk engine, the blotter and the
 //! venues: what a strategy asks for ([`OrderIntent`]), what the risk engine answers
 //! ([`Verdict`]), what goes to a venue ([`VenueOrder`], [`VenueCancel`]) and what comes back
 //! ([`Execution`]). Every type is `Copy` and fixed-size, so it can travel a ring.
@@ -59,7 +59,7 @@ pub enum TimeInForce {
 }
 
 /// What a strategy (or the risk engine's own exits) asks for. The risk engine decides; the
-/// order manager turns an accepted intent into a [`VenueOrder`].
+/// blotter turns an accepted intent into a [`VenueOrder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrderIntent {
     /// Instrument.
@@ -374,7 +374,7 @@ pub enum Reason {
     Ack,
     /// A fill.
     Fill,
-    /// Cancelled on [`OrderManager::cancel`] (or withdrawn before it was sent).
+    /// Cancelled on [`Blotter::cancel`] (or withdrawn before it was sent).
     Cancel,
     /// Cancelled after no ack came within the timeout.
     AckTimeout,

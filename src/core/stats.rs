@@ -312,7 +312,7 @@ pub struct RiskStats {
     pub risk_exits: Counter,
     /// Retries and replacements the risk engine refused (never sent).
     pub refused_replacements: Counter,
-    /// Intents the order manager could not take (table full, bad quantity...).
+    /// Intents the blotter could not take (table full, bad quantity...).
     pub submit_refused: Counter,
     /// Realized PnL, quote at 10⁻⁸.
     pub realized: Gauge,

@@ -1,5 +1,5 @@
 //! Orders: the lifecycle of every order from an accepted intent to its last report
-//! ([`manager::OrderManager`]): client ids, a checked state machine, timeouts, fallbacks and
+//! ([`blotter::Blotter`]): client ids, a checked state machine, timeouts, fallbacks and
 //! retries, and one journal record per transition.
 
-pub mod manager;
+pub mod blotter;

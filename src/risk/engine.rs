@@ -169,7 +169,7 @@ pub struct KillState {
     pub market_ns: u64,
 }
 
-/// What the engine asks the order manager to do.
+/// What the engine asks the blotter to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RiskAction {
     /// Cancel a working order (kill switch).

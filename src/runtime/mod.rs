@@ -419,6 +419,7 @@ fn build_trader(
         stats.clone(),
         cold_ring(cfg.cold_capacity, li, "trader", cold_inputs)?,
     )
+    .map(|t| t.with_live_from(live_from_ns(cfg)))
     .map_err(|e| RunError::Feed(e.to_string()))
 }
 

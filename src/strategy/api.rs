@@ -227,7 +227,7 @@ pub(crate) fn clamp_i64(x: i128) -> i64 {
     i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
 }
 
-/// An execution attributed to a strategy: what the order manager hands back to the host
+/// An execution attributed to a strategy: what the blotter hands back to the host
 /// (it maps the venue's client order id to the intent; [`crate::core::order::Execution`]
 /// carries neither the strategy nor the purpose).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

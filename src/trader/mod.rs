@@ -2,7 +2,7 @@
 //!
 //! It owns the [`StrategyHost`] (strategies, scoring, noise suppression, sizing), the
 //! [`RiskEngine`] (every intent is checked; the account as fills make it; kill switch and
-//! stops) and the [`OrderManager`] (client ids, state machine, timeouts, fallbacks). The two
+//! stops) and the [`Blotter`] (client ids, state machine, timeouts, fallbacks). The two
 //! stages share one thread because strategies read positions and risk state synchronously,
 //! as in every serious engine: a strategy that sized an order on a stale position could break
 //! a limit the risk engine would then have to catch.
@@ -13,13 +13,13 @@
 //!   callbacks, closed candles to [`StrategyHost::on_candle`]. Their intents and decisions are
 //!   held for the risk stage.
 //! * **risk** ([`Trader::on_risk`]): a trade moves the risk engine's marks (which may trip the
-//!   kill switch, or fire a stop: the engine's own exits), a book ticker the order manager's
+//!   kill switch, or fire a stop: the engine's own exits), a book ticker the blotter's
 //!   quotes; due order timers fire; then every held intent is checked
-//!   ([`RiskEngine::check`]) and, if accepted, submitted to the order manager, whose orders go
+//!   ([`RiskEngine::check`]) and, if accepted, submitted to the blotter, whose orders go
 //!   out to the venue. Each decision is journaled with its score, its parts and the verdict on
 //!   each of its intents. Trades, book tickers and orders leave in the order they happened,
 //!   through [`Trader::pop`].
-//! * **executions** ([`Trader::on_execution`]): the order manager, then the risk engine, then
+//! * **executions** ([`Trader::on_execution`]): the blotter, then the risk engine, then
 //!   the strategy that owns the order see each report; fills are journaled.
 //!
 //! Nothing here allocates after [`Trader::new`]: every buffer is sized there (and bounded
@@ -34,7 +34,7 @@ use crate::core::cold::{ColdRecord, ColdTx, DecisionRecord, VerdictRecord};
 use crate::core::order::{ExecType, Execution, OrderIntent, Purpose, Routed, Verdict};
 use crate::core::stats::LaneStats;
 use crate::core::{Envelope, Instrument, InstrumentId, Payload, Price, Sink};
-use crate::orders::manager::{OrderEvent, OrderManager, OrderRules, OrderStatus};
+use crate::orders::blotter::{Blotter, OrderEvent, OrderRules, OrderStatus};
 use crate::risk::engine::{
     Breach, BreachKind, Money, RiskAction, RiskEngine, RiskLimits, RiskLimitsError, RISK_STRATEGY,
 };
@@ -42,6 +42,9 @@ use crate::strategy::api::{Fill, PortfolioView, Position};
 use crate::strategy::config::HostSpec;
 use crate::strategy::host::{Decision, StrategyHost};
 use crate::strategy::noise::Suppression;
+
+#[cfg(test)]
+mod tests;
 
 /// Cold stage index of the trader's records (the risk stage's).
 const COLD_STAGE: usize = 5;
@@ -142,13 +145,13 @@ pub enum TraderError {
     Risk(#[from] RiskLimitsError),
     /// Order table size out of range.
     #[error("orders: {0}")]
-    Orders(#[from] crate::orders::manager::SetupError),
+    Orders(#[from] crate::orders::blotter::SetupError),
 }
 
 /// Sizes of the trader's tables.
 #[derive(Clone, Copy, Debug)]
 pub struct TraderSizes {
-    /// Orders the order manager can hold (live and recently finished).
+    /// Orders the blotter can hold (live and recently finished).
     pub orders: usize,
     /// Envelopes the out-queue holds (one event's output at most).
     pub outbox: usize,
@@ -167,7 +170,7 @@ impl Default for TraderSizes {
 pub struct Trader {
     host: StrategyHost,
     risk: RiskEngine<BreachTx>,
-    orders: OrderManager,
+    orders: Blotter,
     instruments: usize,
     /// Intents held from the signals stage for the risk stage.
     intents: Vec<OrderIntent>,
@@ -185,6 +188,8 @@ pub struct Trader {
     /// The envelope being handled (template for the ones it causes).
     current: Envelope,
     kill_seen: bool,
+    /// Market time before which the strategies only warm up: their intents are dropped.
+    live_from_ns: u64,
     last_sec: u64,
     last_market_ns: u64,
     stats: Arc<LaneStats>,
@@ -192,8 +197,8 @@ pub struct Trader {
 }
 
 impl Trader {
-    /// Builds the host, the risk engine and the order manager for `instruments` (slot `k` is
-    /// `InstrumentId(k)`); `epoch` goes into every client order id (see the order manager).
+    /// Builds the host, the risk engine and the blotter for `instruments` (slot `k` is
+    /// `InstrumentId(k)`); `epoch` goes into every client order id (see the blotter).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         host: &HostSpec,
@@ -215,7 +220,7 @@ impl Trader {
                 dropped: 0,
             },
         )?;
-        let orders = OrderManager::new(rules, sizes.orders.clamp(1, 65_536), n, epoch)?;
+        let orders = Blotter::new(rules, sizes.orders.clamp(1, 65_536), n, epoch)?;
         let host = StrategyHost::new(host, instruments);
         // One step decides every strategy on one instrument (two intents each), a late step
         // and a flush may add every instrument's; callbacks add up to 8 intents each.
@@ -246,6 +251,7 @@ impl Trader {
                 }),
             ),
             kill_seen: false,
+            live_from_ns: 0,
             last_sec: 0,
             last_market_ns: 0,
             stats,
@@ -256,7 +262,14 @@ impl Trader {
         Ok(t)
     }
 
-    /// Orders not yet finished at the venue (live in the order manager).
+    /// Strategies see the market before `ns` (warm-up history) but do not trade on it: their
+    /// intents are dropped (and their books stay flat) and their decisions not journaled.
+    pub fn with_live_from(mut self, ns: u64) -> Self {
+        self.live_from_ns = ns;
+        self
+    }
+
+    /// Orders not yet finished at the venue (live in the blotter).
     #[inline]
     pub fn live_orders(&self) -> usize {
         self.orders.live()
@@ -272,14 +285,23 @@ impl Trader {
         &self.risk
     }
 
-    /// The order manager, read-only.
-    pub fn orders(&self) -> &OrderManager {
+    /// The blotter, read-only.
+    pub fn orders(&self) -> &Blotter {
         &self.orders
     }
 
     /// Intents and decisions the fixed buffers could not hold (must stay 0).
     pub fn dropped(&self) -> u64 {
         self.dropped.get()
+    }
+
+    /// Holds an intent as a strategy callback would emit it (tests: random intents).
+    #[cfg(test)]
+    pub(crate) fn inject(&mut self, intent: OrderIntent) {
+        if self.intents.len() < self.intents.capacity() {
+            self.intents.push(intent);
+            self.intents_len.set(self.intents.len());
+        }
     }
 
     /// The next envelope for the venue.
@@ -407,6 +429,16 @@ impl Trader {
         if self.intents.is_empty() && self.decisions.is_empty() {
             return;
         }
+        if now < self.live_from_ns {
+            for k in 0..self.intents.len() {
+                let intent = self.intents[k];
+                self.host.on_reject(&intent);
+            }
+            self.intents.clear();
+            self.intents_len.set(0);
+            self.decisions.clear();
+            return;
+        }
         // Which held intents belong to a decision: the `intents` just before it.
         let mut d = 0;
         let mut i = 0;
@@ -481,7 +513,7 @@ impl Trader {
         self.send(ColdRecord::Decision(rec));
     }
 
-    /// One intent: the risk verdict, then the order manager; journaled either way.
+    /// One intent: the risk verdict, then the blotter; journaled either way.
     fn check_one(&mut self, intent: &OrderIntent, now: u64, decision: bool) {
         self.stats.strategy.intents.inc();
         self.stats.risk.checks.inc();
@@ -497,7 +529,7 @@ impl Trader {
             self.stats.risk.rejected.inc();
             self.flush_breaches();
         }
-        // The verdict first, then what the order manager did with it.
+        // The verdict first, then what the blotter did with it.
         self.send(ColdRecord::Verdict(VerdictRecord {
             market_ns: now,
             intent: *intent,
@@ -507,7 +539,7 @@ impl Trader {
         }));
         self.route_events(now);
         if id == 0 && intent.strategy != RISK_STRATEGY {
-            // Refused, or accepted but the order manager could not take it: nothing was sent.
+            // Refused, or accepted but the blotter could not take it: nothing was sent.
             self.host.on_reject(intent);
         }
     }
@@ -541,7 +573,7 @@ impl Trader {
     }
 
     /// The kill switch just went on: besides the engine's own cancels, withdraw every live
-    /// opening order the order manager holds (retries waiting out a backoff included), so
+    /// opening order the blotter holds (retries waiting out a backoff included), so
     /// nothing opening can leave after the trip.
     fn on_kill(&mut self, now: u64) {
         self.kill_seen = true;
@@ -568,7 +600,7 @@ impl Trader {
         }
     }
 
-    /// Sends the order manager's orders and cancels out and journals its transitions. A
+    /// Sends the blotter's orders and cancels out and journals its transitions. A
     /// retry or replacement of an accepted order is checked again: risk may have changed
     /// (the kill switch above all) since its parent was accepted.
     fn route_events(&mut self, now: u64) {
@@ -604,7 +636,7 @@ impl Trader {
         if parent != 0 {
             let verdict = self.risk.check(&r.order.intent, now);
             if verdict != Verdict::Accept {
-                // Never sent: cancel it here (the order manager treats it as lost).
+                // Never sent: cancel it here (the blotter treats it as lost).
                 self.stats.risk.refused_replacements.inc();
                 self.flush_breaches();
                 self.send(ColdRecord::RefusedReplacement {
@@ -628,7 +660,7 @@ impl Trader {
 
     // ------------------------------------------------------------------ executions
 
-    /// A venue report: order manager, risk engine, then the strategy that owns the order.
+    /// A venue report: blotter, risk engine, then the strategy that owns the order.
     /// Orders it causes (a fallback's replacement, a strategy's reaction) wait in the
     /// out-queue.
     #[inline]
@@ -643,7 +675,7 @@ impl Trader {
             return;
         };
         if self.risk.on_execution(e).is_err() && e.exec == ExecType::Fill {
-            // The order manager took a fill the risk engine could not: the books differ.
+            // The blotter took a fill the risk engine could not: the books differ.
             self.stats.risk.bad_reports.inc();
         }
         let view = self.orders.order(e.client_order_id);

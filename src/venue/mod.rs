@@ -128,7 +128,7 @@ impl VenueStage {
             }
             Payload::Cancel(c) => {
                 if let Err(WireFull(c)) = self.exchange.cancel(&c.cancel, &mut out) {
-                    // The cancel never left; the order manager re-sends it after its timeout.
+                    // The cancel never left; the blotter re-sends it after its timeout.
                     self.stats.venue.rejected.inc();
                     let _ = c;
                 }

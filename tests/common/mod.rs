@@ -40,9 +40,10 @@ pub fn report_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Every hot stage on its own thread, parked when idle (friendly to a 2-core CI box).
+/// Every hot stage on its own thread (signals and risk share one: the trader), parked when
+/// idle (friendly to a 2-core CI box).
 pub const SPREAD: &[&str] = &[
-    "lanes.0.threads=[{name='feed',stages=['parse'],wait='spin-then-park'},{name='arb',stages=['arbiter'],wait='spin-then-park'},{name='candles',stages=['candles'],wait='spin-then-park'},{name='ind',stages=['indicators'],wait='spin-then-park'},{name='sig',stages=['signals'],wait='spin-then-park'},{name='risk',stages=['risk'],wait='spin-then-park'},{name='venue',stages=['venue'],wait='spin-then-park'}]",
+    "lanes.0.threads=[{name='feed',stages=['parse'],wait='spin-then-park'},{name='arb',stages=['arbiter'],wait='spin-then-park'},{name='candles',stages=['candles'],wait='spin-then-park'},{name='ind',stages=['indicators'],wait='spin-then-park'},{name='trader',stages=['signals','risk'],wait='spin-then-park'},{name='venue',stages=['venue'],wait='spin-then-park'}]",
 ];
 
 /// Loads the built-in config with overrides and runs it in-process.

@@ -1,6 +1,6 @@
 //! Property tests: random market paths, random intents, random (partial) fills of what was
 //! accepted at random prices, random venue cancels, bogus reports, day rolls, operator
-//! trips and resets. A fake order manager sends every accepted intent (the engine's own
+//! trips and resets. A fake blotter sends every accepted intent (the engine's own
 //! exits included) and keeps its own books, from which the test recomputes everything it
 //! asserts:
 //!
@@ -151,7 +151,7 @@ enum Event {
     Exec(Result<(), ExecRefused>),
 }
 
-/// The fake order manager and the test's own books.
+/// The fake blotter and the test's own books.
 struct Desk {
     eng: RiskEngine<Vec<Breach>>,
     max_position: [i64; 2],

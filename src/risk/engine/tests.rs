@@ -43,7 +43,7 @@ fn wide() -> RiskLimits {
     }
 }
 
-/// An engine, a fake order manager (ids from 1) and what came out.
+/// An engine, a fake blotter (ids from 1) and what came out.
 struct Desk {
     eng: RiskEngine<Vec<Breach>>,
     next_id: u64,

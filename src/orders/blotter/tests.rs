@@ -16,8 +16,8 @@ fn rules(edit: impl FnOnce(&mut OrderPolicy)) -> OrderRules {
     p.validate().unwrap()
 }
 
-fn manager(rules: OrderRules, capacity: usize) -> OrderManager {
-    OrderManager::new(rules, capacity, 4, 7).unwrap()
+fn manager(rules: OrderRules, capacity: usize) -> Blotter {
+    Blotter::new(rules, capacity, 4, 7).unwrap()
 }
 
 fn intent(side: Side, order_type: OrderType, price: i64, qty: i64) -> OrderIntent {
@@ -39,7 +39,7 @@ fn buy(price: i64, qty: i64) -> OrderIntent {
 }
 
 /// A report for order `id` with its own instrument and side (buy / instrument 0 if unknown).
-fn report(m: &OrderManager, id: u64, exec: ExecType, qty: i64, leaves: i64) -> Execution {
+fn report(m: &Blotter, id: u64, exec: ExecType, qty: i64, leaves: i64) -> Execution {
     let (instrument, side) = m
         .order(id)
         .map_or((I0, Side::Buy), |v| (v.intent.instrument, v.intent.side));
@@ -57,15 +57,15 @@ fn report(m: &OrderManager, id: u64, exec: ExecType, qty: i64, leaves: i64) -> E
     }
 }
 
-fn ack(m: &OrderManager, id: u64) -> Execution {
+fn ack(m: &Blotter, id: u64) -> Execution {
     report(m, id, ExecType::Ack, 0, 0)
 }
 
-fn fill(m: &OrderManager, id: u64, qty: i64, leaves: i64) -> Execution {
+fn fill(m: &Blotter, id: u64, qty: i64, leaves: i64) -> Execution {
     report(m, id, ExecType::Fill, qty, leaves)
 }
 
-fn status_of(m: &OrderManager, id: u64, exec: ExecType) -> Execution {
+fn status_of(m: &Blotter, id: u64, exec: ExecType) -> Execution {
     report(m, id, exec, 0, 0)
 }
 
@@ -431,8 +431,8 @@ fn reordered_fills_follow_the_venues_cumulative() {
 /// Every report kind, applied twice: the second application is refused and changes nothing.
 #[test]
 fn every_report_applied_twice_changes_nothing_the_second_time() {
-    type Setup = fn(&mut OrderManager, &mut Vec<OrderEvent>) -> u64;
-    type Make = fn(&OrderManager, u64) -> Execution;
+    type Setup = fn(&mut Blotter, &mut Vec<OrderEvent>) -> u64;
+    type Make = fn(&Blotter, u64) -> Execution;
     let sent: Setup = |m, out| m.submit(buy(100, 10), T0, out).unwrap();
     let acked: Setup = |m, out| {
         let id = m.submit(buy(100, 10), T0, out).unwrap();
@@ -491,7 +491,7 @@ fn every_report_applied_twice_changes_nothing_the_second_time() {
 }
 
 /// Every slot's record and timer, and the table's next due time.
-fn snapshot(m: &OrderManager) -> (Vec<(OrderView, u64)>, u64) {
+fn snapshot(m: &Blotter) -> (Vec<(OrderView, u64)>, u64) {
     let slots = (0..m.capacity())
         .map(|i| (m.view(i), m.slots[i].due_ns))
         .collect();
@@ -829,7 +829,7 @@ fn a_caller_cancel_overrides_a_planned_replacement() {
 // ---------------------------------------------------------------------------------------------
 // Retries, backup venue, giving up
 
-fn unavailable(m: &OrderManager, id: u64) -> Execution {
+fn unavailable(m: &Blotter, id: u64) -> Execution {
     status_of(m, id, ExecType::Rejected(VenueReject::Unavailable))
 }
 
@@ -964,7 +964,7 @@ fn a_full_table_refuses_and_terminal_slots_are_recycled_oldest_first() {
 #[test]
 fn ids_are_unique_and_increasing_across_recycling_and_epochs() {
     let mut m = manager(OrderRules::default(), 2);
-    let mut other = OrderManager::new(OrderRules::default(), 2, 1, 8).unwrap();
+    let mut other = Blotter::new(OrderRules::default(), 2, 1, 8).unwrap();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut last = [0u64; 2];
@@ -1005,9 +1005,9 @@ fn submit_refuses_malformed_intents() {
     assert!(m
         .submit(intent(Side::Buy, OrderType::Market, 0, 1), T0, &mut out)
         .is_ok());
-    assert!(OrderManager::new(OrderRules::default(), 0, 1, 0).is_err());
-    assert!(OrderManager::new(OrderRules::default(), MAX_CAPACITY + 1, 1, 0).is_err());
-    assert!(OrderManager::new(OrderRules::default(), 4, 0, 0).is_err());
+    assert!(Blotter::new(OrderRules::default(), 0, 1, 0).is_err());
+    assert!(Blotter::new(OrderRules::default(), MAX_CAPACITY + 1, 1, 0).is_err());
+    assert!(Blotter::new(OrderRules::default(), 4, 0, 0).is_err());
 }
 
 #[test]
@@ -1041,7 +1041,7 @@ fn nothing_allocates_after_new() {
         p.retry_backoff_ms = 5;
         p.backup_venue = Some(1);
     });
-    let mut m = OrderManager::new(r, 8, 4, 1).unwrap();
+    let mut m = Blotter::new(r, 8, 4, 1).unwrap();
     let mut out: Vec<OrderEvent> = Vec::with_capacity(1024);
     let before = thread_allocations();
     let mut now = T0;
@@ -1271,7 +1271,7 @@ mod prop {
     impl Checker {
         fn absorb(
             &mut self,
-            m: &OrderManager,
+            m: &Blotter,
             out: &[OrderEvent],
             transitions: u64,
         ) -> Result<(), TestCaseError> {
@@ -1371,7 +1371,7 @@ mod prop {
         }
     }
 
-    fn make_report(m: &OrderManager, id: u64, kind: u8, size: i64) -> Execution {
+    fn make_report(m: &Blotter, id: u64, kind: u8, size: i64) -> Execution {
         let v = m.order(id);
         let qty = v.map_or(10, |v| v.intent.qty.0 / S);
         let rem = v.map_or(10, |v| (v.intent.qty.0 - v.filled.0) / S);
@@ -1441,7 +1441,7 @@ mod prop {
             epoch in any::<u16>(),
             ops in proptest::collection::vec(op(), 1..120),
         ) {
-            let mut m = OrderManager::new(rules, capacity, 4, epoch).unwrap();
+            let mut m = Blotter::new(rules, capacity, 4, epoch).unwrap();
             let mut out: Vec<OrderEvent> = Vec::with_capacity(512);
             let mut history: Vec<Execution> = Vec::new();
             let mut c = Checker { status: HashMap::new(), gone: HashSet::new(), placed: HashSet::new(), ids: Vec::new() };

@@ -1,15 +1,16 @@
 //! The order lifecycle: client ids, a checked state machine, timeouts and fallbacks, and a
 //! journal of every transition.
 //!
-//! [`OrderManager`] owns every order from the moment an accepted [`OrderIntent`] is submitted
+//! [`Blotter`] owns every order from the moment an accepted [`OrderIntent`] is submitted
 //! until the venue says it is done. It is driven by plain calls (`submit`, `cancel`,
 //! `on_execution`, `on_quote`, `on_timer`) that take the market time and a [`Sink`] of
 //! [`OrderEvent`]s: orders and cancels for the venue ([`Routed`], [`RoutedCancel`]) and one
 //! [`OrderTransition`] per state change for the cold side's `orders.csv` and `journal.md`. It
-//! never reads a clock, never blocks and never allocates after [`OrderManager::new`]: the
+//! never reads a clock, never blocks and never allocates after [`Blotter::new`]: the
 //! order table, the free list, the per-instrument counters and the quotes are sized there.
 //! It never panics on any report: a report that does not fit is refused with a [`Refusal`],
-//! counted, and leaves every order as it was. It must never import another stage.
+//! counted, and leaves every order as it was. It must never import another stage. (A blotter
+//! is the trading desk's word for the record of every order and its state.)
 //!
 //! # States
 //!
@@ -70,7 +71,7 @@
 //!   budget), then given up (journaled as `gave_up`). Any other reject is final, and so is any
 //!   reject of an order we were already cancelling.
 //!
-//! [`OrderManager::cancel`] and [`OrderManager::latest`] follow an order to its live
+//! [`Blotter::cancel`] and [`Blotter::latest`] follow an order to its live
 //! replacement, so a caller can keep using the id `submit` returned.
 
 use serde::Deserialize;
@@ -183,7 +184,7 @@ pub enum PolicyError {
     BackupIsPrimary,
 }
 
-/// A validated [`OrderPolicy`], in nanoseconds; the only way to build an [`OrderManager`].
+/// A validated [`OrderPolicy`], in nanoseconds; the only way to build an [`Blotter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrderRules {
     ack_timeout_ns: u64,
@@ -257,7 +258,7 @@ impl OrderRules {
 
 pub use crate::core::order::{OrderStatus, OrderTransition, Reason, Routed, RoutedCancel};
 
-/// Everything the order manager produces, in the order it happened.
+/// Everything the blotter produces, in the order it happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderEvent {
     /// Send this order.
@@ -365,7 +366,7 @@ pub struct Applied {
     pub fill: Qty,
 }
 
-/// What [`OrderManager::cancel`] did.
+/// What [`Blotter::cancel`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
     /// A cancel went to the venue.
@@ -546,7 +547,7 @@ fn side_index(side: Side) -> usize {
 }
 
 /// The order table and its state machine. See the module docs.
-pub struct OrderManager {
+pub struct Blotter {
     rules: OrderRules,
     slots: Vec<Slot>,
     /// Slots free for a new order, oldest terminal first (a ring of slot indices).
@@ -568,7 +569,7 @@ pub struct OrderManager {
     counters: OrderCounters,
 }
 
-impl OrderManager {
+impl Blotter {
     /// A table for `capacity` orders (live and recently finished) over `instruments`
     /// instruments, with ids in `epoch`. Allocates everything it will ever use.
     pub fn new(
