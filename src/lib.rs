@@ -38,6 +38,9 @@ pub mod venue;
 pub mod cold;
 pub mod runtime;
 
+pub mod backtest;
+pub mod plot;
+
 pub mod bench;
 pub mod tools;
 

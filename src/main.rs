@@ -62,6 +62,22 @@ enum Command {
         #[arg(long, default_value = "max")]
         speed: String,
     },
+    /// Backtest a strategy on history: the live pipeline on a virtual clock.
+    Backtest {
+        #[command(flatten)]
+        common: Common,
+        /// Trades (Binance public-data trades/aggTrades CSV, .gz/.zst/.zip) or recorded
+        /// captures: a file or a directory of them.
+        #[arg(long)]
+        data: PathBuf,
+        /// sma_cross, ema_cross, momentum, reversal, breakout or pattern (default: the
+        /// config's strategies).
+        #[arg(long)]
+        strategy: Option<String>,
+        /// A parameter of the strategy, NAME=VALUE (`resolution=1m` picks its candles).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
     /// Build candles from a trades file (Binance public-data CSV, Kraken REST trades JSON, or
     /// a recorded capture); writes <out>/<SYMBOL>_<res>.csv per resolution.
     Candles {
@@ -261,6 +277,53 @@ fn execute(cli: Cli) -> Result<()> {
                         .join(" ")
                 );
             }
+            eprintln!("report: {}", res.report_dir.display());
+        }
+        Command::Backtest {
+            common,
+            data,
+            strategy,
+            params,
+        } => {
+            if !data.exists() {
+                bail!("--data {}: no such file or directory", data.display());
+            }
+            let files = tickwire::backtest::data_files(&data)?;
+            let probe = load_config(&common, &[])?;
+            let extra = tickwire::backtest::settings(
+                &files,
+                strategy.as_deref(),
+                &params,
+                probe.instruments.len(),
+            )?;
+            let cfg = load_config(&common, &extra)?;
+            let dir = common
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| default_dir("backtest"));
+            let res = runtime::run(
+                &cfg,
+                RunOptions {
+                    mode: "backtest".into(),
+                    report_dir: dir,
+                    duration: None,
+                    stop: stop_flag(),
+                    captures: None,
+                },
+            )?;
+            let s = tickwire::backtest::finish(&cfg, &res)
+                .with_context(|| format!("writing the report in {}", res.report_dir.display()))?;
+            println!(
+                "backtest: {} trades in {:.3} s ({:.0}/s), {} round trips, return {:.3}% (buy and hold {:.3}%), max drawdown {:.3}%, Sharpe {:.3}",
+                res.totals.trades,
+                res.summary["elapsed_s"].as_f64().unwrap_or(0.0),
+                s.events_per_s,
+                s.trades,
+                s.total_return_pct,
+                s.buy_and_hold_return_pct,
+                s.max_drawdown_pct,
+                s.sharpe
+            );
             eprintln!("report: {}", res.report_dir.display());
         }
         Command::Candles {

@@ -77,6 +77,9 @@ pub struct ColdWriter {
     last_decision_journaled: bool,
     held_journaled: u64,
     drawdown_limit: crate::risk::engine::Drawdown,
+    record: bool,
+    /// What a backtest keeps for its statistics.
+    pub recorded: Recorded,
     peak_equity: i64,
     /// Largest drawdown seen, percent.
     pub max_drawdown_pct: f64,
@@ -146,6 +149,8 @@ impl ColdWriter {
             last_decision_journaled: false,
             held_journaled: 0,
             drawdown_limit: cfg.risk.max_drawdown,
+            record: mode == "backtest",
+            recorded: Recorded::default(),
             peak_equity: cfg.risk.initial_equity,
             max_drawdown_pct: 0.0,
             last_equity: cfg.risk.initial_equity,
@@ -352,6 +357,9 @@ impl ColdWriter {
                 }
             }
             ColdRecord::Fill(e) => {
+                if self.record {
+                    self.recorded.fills.push(e);
+                }
                 let (pd, qd) = self.decimals(e.instrument);
                 let sym = self.symbol(Some(e.instrument));
                 let ts = iso8601_ms(e.market_ns);
@@ -404,6 +412,17 @@ impl ColdWriter {
                     )?;
                 }
             }
+            ColdRecord::Marks {
+                instrument,
+                first_ns,
+                first,
+                last_ns,
+                last,
+            } => {
+                self.recorded
+                    .marks
+                    .push((instrument, first_ns, first, last_ns, last));
+            }
             ColdRecord::RefusedReplacement {
                 client_order_id,
                 verdict,
@@ -437,6 +456,11 @@ impl ColdWriter {
                 self.max_drawdown_pct = self.max_drawdown_pct.max(dd);
                 self.last_equity = equity;
                 self.equity_rows += 1;
+                if self.record {
+                    self.recorded
+                        .equity
+                        .push((market_ns, equity, position_value));
+                }
                 writeln!(
                     self.equity,
                     "{},{},{},{},{dd:.4}",
@@ -822,6 +846,24 @@ impl ColdWriter {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// What a backtest keeps in memory for its statistics (cold side, `backtest` mode only;
+/// the marks always).
+#[derive(Clone, Debug, Default)]
+pub struct Recorded {
+    /// Every fill, in journal order.
+    pub fills: Vec<crate::core::order::Execution>,
+    /// Account snapshots: (market ns, equity, position value), quote at 10⁻⁸.
+    pub equity: Vec<(u64, i64, i64)>,
+    /// First and last trade per instrument: (instrument, first ns, first, last ns, last).
+    pub marks: Vec<(
+        crate::core::InstrumentId,
+        u64,
+        crate::core::Price,
+        u64,
+        crate::core::Price,
+    )>,
 }
 
 /// The trading side's totals across lanes (money at 10⁻⁸ quote).

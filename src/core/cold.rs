@@ -94,6 +94,19 @@ pub enum ColdRecord {
         /// Market time.
         market_ns: u64,
     },
+    /// The first and last trade of an instrument the trader saw (end of run; buy-and-hold).
+    Marks {
+        /// Instrument.
+        instrument: InstrumentId,
+        /// Market time of the first trade.
+        first_ns: u64,
+        /// Its price.
+        first: Price,
+        /// Market time of the last trade.
+        last_ns: u64,
+        /// Its price.
+        last: Price,
+    },
     /// Account snapshot of one lane for `equity.csv` (quote at 10⁻⁸).
     Equity {
         /// Market time.

@@ -374,10 +374,16 @@ struct RawCold {
     metrics_interval_ms: u64,
     #[serde(default = "default_true")]
     status_line: bool,
+    #[serde(default = "default_equity_ms")]
+    equity_interval_ms: u64,
+}
+fn default_equity_ms() -> u64 {
+    1000
 }
 impl Default for RawCold {
     fn default() -> Self {
         Self {
+            equity_interval_ms: default_equity_ms(),
             status_interval_ms: default_status_ms(),
             metrics_interval_ms: default_metrics_ms(),
             status_line: true,
@@ -626,6 +632,8 @@ pub struct ColdSpec {
     pub metrics_interval_ms: u64,
     /// Print the live one-line status on stderr.
     pub status_line: bool,
+    /// Market time between two `equity.csv` rows (and account snapshots).
+    pub equity_interval_ms: u64,
 }
 
 /// A validated configuration. Everything a run needs, checked before any thread starts.
@@ -1167,7 +1175,10 @@ fn validate(
             format!("`{}` is not available yet (paper)", raw.venue.kind),
         ));
     }
-    if raw.cold.status_interval_ms == 0 || raw.cold.metrics_interval_ms == 0 {
+    if raw.cold.status_interval_ms == 0
+        || raw.cold.metrics_interval_ms == 0
+        || raw.cold.equity_interval_ms == 0
+    {
         return Err(invalid("cold", "intervals must be at least 1 ms"));
     }
 
@@ -1324,6 +1335,7 @@ fn validate(
             status_interval_ms: raw.cold.status_interval_ms,
             metrics_interval_ms: raw.cold.metrics_interval_ms,
             status_line: raw.cold.status_line,
+            equity_interval_ms: raw.cold.equity_interval_ms,
         },
         effective_toml,
     })

@@ -87,6 +87,8 @@ pub struct RunResult {
     pub threads: Vec<ThreadSummary>,
     /// Where the report is.
     pub report_dir: PathBuf,
+    /// What a backtest keeps for its statistics.
+    pub recorded: crate::cold::Recorded,
 }
 
 fn cold_ring(
@@ -419,7 +421,10 @@ fn build_trader(
         stats.clone(),
         cold_ring(cfg.cold_capacity, li, "trader", cold_inputs)?,
     )
-    .map(|t| t.with_live_from(live_from_ns(cfg)))
+    .map(|t| {
+        t.with_live_from(live_from_ns(cfg))
+            .with_snapshot_every(cfg.cold.equity_interval_ms.saturating_mul(1_000_000))
+    })
     .map_err(|e| RunError::Feed(e.to_string()))
 }
 
@@ -591,6 +596,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         totals,
         threads,
         report_dir: opts.report_dir,
+        recorded: std::mem::take(&mut writer.recorded),
     })
 }
 

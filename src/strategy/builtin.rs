@@ -3,6 +3,7 @@
 
 use super::api::{unit, Ctx, Fill, PortfolioView, Strategy};
 use super::breakout::{Breakout, BreakoutConfig};
+use super::cross::{Average, Cross, CrossConfig};
 use super::momentum::{Momentum, MomentumConfig};
 use super::pattern::{CandlePattern, PatternConfig};
 use super::reversal::{Reversal, ReversalConfig};
@@ -82,6 +83,10 @@ pub enum BuiltinSpec {
     Breakout(BreakoutConfig),
     /// See [`CandlePattern`].
     Pattern(PatternConfig),
+    /// SMA cross (reference).
+    SmaCross(CrossConfig),
+    /// EMA cross (reference).
+    EmaCross(CrossConfig),
 }
 
 impl BuiltinSpec {
@@ -92,6 +97,8 @@ impl BuiltinSpec {
             BuiltinSpec::Reversal(_) => "reversal",
             BuiltinSpec::Breakout(_) => "breakout",
             BuiltinSpec::Pattern(_) => "pattern",
+            BuiltinSpec::SmaCross(_) => "sma_cross",
+            BuiltinSpec::EmaCross(_) => "ema_cross",
         }
     }
 }
@@ -107,6 +114,8 @@ pub enum Builtin {
     Breakout(Breakout),
     /// Candle patterns with a trend filter.
     Pattern(CandlePattern),
+    /// SMA or EMA cross.
+    Cross(Cross),
 }
 
 impl Builtin {
@@ -117,6 +126,8 @@ impl Builtin {
             BuiltinSpec::Reversal(c) => Builtin::Reversal(Reversal::new(c.clone())),
             BuiltinSpec::Breakout(c) => Builtin::Breakout(Breakout::new(c.clone())),
             BuiltinSpec::Pattern(c) => Builtin::Pattern(CandlePattern::new(c.clone())),
+            BuiltinSpec::SmaCross(c) => Builtin::Cross(Cross::new(c.clone(), Average::Sma)),
+            BuiltinSpec::EmaCross(c) => Builtin::Cross(Cross::new(c.clone(), Average::Ema)),
         }
     }
 }
@@ -128,6 +139,7 @@ impl Strategy for Builtin {
             Builtin::Reversal(s) => s.name(),
             Builtin::Breakout(s) => s.name(),
             Builtin::Pattern(s) => s.name(),
+            Builtin::Cross(s) => s.name(),
         }
     }
 
@@ -137,6 +149,7 @@ impl Strategy for Builtin {
             Builtin::Reversal(s) => s.reserve(instruments),
             Builtin::Breakout(s) => s.reserve(instruments),
             Builtin::Pattern(s) => s.reserve(instruments),
+            Builtin::Cross(s) => s.reserve(instruments),
         }
     }
 
@@ -151,6 +164,7 @@ impl Strategy for Builtin {
             Builtin::Reversal(s) => s.on_candle(ctx, resolution),
             Builtin::Breakout(s) => s.on_candle(ctx, resolution),
             Builtin::Pattern(s) => s.on_candle(ctx, resolution),
+            Builtin::Cross(s) => s.on_candle(ctx, resolution),
         }
     }
 
@@ -160,6 +174,7 @@ impl Strategy for Builtin {
             Builtin::Reversal(s) => s.on_fill(ctx, fill),
             Builtin::Breakout(s) => s.on_fill(ctx, fill),
             Builtin::Pattern(s) => s.on_fill(ctx, fill),
+            Builtin::Cross(s) => s.on_fill(ctx, fill),
         }
     }
 }

@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use super::breakout::BreakoutConfig;
 use super::builtin::BuiltinSpec;
+use super::cross::CrossConfig;
 use super::momentum::MomentumConfig;
 use super::noise::{FilterConfig, FilterSpec, NoiseConfig, NoiseSpec};
 use super::pattern::PatternConfig;
@@ -144,6 +145,12 @@ pub struct StrategyConfig {
     /// Pattern parameters.
     #[serde(default)]
     pub pattern: Option<PatternConfig>,
+    /// SMA-cross parameters (the reference strategy).
+    #[serde(default)]
+    pub sma_cross: Option<CrossConfig>,
+    /// EMA-cross parameters.
+    #[serde(default)]
+    pub ema_cross: Option<CrossConfig>,
     /// May open shorts. Default true.
     #[serde(default = "default_true")]
     pub allow_short: bool,
@@ -236,7 +243,10 @@ impl HostConfig {
         for (i, s) in self.strategies.iter().enumerate() {
             let key = format!("strategies[{i}]");
             let kind = s.builtin(&key)?.ok_or_else(|| {
-                invalid(&key, "needs one of momentum, reversal, breakout, pattern")
+                invalid(
+                    &key,
+                    "needs one of momentum, reversal, breakout, pattern, sma_cross, ema_cross",
+                )
             })?;
             let spec = s.validate(&key, &resolutions, kind.kind())?;
             strategies.push((kind, spec));
@@ -257,7 +267,9 @@ impl StrategyConfig {
         let n = usize::from(self.momentum.is_some())
             + usize::from(self.reversal.is_some())
             + usize::from(self.breakout.is_some())
-            + usize::from(self.pattern.is_some());
+            + usize::from(self.pattern.is_some())
+            + usize::from(self.sma_cross.is_some())
+            + usize::from(self.ema_cross.is_some());
         if n > 1 {
             return Err(invalid(key, "more than one strategy kind in one entry"));
         }
@@ -273,6 +285,12 @@ impl StrategyConfig {
         } else if let Some(c) = &self.pattern {
             c.validate(&format!("{key}.pattern"))?;
             Some(BuiltinSpec::Pattern(c.clone()))
+        } else if let Some(c) = &self.sma_cross {
+            c.validate(&format!("{key}.sma_cross"))?;
+            Some(BuiltinSpec::SmaCross(c.clone()))
+        } else if let Some(c) = &self.ema_cross {
+            c.validate(&format!("{key}.ema_cross"))?;
+            Some(BuiltinSpec::EmaCross(c.clone()))
         } else {
             None
         })

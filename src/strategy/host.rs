@@ -694,9 +694,11 @@ impl<C: Strategy> StrategyHost<C> {
             return;
         };
         match intent.purpose {
-            Purpose::Open if book.held == 0 && i64::from(book.side) == intent.side.sign() => {
-                book.side = 0;
-                book.qty = 0;
+            // The entry never happened: the book is what fills say (flat, or what a close
+            // still on its way has not yet closed).
+            Purpose::Open if i64::from(book.side) == intent.side.sign() => {
+                book.side = book.held.signum() as i8;
+                book.qty = book.held.saturating_abs();
             }
             Purpose::Close if book.side == 0 && book.held != 0 => {
                 book.side = book.held.signum() as i8;
@@ -823,10 +825,12 @@ fn judge(
             } else {
                 Action::ExitShort
             };
-            // The entry's cooldown still counts from the action before this exit.
-            let before = book.last_action_ns;
+            // The entry's cooldown still counts from the action before this exit; what has
+            // filled stays counted until the close's own fills arrive (after the latency).
+            let (before, held) = (book.last_action_ns, book.held);
             *book = Book {
                 last_action_ns: before,
+                held,
                 ..Book::default()
             };
             match w {
@@ -878,7 +882,7 @@ fn judge(
     *book = Book {
         side: if long { 1 } else { -1 },
         qty: d.qty.0,
-        held: 0,
+        held: book.held,
         entered_ns: m.now,
         last_action_ns: Some(m.now),
     };

@@ -8,6 +8,7 @@ pub mod api;
 pub mod breakout;
 pub mod builtin;
 pub mod config;
+pub mod cross;
 pub mod host;
 pub mod momentum;
 pub mod noise;

@@ -190,7 +190,12 @@ pub struct Trader {
     kill_seen: bool,
     /// Market time before which the strategies only warm up: their intents are dropped.
     live_from_ns: u64,
+    /// Market time between account snapshots.
+    snapshot_ns: u64,
+    last_snapshot: u64,
     last_sec: u64,
+    /// First and last trade (market ns, price) per instrument, for buy-and-hold.
+    marks: Vec<Option<(u64, Price, u64, Price)>>,
     last_market_ns: u64,
     stats: Arc<LaneStats>,
     cold: ColdTx,
@@ -252,7 +257,10 @@ impl Trader {
             ),
             kill_seen: false,
             live_from_ns: 0,
+            snapshot_ns: 1_000_000_000,
+            last_snapshot: 0,
             last_sec: 0,
+            marks: vec![None; n],
             last_market_ns: 0,
             stats,
             cold,
@@ -266,6 +274,12 @@ impl Trader {
     /// intents are dropped (and their books stay flat) and their decisions not journaled.
     pub fn with_live_from(mut self, ns: u64) -> Self {
         self.live_from_ns = ns;
+        self
+    }
+
+    /// Market time between account snapshots (`equity.csv` rows); at least 1 ms.
+    pub fn with_snapshot_every(mut self, ns: u64) -> Self {
+        self.snapshot_ns = ns.max(1_000_000);
         self
     }
 
@@ -399,6 +413,12 @@ impl Trader {
         match env.payload {
             Payload::Trade(t) => {
                 self.push_out(env.payload);
+                if let Some(m) = self.marks.get_mut(t.instrument.index()) {
+                    match m {
+                        Some(x) => (x.2, x.3) = (now, t.price),
+                        None => *m = Some((now, t.price, now, t.price)),
+                    }
+                }
                 self.actions.clear();
                 self.risk
                     .on_trade(t.instrument, t.price, now, &mut self.actions);
@@ -417,9 +437,10 @@ impl Trader {
             self.route_events(now);
         }
         self.check_pending(now);
-        let sec = now / 1_000_000_000;
-        if sec > self.last_sec {
-            self.last_sec = sec;
+        self.last_sec = now / 1_000_000_000;
+        let slot = now / self.snapshot_ns;
+        if slot > self.last_snapshot {
+            self.last_snapshot = slot;
             self.snapshot(now);
         }
     }
@@ -773,5 +794,16 @@ impl Trader {
         self.check_pending(now);
         self.flush_breaches();
         self.snapshot(now);
+        for i in 0..self.marks.len() {
+            if let Some((first_ns, first, last_ns, last)) = self.marks[i] {
+                self.send(ColdRecord::Marks {
+                    instrument: InstrumentId(i as u16),
+                    first_ns,
+                    first,
+                    last_ns,
+                    last,
+                });
+            }
+        }
     }
 }

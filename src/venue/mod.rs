@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::core::order::{ExecType, Execution};
 use crate::core::stats::LaneStats;
-use crate::core::{Envelope, InstrumentTable, Payload, Sink};
+use crate::core::{BookTicker, Envelope, InstrumentTable, Payload, Qty, Sink};
 use sim::{PaperExchange, PaperSpec, PaperSpecError, WireFull};
 
 /// A FIFO of fixed capacity: `push` refuses (and counts) instead of growing.
@@ -85,6 +85,10 @@ pub struct VenueStage {
     exchange: PaperExchange,
     reports: Fifo<Execution>,
     fills_seen: u64,
+    /// Trades stand for the book where no book ticker was ever seen.
+    book_from_trades: bool,
+    /// Per instrument: a real book ticker has been seen.
+    has_book: Vec<bool>,
     stats: Arc<LaneStats>,
 }
 
@@ -107,6 +111,8 @@ impl VenueStage {
             exchange,
             reports: Fifo::with_capacity(cap),
             fills_seen: 0,
+            book_from_trades: spec.book_from_trades,
+            has_book: vec![false; table.capacity()],
             stats,
         })
     }
@@ -120,8 +126,31 @@ impl VenueStage {
         };
         self.exchange.on_time(env.market_ns, &mut out);
         match env.payload {
-            Payload::Trade(t) => self.exchange.on_trade(&t, &mut out),
-            Payload::BookTicker(b) => self.exchange.on_book_ticker(&b, &mut out),
+            Payload::Trade(t) => {
+                let booked = self.has_book.get(t.instrument.index()).copied();
+                if self.book_from_trades && booked == Some(false) && t.price.0 > 0 {
+                    // Half the representable size each side: never walked through.
+                    let deep = Qty(i64::MAX / 4);
+                    let book = BookTicker {
+                        instrument: t.instrument,
+                        update_id: t.trade_id,
+                        bid_px: t.price,
+                        bid_qty: deep,
+                        ask_px: t.price,
+                        ask_qty: deep,
+                        event_ns: 0,
+                        source: t.source,
+                    };
+                    self.exchange.on_book_ticker(&book, &mut out);
+                }
+                self.exchange.on_trade(&t, &mut out);
+            }
+            Payload::BookTicker(b) => {
+                if let Some(h) = self.has_book.get_mut(b.instrument.index()) {
+                    *h = true;
+                }
+                self.exchange.on_book_ticker(&b, &mut out);
+            }
             Payload::Place(r) => {
                 self.stats.venue.orders.inc();
                 self.exchange.submit(&r.order, &mut out);

@@ -192,6 +192,11 @@ pub struct PaperSpec {
     pub depth_touches: u32,
     /// Cash at the start, quote currency. Default `"0"`.
     pub initial_cash: Decimal8,
+    /// For an instrument that never had a book ticker (trade-only data: Binance trades
+    /// CSVs, a trades-only capture), each trade stands for the book: bid = ask = its price,
+    /// with unlimited size, so market orders fill at the last trade price (after the
+    /// latency). Default true. Applied by the pipeline's venue stage.
+    pub book_from_trades: bool,
 }
 
 impl Default for PaperSpec {
@@ -204,6 +209,7 @@ impl Default for PaperSpec {
             slippage_bps_per_touch: Decimal8::units(1),
             depth_touches: 10,
             initial_cash: Decimal8(0),
+            book_from_trades: true,
         }
     }
 }

@@ -71,8 +71,10 @@ impl Parser {
     pub fn symbol_from_file_name(name: &str) -> Option<Symbol> {
         let base = name.rsplit('/').next().unwrap_or(name);
         let prefix = base.split(['-', '_', '.']).next()?;
-        (!prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then(|| Symbol::new(prefix.as_bytes()))
+        // Exchange symbols are upper case (`btcusdt_trades.csv` is BTCUSDT's).
+        let upper = prefix.to_ascii_uppercase();
+        (!upper.is_empty() && upper.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| Symbol::new(upper.as_bytes()))
             .flatten()
     }
 

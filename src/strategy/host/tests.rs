@@ -418,6 +418,50 @@ fn fills_and_rejects_correct_the_book() {
 }
 
 #[test]
+fn a_reversal_whose_fills_arrive_late_closes_what_was_held() {
+    // Orders fill after the latency, so the close and the new entry of a reversal are both
+    // decided before either fills: the next exit must close the new position only.
+    let mut r = Rig::new(r#"["1m"]"#, 1, 0);
+    let fill = |r: &mut Rig, i: &OrderIntent| {
+        let f = Fill {
+            instrument: i.instrument,
+            strategy: 0,
+            side: i.side,
+            purpose: i.purpose,
+            price: i.price,
+            qty: i.qty,
+            market_ns: T0,
+        };
+        r.host.on_fill(&f, &r.pf, &mut r.intents);
+    };
+    r.minute(0, Some(0.9));
+    let long = r.intents[0];
+    fill(&mut r, &long);
+    assert_eq!(r.minute(5, Some(-0.9)).action, Action::ReverseToShort);
+    let n = r.intents.len();
+    let (close, short) = (r.intents[n - 2], r.intents[n - 1]);
+    assert_eq!(close.qty, long.qty);
+    fill(&mut r, &close);
+    fill(&mut r, &short);
+    let b = r.host.book(InstrumentId(0), 0).unwrap();
+    assert_eq!((b.side, b.held), (-1, -short.qty.0));
+    assert_eq!(r.minute(10, Some(0.9)).action, Action::ReverseToLong);
+    let n = r.intents.len();
+    assert_eq!(
+        r.intents[n - 2].qty,
+        short.qty,
+        "closes the short, not long + short"
+    );
+    // A refused entry after a reversal leaves what fills say: flat once the close filled.
+    let close = r.intents[n - 2];
+    let open = r.intents[n - 1];
+    fill(&mut r, &close);
+    r.host.on_reject(&open);
+    let b = r.host.book(InstrumentId(0), 0).unwrap();
+    assert_eq!((b.side, b.held), (0, 0));
+}
+
+#[test]
 fn strategies_emit_their_own_intents_from_any_callback() {
     let mut r = Rig::new(r#"["1m"]"#, 1, 0);
     let t = Trade {

@@ -33,6 +33,7 @@ fn instant() -> PaperSpec {
         slippage_bps_per_touch: Decimal8::units(10),
         depth_touches: 10,
         initial_cash: Decimal8(0),
+        book_from_trades: false,
     }
 }
 

@@ -95,6 +95,7 @@ fn case() -> impl Strategy<Value = Case> {
                     slippage_bps_per_touch: Decimal8(slip * S / 100),
                     depth_touches: depth,
                     initial_cash: Decimal8::units(cash),
+                    book_from_trades: false,
                 },
                 resting,
                 in_transit,
@@ -480,6 +481,7 @@ proptest! {
             slippage_bps_per_touch: Decimal8(slip),
             depth_touches: depth,
             initial_cash: Decimal8(i64::MIN),
+            book_from_trades: false,
         };
         let t = InstrumentTable::new(1);
         t.insert(Instrument { symbol: Symbol::new(b"X").unwrap(), tick: 1, lot: 1 }).unwrap();

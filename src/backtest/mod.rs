@@ -1,0 +1,383 @@
+//! `tickwire backtest`: the live pipeline on history, on a virtual clock.
+//!
+//! A backtest is a replay at full speed in which market time is the only clock: the same
+//! parse, arbiter, candle, indicator, strategy, risk, order and paper-venue code as a live
+//! run, fused on one thread, so two runs on the same input write byte-identical files. This
+//! module builds the run's settings from the command line (the strategy, its parameters, the
+//! backtest's wide risk limits) and, after the run, turns the recorded fills and account
+//! snapshots into round trips (`trades.csv`), statistics (`summary.json` → `stats`,
+//! `report.md`) and plots (`equity.png`, `price.png`).
+
+pub mod stats;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::core::clock::iso8601_ms;
+use crate::core::config::Config;
+use crate::core::num::format_scaled;
+use crate::core::Side;
+use crate::plot;
+use crate::runtime::RunResult;
+use stats::{round_trips, RoundTrip, Stats};
+
+/// Strategies `--strategy` accepts.
+pub const STRATEGIES: [&str; 6] = [
+    "sma_cross",
+    "ema_cross",
+    "momentum",
+    "reversal",
+    "breakout",
+    "pattern",
+];
+
+/// Header of `trades.csv` (one row per round trip).
+pub const TRADES_HEADER: &str =
+    "instrument,side,qty,entry_time,entry_price,exit_time,exit_price,pnl,fees,return_pct";
+
+/// Why the command line cannot make a backtest.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// An unknown strategy.
+    #[error(
+        "--strategy {0}: not one of sma_cross, ema_cross, momentum, reversal, breakout, pattern"
+    )]
+    Strategy(String),
+    /// A malformed `--param`.
+    #[error("--param {0}: expected NAME=VALUE")]
+    Param(String),
+    /// No input.
+    #[error("--data {0}: {1}")]
+    Data(String, String),
+}
+
+/// The input files: a file, or every file of a directory (sorted by name; hidden files and
+/// receive-time sidecars skipped).
+pub fn data_files(path: &Path) -> Result<Vec<PathBuf>, BacktestError> {
+    let shown = path.display().to_string();
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let rd =
+        std::fs::read_dir(path).map_err(|e| BacktestError::Data(shown.clone(), e.to_string()))?;
+    let mut out: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            !n.starts_with('.') && !n.contains(".recv_ns.")
+        })
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        return Err(BacktestError::Data(shown, "no data files in it".into()));
+    }
+    Ok(out)
+}
+
+/// A `--param` value as TOML: a number or boolean as is, anything else quoted.
+fn toml_value(v: &str) -> String {
+    let t = v.trim();
+    if t.parse::<i64>().is_ok() || t.parse::<f64>().is_ok() || t == "true" || t == "false" {
+        t.to_string()
+    } else {
+        toml::Value::String(t.to_string()).to_string()
+    }
+}
+
+/// The `--set` lines of a backtest, before the user's own: replay of `files` at full speed on
+/// one thread, one account snapshot a minute, no status line, the chosen strategy alone with
+/// its parameters (`resolution` picks the candles it trades on) and risk limits wide enough
+/// that the strategy, not the limits, is what is measured (tighten them with `--set risk.…`).
+/// `instruments` is how many `[[instruments]]` the config lists (their own overrides are
+/// widened too).
+pub fn settings(
+    files: &[PathBuf],
+    strategy: Option<&str>,
+    params: &[String],
+    instruments: usize,
+) -> Result<Vec<String>, BacktestError> {
+    let list: Vec<String> = files
+        .iter()
+        .map(|f| toml::Value::String(f.display().to_string()).to_string())
+        .collect();
+    let mut sets = vec![
+        "source.kind=\"replay\"".to_string(),
+        format!("source.files=[{}]", list.join(",")),
+        "source.speed=\"max\"".to_string(),
+        "cold.status_line=false".to_string(),
+        "cold.equity_interval_ms=60000".to_string(),
+        "risk.max_position=\"1000000000\"".to_string(),
+        "risk.max_order_qty=\"1000000000\"".to_string(),
+        "risk.max_order_notional=\"10000000000\"".to_string(),
+        "risk.max_gross_exposure=\"10000000000\"".to_string(),
+        "risk.max_net_exposure=\"10000000000\"".to_string(),
+        "risk.daily_loss=\"10000000000\"".to_string(),
+        "risk.max_drawdown_bps=10000".to_string(),
+        "risk.price_band_bps=10000".to_string(),
+        "risk.max_orders_per_sec=10000".to_string(),
+        "risk.max_open_orders=10000".to_string(),
+        "risk.stop_loss_bps=0".to_string(),
+        "risk.take_profit_bps=0".to_string(),
+        "risk.trailing_stop_bps=0".to_string(),
+    ];
+    for i in 0..instruments {
+        sets.push(format!("instruments.{i}.max_position=\"1000000000\""));
+        sets.push(format!("instruments.{i}.max_order_qty=\"1000000000\""));
+    }
+    let Some(kind) = strategy else {
+        return Ok(sets);
+    };
+    if !STRATEGIES.contains(&kind) {
+        return Err(BacktestError::Strategy(kind.to_string()));
+    }
+    let mut resolution = "1m".to_string();
+    let mut own: Vec<String> = Vec::new();
+    for p in params {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| BacktestError::Param(p.clone()))?;
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(BacktestError::Param(p.clone()));
+        }
+        if k == "resolution" {
+            resolution = v.trim().to_string();
+        } else {
+            own.push(format!("{k}={}", toml_value(v)));
+        }
+    }
+    let res = toml::Value::String(resolution).to_string();
+    // The reference crosses trade their signal as is: no regime weighting, no noise gates,
+    // all equity in (as backtesting.py's `buy()` does).
+    let entry = if kind.ends_with("_cross") {
+        format!(
+            "{{{kind}={{{}}},allow_short=true,scoring={{alignment=0.0,volume=0.0,volatility=0.0}},noise={{entry=0.5,exit=0.0,volatility_sensitivity=0.0,cooldown_ms=0,min_hold_ms=0}},sizing={{mode=\"equity_fraction\",fraction=0.99,scale_with_score=false,min_notional=\"0.00000001\"}}}}",
+            own.join(",")
+        )
+    } else {
+        format!(
+            "{{{kind}={{{}}},allow_short=true,scoring={{partial=true}},noise={{cooldown_ms=0,min_hold_ms=0}},sizing={{mode=\"equity_fraction\",fraction=0.99,min_notional=\"0.00000001\"}}}}",
+            own.join(",")
+        )
+    };
+    sets.push(format!("strategy.resolutions=[{res}]"));
+    sets.push(format!("candles.resolutions=[{res}]"));
+    sets.push("strategy.filter.instrument_cooldown_ms=0".to_string());
+    sets.push(format!("strategy.strategies=[{entry}]"));
+    Ok(sets)
+}
+
+/// Buy-and-hold over the run: the mean of each traded instrument's last ÷ first trade − 1,
+/// percent.
+fn buy_and_hold(res: &RunResult) -> f64 {
+    let r: Vec<f64> = res
+        .recorded
+        .marks
+        .iter()
+        .filter(|m| m.2 .0 > 0)
+        .map(|m| (m.4 .0 as f64 / m.2 .0 as f64 - 1.0) * 100.0)
+        .collect();
+    if r.is_empty() {
+        0.0
+    } else {
+        r.iter().sum::<f64>() / r.len() as f64
+    }
+}
+
+fn trades_csv(cfg: &Config, trips: &[RoundTrip]) -> String {
+    let table = cfg.instrument_table();
+    let mut out = String::with_capacity(64 * (trips.len() + 1));
+    out.push_str(TRADES_HEADER);
+    out.push('\n');
+    for t in trips {
+        let (pd, qd) = table
+            .get(t.instrument)
+            .map_or((8, 8), |i| (i.price_decimals(), i.qty_decimals()));
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{:.8},{:.8},{:.6}",
+            table.symbol(t.instrument),
+            if t.side == Side::Buy { "long" } else { "short" },
+            format_scaled(t.qty, qd),
+            iso8601_ms(t.entry_ns),
+            format_scaled(t.entry_price, pd),
+            iso8601_ms(t.exit_ns),
+            format_scaled(t.exit_price, pd),
+            t.pnl,
+            t.fees,
+            t.return_pct
+        );
+    }
+    out
+}
+
+fn stats_markdown(s: &Stats) -> String {
+    format!(
+        "## Backtest statistics\n\n| statistic | value |\n|---|---|\n\
+| start / end | {} / {} ({:.2} days) |\n\
+| equity start / end | {:.2} / {:.2} |\n\
+| total return | {:.3}% (buy and hold {:.3}%) |\n\
+| CAGR | {:.3}% |\n\
+| volatility (annualized) | {:.3}% |\n\
+| Sharpe / Sortino | {:.3} / {:.3} |\n\
+| max drawdown | {:.3}% over {:.2} days |\n\
+| Calmar | {:.3} |\n\
+| trades | {} (win rate {:.1}%, profit factor {:.3}) |\n\
+| average / best / worst trade | {:.4}% / {:.4}% / {:.4}% |\n\
+| exposure time | {:.1}% |\n\
+| fees / turnover | {:.2} / {:.2}× |\n\
+| speed | {:.0} market events/s |\n\n\
+Daily returns (UTC days), risk-free 0, 365-day years. Trades are round trips (`trades.csv`);\n\
+a trade still open at the end is left out.\n\n\
+![equity and drawdown](equity.png)\n\n![price with entries and exits](price.png)\n",
+        iso8601_ms(s.start_ns),
+        iso8601_ms(s.end_ns),
+        s.days,
+        s.start_equity,
+        s.end_equity,
+        s.total_return_pct,
+        s.buy_and_hold_return_pct,
+        s.cagr_pct,
+        s.volatility_pct,
+        s.sharpe,
+        s.sortino,
+        s.max_drawdown_pct,
+        s.max_drawdown_days,
+        s.calmar,
+        s.trades,
+        s.win_rate_pct,
+        s.profit_factor,
+        s.avg_trade_pct,
+        s.best_trade_pct,
+        s.worst_trade_pct,
+        s.exposure_pct,
+        s.fees,
+        s.turnover,
+        s.events_per_s,
+    )
+}
+
+/// The plots: equity with drawdown (and buy-and-hold) and the first instrument's price with
+/// the round trips' entries and exits.
+fn plots(dir: &Path, res: &RunResult, trips: &[RoundTrip], bh: f64) -> std::io::Result<()> {
+    let eq = &res.recorded.equity;
+    let ts: Vec<i64> = eq.iter().map(|e| (e.0 / 1_000_000) as i64).collect();
+    let equity: Vec<f64> = eq.iter().map(|e| e.1 as f64 / 1e8).collect();
+    let mut peak = f64::MIN;
+    let dd: Vec<f64> = equity
+        .iter()
+        .map(|&e| {
+            peak = peak.max(e);
+            if peak > 0.0 {
+                (e - peak) / peak * 100.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    // Buy-and-hold drawn as a straight line between its end points (its path is the price
+    // chart's).
+    let start = equity.first().copied().unwrap_or(0.0);
+    let n = equity.len().max(2) - 1;
+    let bench: Vec<f64> = (0..equity.len())
+        .map(|k| start * (1.0 + bh / 100.0 * k as f64 / n as f64))
+        .collect();
+    std::fs::write(
+        dir.join("equity.png"),
+        plot::equity_chart(
+            "Equity, drawdown, and buy-and-hold (straight to its end value)",
+            &ts,
+            &equity,
+            Some(&bench),
+            &dd,
+        ),
+    )?;
+    let Some(first) = res.recorded.marks.first() else {
+        return Ok(());
+    };
+    let inst = first.0;
+    let fills: Vec<&crate::core::order::Execution> = res
+        .recorded
+        .fills
+        .iter()
+        .filter(|f| f.instrument == inst)
+        .collect();
+    let pts: Vec<i64> = fills
+        .iter()
+        .map(|f| (f.market_ns / 1_000_000) as i64)
+        .collect();
+    let px: Vec<f64> = fills.iter().map(|f| f.price.0 as f64 / 1e8).collect();
+    let mut marks = Vec::new();
+    for t in trips.iter().filter(|t| t.instrument == inst) {
+        marks.push(plot::Mark {
+            ts_ms: (t.entry_ns / 1_000_000) as i64,
+            price: t.entry_price as f64 / 1e8,
+            kind: if t.side == Side::Buy {
+                plot::MarkKind::EnterLong
+            } else {
+                plot::MarkKind::EnterShort
+            },
+        });
+        marks.push(plot::Mark {
+            ts_ms: (t.exit_ns / 1_000_000) as i64,
+            price: t.exit_price as f64 / 1e8,
+            kind: plot::MarkKind::Exit,
+        });
+    }
+    // The price line: first and last trade plus every fill (the run keeps no price series).
+    let mut line: Vec<(i64, f64)> = vec![
+        ((first.1 / 1_000_000) as i64, first.2 .0 as f64 / 1e8),
+        ((first.3 / 1_000_000) as i64, first.4 .0 as f64 / 1e8),
+    ];
+    line.extend(pts.iter().copied().zip(px.iter().copied()));
+    line.sort_by_key(|p| p.0);
+    let (lt, lp): (Vec<i64>, Vec<f64>) = line.into_iter().unzip();
+    std::fs::write(
+        dir.join("price.png"),
+        plot::price_chart("Price at fills, with entries and exits", &lt, &lp, &marks),
+    )
+}
+
+/// After the run: `trades.csv`, the statistics in `summary.json` and `report.md`, the plots.
+pub fn finish(cfg: &Config, res: &RunResult) -> std::io::Result<Stats> {
+    let dir = &res.report_dir;
+    let trips = round_trips(&res.recorded.fills);
+    std::fs::write(dir.join("trades.csv"), trades_csv(cfg, &trips))?;
+    let elapsed = res.summary["elapsed_s"].as_f64().unwrap_or(0.0);
+    let events = res.totals.trades + res.totals.book_tickers;
+    let bh = buy_and_hold(res);
+    let s = stats::stats(
+        &res.recorded.equity,
+        &trips,
+        &res.recorded.fills,
+        bh,
+        if elapsed > 0.0 {
+            events as f64 / elapsed
+        } else {
+            0.0
+        },
+    );
+    let mut summary = res.summary.clone();
+    if let Some(obj) = summary.as_object_mut() {
+        obj.insert("mode".into(), serde_json::json!("backtest"));
+        obj.insert(
+            "stats".into(),
+            serde_json::to_value(&s).unwrap_or(serde_json::Value::Null),
+        );
+    }
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n",
+    )?;
+    let report = dir.join("report.md");
+    let mut md = std::fs::read_to_string(&report).unwrap_or_default();
+    md.push('\n');
+    md.push_str(&stats_markdown(&s));
+    std::fs::write(&report, md)?;
+    plots(dir, res, &trips, bh)?;
+    Ok(s)
+}
