@@ -78,6 +78,30 @@ enum Command {
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
     },
+    /// Backtest every point of a parameter grid in parallel and rank them.
+    Sweep {
+        #[command(flatten)]
+        common: Common,
+        /// Trades (as for `backtest`): a file or a directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The strategy whose parameters are swept.
+        #[arg(long)]
+        strategy: String,
+        /// The grid: `fast=5..20:5,slow=20..60:10` (lo..hi:step, or a|b|c).
+        #[arg(long)]
+        grid: String,
+        /// A parameter fixed for every point, NAME=VALUE.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Sort by: sharpe, sortino, total_return_pct, calmar, profit_factor, win_rate_pct or
+        /// max_drawdown_pct (ascending).
+        #[arg(long, default_value = "sharpe")]
+        metric: String,
+        /// Backtests at once (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Build candles from a trades file (Binance public-data CSV, Kraken REST trades JSON, or
     /// a recorded capture); writes <out>/<SYMBOL>_<res>.csv per resolution.
     Candles {
@@ -325,6 +349,54 @@ fn execute(cli: Cli) -> Result<()> {
                 s.sharpe
             );
             eprintln!("report: {}", res.report_dir.display());
+        }
+        Command::Sweep {
+            common,
+            data,
+            strategy,
+            grid,
+            params,
+            metric,
+            jobs,
+        } => {
+            if !data.exists() {
+                bail!("--data {}: no such file or directory", data.display());
+            }
+            let files = tickwire::backtest::data_files(&data)?;
+            let axes = tickwire::backtest::sweep::parse_grid(&grid)?;
+            // Validate the strategy and the fixed parameters before anything runs.
+            tickwire::backtest::settings(&files, Some(&strategy), &params, 0)?;
+            let cores = allowed_cores();
+            let dir = common
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| default_dir("sweep"));
+            let sw = tickwire::backtest::sweep::Sweep {
+                files,
+                strategy: &strategy,
+                fixed: params,
+                axes,
+                metric: &metric,
+                jobs: jobs.unwrap_or(cores.len().max(1)),
+                config: common.config.clone(),
+                sets: common.sets.clone(),
+                dir: dir.clone(),
+            };
+            let rows = tickwire::backtest::sweep::run(&sw, &cores)?;
+            let failed = rows.iter().filter(|r| r.result.is_err()).count();
+            if let Some(best) = rows.first() {
+                println!(
+                    "sweep: {} points ({} failed); best by {}: {}",
+                    rows.len(),
+                    failed,
+                    metric,
+                    best.params.join(" ")
+                );
+            }
+            eprintln!(
+                "report: {}",
+                tickwire::backtest::sweep::table_path(&dir).display()
+            );
         }
         Command::Candles {
             trades,

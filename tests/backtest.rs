@@ -156,3 +156,92 @@ fn bad_backtest_arguments_are_one_line_errors() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+#[test]
+fn sweep_ranks_a_grid_and_draws_its_heatmap() {
+    let Some(data) = shared_data() else { return };
+    let cap = btc_capture(&data);
+    let dir = report_dir("sweep");
+    let d = dir.display().to_string();
+    let input = cap.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args([
+            "sweep",
+            "--data",
+            &input,
+            "--strategy",
+            "ema_cross",
+            "--grid",
+            "fast=2..4:2,slow=8|12",
+            "--param",
+            "resolution=1s",
+            "--metric",
+            "total_return_pct",
+            "--report-dir",
+            &d,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[..4], ["rank", "fast", "slow", "total_return_pct"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4, "2 × 2 points");
+    let returns: Vec<f64> = rows.iter().map(|r| r[3].parse().unwrap()).collect();
+    assert!(
+        returns.windows(2).all(|w| w[0] >= w[1]),
+        "sorted: {returns:?}"
+    );
+    // Each point is a full backtest with its own report, and its row is that report's.
+    for r in &rows {
+        let run = dir
+            .join("runs")
+            .join(format!("fast-{}_slow-{}", r[1], r[2]));
+        let s = read_summary(&run);
+        let want = s["stats"]["total_return_pct"].as_f64().unwrap();
+        assert!((want - r[3].parse::<f64>().unwrap()).abs() < 1e-3, "{r:?}");
+    }
+    let png = std::fs::read(dir.join("heatmap.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(std::fs::read_to_string(dir.join("results.md"))
+        .unwrap()
+        .contains("heatmap.png"));
+    // A point the config refuses (fast ≥ slow) is a row with its error, not a crash.
+    let bad = report_dir("sweep-bad");
+    let b = bad.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args([
+            "sweep",
+            "--data",
+            &input,
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5|30",
+            "--param",
+            "slow=20",
+            "--param",
+            "resolution=1s",
+            "--report-dir",
+            &b,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(bad.join("results.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(",30,") && l.contains("fast < slow")),
+        "{csv}"
+    );
+}

@@ -9,6 +9,7 @@
 //! `report.md`) and plots (`equity.png`, `price.png`).
 
 pub mod stats;
+pub mod sweep;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

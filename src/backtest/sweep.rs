@@ -1,0 +1,407 @@
+//! `tickwire sweep`: one backtest per point of a parameter grid, run in parallel on every
+//! core, each in its own report directory, then one table sorted by a chosen statistic
+//! (`results.csv`, `results.md`) and, for a two-parameter grid, a heatmap (`heatmap.png`).
+//!
+//! Grid syntax: `name=lo..hi:step` (inclusive; integers, or decimals if any bound or the step
+//! has a point) or `name=a|b|c`, comma-separated: `fast=5..20:5,slow=20..60:10`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::stats::Stats;
+use crate::core::config::{Config, ConfigSource};
+use crate::feed::replay::Capture;
+use crate::plot;
+use crate::runtime::{self, RunOptions};
+
+/// Statistics a sweep can sort by (higher is better, except the drawdown, sorted ascending).
+pub const METRICS: [&str; 7] = [
+    "sharpe",
+    "sortino",
+    "total_return_pct",
+    "calmar",
+    "profit_factor",
+    "win_rate_pct",
+    "max_drawdown_pct",
+];
+
+/// Why a sweep cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A malformed grid.
+    #[error("--grid {0}")]
+    Grid(String),
+    /// An unknown metric.
+    #[error("--metric {0}: not one of sharpe, sortino, total_return_pct, calmar, profit_factor, win_rate_pct, max_drawdown_pct")]
+    Metric(String),
+    /// A point of the grid that could not be set up (the config refused it).
+    #[error("{0}")]
+    Setup(String),
+    /// The report directory.
+    #[error("report: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One grid dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// Parameter name.
+    pub name: String,
+    /// Values, as written into `--param`.
+    pub values: Vec<String>,
+}
+
+fn range(name: &str, spec: &str) -> Result<Vec<String>, SweepError> {
+    let bad = || SweepError::Grid(format!("{name}={spec}: expected lo..hi:step or a|b|c"));
+    if spec.contains('|') || !spec.contains("..") {
+        let v: Vec<String> = spec.split('|').map(|x| x.trim().to_string()).collect();
+        return if v.iter().any(String::is_empty) {
+            Err(bad())
+        } else {
+            Ok(v)
+        };
+    }
+    let (lo, rest) = spec.split_once("..").ok_or_else(bad)?;
+    let (hi, step) = rest.split_once(':').unwrap_or((rest, "1"));
+    let decimal = [lo, hi, step].iter().any(|x| x.contains('.'));
+    if decimal {
+        let (a, b, s): (f64, f64, f64) = (
+            lo.trim().parse().map_err(|_| bad())?,
+            hi.trim().parse().map_err(|_| bad())?,
+            step.trim().parse().map_err(|_| bad())?,
+        );
+        if !(s > 0.0 && a <= b && ((b - a) / s) < 10_000.0) {
+            return Err(bad());
+        }
+        let n = ((b - a) / s + 1e-9).floor() as usize;
+        return Ok((0..=n).map(|k| format!("{}", a + s * k as f64)).collect());
+    }
+    let (a, b, s): (i64, i64, i64) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+        step.trim().parse().map_err(|_| bad())?,
+    );
+    if s <= 0 || a > b || (b - a) / s >= 10_000 {
+        return Err(bad());
+    }
+    Ok((0..=(b - a) / s).map(|k| (a + s * k).to_string()).collect())
+}
+
+/// Parses `fast=5..20:5,slow=20..60:10`.
+pub fn parse_grid(grid: &str) -> Result<Vec<Axis>, SweepError> {
+    let mut axes: Vec<Axis> = Vec::new();
+    for part in grid.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, spec) = part
+            .split_once('=')
+            .ok_or_else(|| SweepError::Grid(format!("{part}: expected name=values")))?;
+        let name = name.trim();
+        if name.is_empty() || axes.iter().any(|a| a.name == name) {
+            return Err(SweepError::Grid(format!("{part}: empty or repeated name")));
+        }
+        axes.push(Axis {
+            name: name.to_string(),
+            values: range(name, spec.trim())?,
+        });
+    }
+    let points: usize = axes.iter().map(|a| a.values.len()).product();
+    if axes.is_empty() || points > 100_000 {
+        return Err(SweepError::Grid(format!(
+            "{grid}: between 1 and 100000 points (this is {points})"
+        )));
+    }
+    Ok(axes)
+}
+
+/// Every point of the grid, as `name=value` lists, first axis varying slowest.
+pub fn points(axes: &[Axis]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new()];
+    for a in axes {
+        out = out
+            .into_iter()
+            .flat_map(|p| {
+                a.values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push(format!("{}={v}", a.name));
+                    q
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+fn metric(s: &Stats, name: &str) -> f64 {
+    match name {
+        "sharpe" => s.sharpe,
+        "sortino" => s.sortino,
+        "total_return_pct" => s.total_return_pct,
+        "calmar" => s.calmar,
+        "profit_factor" => s.profit_factor,
+        "win_rate_pct" => s.win_rate_pct,
+        "max_drawdown_pct" => s.max_drawdown_pct,
+        _ => f64::NAN,
+    }
+}
+
+/// One point's outcome.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// `name=value` per axis.
+    pub params: Vec<String>,
+    /// Its statistics, or why it did not run.
+    pub result: Result<Stats, String>,
+}
+
+/// What a sweep needs.
+pub struct Sweep<'a> {
+    /// Data files.
+    pub files: Vec<PathBuf>,
+    /// Strategy.
+    pub strategy: &'a str,
+    /// Fixed parameters (every point).
+    pub fixed: Vec<String>,
+    /// The grid.
+    pub axes: Vec<Axis>,
+    /// Sort key.
+    pub metric: &'a str,
+    /// Parallel runs.
+    pub jobs: usize,
+    /// Config file, if any.
+    pub config: Option<PathBuf>,
+    /// The user's `--set` lines.
+    pub sets: Vec<String>,
+    /// Report directory.
+    pub dir: PathBuf,
+}
+
+/// Runs the grid (each point a whole backtest, `jobs` at a time, the data loaded once) and
+/// writes the tables and the heatmap. Returns the rows, best first.
+pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
+    if !METRICS.contains(&sw.metric) {
+        return Err(SweepError::Metric(sw.metric.to_string()));
+    }
+    std::fs::create_dir_all(sw.dir.join("runs"))?;
+    let captures: Vec<Capture> = sw
+        .files
+        .iter()
+        .map(|f| Capture::load(f).map_err(|e| SweepError::Setup(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let config = sw.config.clone();
+    let load = |extra: &[String]| -> Result<Config, String> {
+        let mut all = extra.to_vec();
+        all.extend(sw.sets.iter().cloned());
+        match &config {
+            Some(p) => Config::load(ConfigSource::File(p), &all, cores),
+            None => Config::load(ConfigSource::Default, &all, cores),
+        }
+        .map_err(|e| e.to_string())
+    };
+    let probe = load(&[]).map_err(SweepError::Setup)?;
+    let pts = points(&sw.axes);
+    let rows: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; pts.len()]);
+    let next = AtomicUsize::new(0);
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        for _ in 0..sw.jobs.clamp(1, pts.len().max(1)) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = pts.get(k) else { break };
+                let mut params = sw.fixed.clone();
+                params.extend(p.iter().cloned());
+                let result = (|| -> Result<Stats, String> {
+                    let extra = super::settings(
+                        &sw.files,
+                        Some(sw.strategy),
+                        &params,
+                        probe.instruments.len(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    let mut cfg = load(&extra)?;
+                    cfg.cold.status_line = false;
+                    let dir = sw.dir.join("runs").join(p.join("_").replace('=', "-"));
+                    let res = runtime::run(
+                        &cfg,
+                        RunOptions {
+                            mode: "backtest".into(),
+                            report_dir: dir,
+                            duration: None,
+                            stop: stop.clone(),
+                            captures: Some(captures.clone()),
+                        },
+                    )
+                    .map_err(|e| e.to_string())?;
+                    super::finish(&cfg, &res).map_err(|e| e.to_string())
+                })();
+                if let Ok(mut r) = rows.lock() {
+                    r[k] = Some(Row {
+                        params: p.clone(),
+                        result,
+                    });
+                }
+            });
+        }
+    });
+    let mut rows: Vec<Row> = rows
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    let key = |r: &Row| match &r.result {
+        Ok(s) => {
+            let m = metric(s, sw.metric);
+            if sw.metric == "max_drawdown_pct" {
+                -m
+            } else {
+                m
+            }
+        }
+        Err(_) => f64::NEG_INFINITY,
+    };
+    let grid_rows = rows.clone();
+    rows.sort_by(|a, b| key(b).total_cmp(&key(a)));
+    write_tables(sw, &rows)?;
+    if sw.axes.len() == 2 {
+        heatmap(sw, &grid_rows)?;
+    }
+    Ok(rows)
+}
+
+const COLUMNS: [&str; 11] = [
+    "total_return_pct",
+    "sharpe",
+    "sortino",
+    "max_drawdown_pct",
+    "calmar",
+    "trades",
+    "win_rate_pct",
+    "profit_factor",
+    "fees",
+    "buy_and_hold_return_pct",
+    "error",
+];
+
+fn cells(r: &Row) -> Vec<String> {
+    match &r.result {
+        Ok(s) => vec![
+            format!("{:.4}", s.total_return_pct),
+            format!("{:.4}", s.sharpe),
+            format!("{:.4}", s.sortino),
+            format!("{:.4}", s.max_drawdown_pct),
+            format!("{:.4}", s.calmar),
+            s.trades.to_string(),
+            format!("{:.2}", s.win_rate_pct),
+            format!("{:.4}", s.profit_factor),
+            format!("{:.2}", s.fees),
+            format!("{:.4}", s.buy_and_hold_return_pct),
+            String::new(),
+        ],
+        Err(e) => {
+            let mut v = vec![String::new(); COLUMNS.len() - 1];
+            v.push(e.replace([',', '\n', '|'], " "));
+            v
+        }
+    }
+}
+
+fn write_tables(sw: &Sweep<'_>, rows: &[Row]) -> std::io::Result<()> {
+    let names: Vec<&str> = sw.axes.iter().map(|a| a.name.as_str()).collect();
+    let value = |p: &str| p.split_once('=').map_or(String::new(), |x| x.1.to_string());
+    let mut csv = format!("rank,{},{}\n", names.join(","), COLUMNS.join(","));
+    let mut md = format!(
+        "# Sweep: {} on {} file(s), sorted by {}\n\n| rank | {} | {} |\n|{}\n",
+        sw.strategy,
+        sw.files.len(),
+        sw.metric,
+        names.join(" | "),
+        COLUMNS.join(" | "),
+        "---|".repeat(1 + names.len() + COLUMNS.len())
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let params: Vec<String> = r.params.iter().map(|p| value(p)).collect();
+        let c = cells(r);
+        csv.push_str(&format!("{},{},{}\n", i + 1, params.join(","), c.join(",")));
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            i + 1,
+            params.join(" | "),
+            c.join(" | ")
+        ));
+    }
+    if sw.axes.len() == 2 {
+        md.push_str(&format!(
+            "\n![{} by {} and {}](heatmap.png)\n",
+            sw.metric, names[0], names[1]
+        ));
+    }
+    std::fs::write(sw.dir.join("results.csv"), csv)?;
+    std::fs::write(sw.dir.join("results.md"), md)
+}
+
+fn heatmap(sw: &Sweep<'_>, rows: &[Row]) -> std::io::Result<()> {
+    let (x, y) = (&sw.axes[0], &sw.axes[1]);
+    // Rows come first-axis-slowest: values[y][x].
+    let mut values = vec![vec![f64::NAN; x.values.len()]; y.values.len()];
+    for (k, r) in rows.iter().enumerate() {
+        let (xi, yi) = (k / y.values.len(), k % y.values.len());
+        if let (Ok(s), Some(row)) = (&r.result, values.get_mut(yi)) {
+            if let Some(cell) = row.get_mut(xi) {
+                *cell = metric(s, sw.metric);
+            }
+        }
+    }
+    let png = plot::heatmap(
+        &format!(
+            "{}: {} by {} and {}",
+            sw.strategy, sw.metric, x.name, y.name
+        ),
+        &x.name,
+        &x.values,
+        &y.name,
+        &y.values,
+        &values,
+        sw.metric,
+    );
+    std::fs::write(sw.dir.join("heatmap.png"), png)
+}
+
+/// The report directory's table path (for messages).
+pub fn table_path(dir: &Path) -> PathBuf {
+    dir.join("results.md")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_parse_and_expand_first_axis_slowest() {
+        let a = parse_grid("fast=5..20:5, slow=20..30:10").unwrap();
+        assert_eq!(a[0].values, ["5", "10", "15", "20"]);
+        assert_eq!(a[1].values, ["20", "30"]);
+        let p = points(&a);
+        assert_eq!(p.len(), 8);
+        assert_eq!(p[0], ["fast=5", "slow=20"]);
+        assert_eq!(p[1], ["fast=5", "slow=30"]);
+        assert_eq!(p[7], ["fast=20", "slow=30"]);
+        let d = parse_grid("gap_atr=0.25..1:0.25,res=1s|1m").unwrap();
+        assert_eq!(d[0].values, ["0.25", "0.5", "0.75", "1"]);
+        assert_eq!(d[1].values, ["1s", "1m"]);
+        for bad in [
+            "",
+            "fast",
+            "fast=5..1:1",
+            "fast=1..5:0",
+            "fast=1..5:x",
+            "a=1,a=2",
+            "x=|",
+        ] {
+            assert!(parse_grid(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_grid("a=0..1000:1,b=0..1000:1").is_err(),
+            "too many points"
+        );
+    }
+}
