@@ -325,18 +325,7 @@ fn execute(cli: Cli) -> Result<()> {
                 .report_dir
                 .clone()
                 .unwrap_or_else(|| default_dir("backtest"));
-            let res = runtime::run(
-                &cfg,
-                RunOptions {
-                    mode: "backtest".into(),
-                    report_dir: dir,
-                    duration: None,
-                    stop: stop_flag(),
-                    captures: None,
-                },
-            )?;
-            let s = tickwire::backtest::finish(&cfg, &res)
-                .with_context(|| format!("writing the report in {}", res.report_dir.display()))?;
+            let (res, s) = tickwire::backtest::run(&cfg, dir, stop_flag(), None)?;
             println!(
                 "backtest: {} trades in {:.3} s ({:.0}/s), {} round trips, return {:.3}% (buy and hold {:.3}%), max drawdown {:.3}%, Sharpe {:.3}",
                 res.totals.trades,

@@ -2834,13 +2834,19 @@ mod tests {
         assert!(img.rgb.chunks(3).any(|p| p == [BLUE.r, BLUE.g, BLUE.b]));
     }
 
-    #[test]
-    fn price_chart_inputs() {
-        let (ts, price, _, _) = sample_series(2_000);
-        let marks: Vec<Mark> = (0..30)
+    /// `n` marks every `every` points from `first`, cycling long, short, exits (`cycle` kinds).
+    fn sample_marks(
+        ts: &[i64],
+        price: &[f64],
+        n: usize,
+        every: usize,
+        first: usize,
+        cycle: usize,
+    ) -> Vec<Mark> {
+        (0..n)
             .map(|i| {
-                let idx = i * 60 + 10;
-                let kind = match i % 3 {
+                let idx = i * every + first;
+                let kind = match i % cycle {
                     0 => MarkKind::EnterLong,
                     1 => MarkKind::EnterShort,
                     _ => MarkKind::Exit,
@@ -2851,7 +2857,13 @@ mod tests {
                     kind,
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn price_chart_inputs() {
+        let (ts, price, _, _) = sample_series(2_000);
+        let marks = sample_marks(&ts, &price, 30, 60, 10, 3);
         let img = check_chart(&price_chart("BTCUSDT", &ts, &price, &marks));
         assert!(img.rgb.chunks(3).any(|p| p == [GREEN.r, GREEN.g, GREEN.b]));
         check_chart(&price_chart("", &[], &[], &[]));
@@ -2935,21 +2947,8 @@ mod tests {
     #[test]
     fn write_sample_charts() {
         let (ts, eq, bench, dd) = sample_series(20_000);
-        let marks: Vec<Mark> = (0..40)
-            .map(|i| {
-                let idx = i * 40 + 100;
-                let kind = match i % 4 {
-                    0 => MarkKind::EnterLong,
-                    2 => MarkKind::EnterShort,
-                    _ => MarkKind::Exit,
-                };
-                Mark {
-                    ts_ms: ts[idx],
-                    price: bench[idx] * 6.1,
-                    kind,
-                }
-            })
-            .collect();
+        let scaled: Vec<f64> = bench.iter().map(|b| b * 6.1).collect();
+        let marks = sample_marks(&ts, &scaled, 40, 40, 100, 4);
         let price: Vec<f64> = bench[..2_000].iter().map(|b| b * 6.1).collect();
         let fast = grid_labels(10, "");
         let slow: Vec<String> = (0..7).map(|i| format!("{}", 20 + i * 10)).collect();

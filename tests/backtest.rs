@@ -8,15 +8,20 @@ use std::process::Command;
 
 use common::*;
 
-fn backtest(data: &Path, dir: &Path, extra: &[&str]) -> std::process::Output {
+/// `tickwire <command> --data DATA --report-dir DIR <extra>`.
+fn tickwire(command: &str, data: &Path, dir: &Path, extra: &[&str]) -> std::process::Output {
     let d = dir.display().to_string();
     let input = data.display().to_string();
-    let mut args = vec!["backtest", "--data", &input, "--report-dir", &d];
+    let mut args = vec![command, "--data", &input, "--report-dir", &d];
     args.extend_from_slice(extra);
     Command::new(env!("CARGO_BIN_EXE_tickwire"))
         .args(&args)
         .output()
         .expect("tickwire runs")
+}
+
+fn backtest(data: &Path, dir: &Path, extra: &[&str]) -> std::process::Output {
+    tickwire("backtest", data, dir, extra)
 }
 
 #[test]
@@ -162,26 +167,17 @@ fn sweep_ranks_a_grid_and_draws_its_heatmap() {
     let Some(data) = shared_data() else { return };
     let cap = btc_capture(&data);
     let dir = report_dir("sweep");
-    let d = dir.display().to_string();
-    let input = cap.display().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args([
-            "sweep",
-            "--data",
-            &input,
-            "--strategy",
-            "ema_cross",
-            "--grid",
-            "fast=2..4:2,slow=8|12",
-            "--param",
-            "resolution=1s",
-            "--metric",
-            "total_return_pct",
-            "--report-dir",
-            &d,
-        ])
-        .output()
-        .unwrap();
+    let grid = [
+        "--strategy",
+        "ema_cross",
+        "--grid",
+        "fast=2..4:2,slow=8|12",
+        "--param",
+        "resolution=1s",
+        "--metric",
+        "total_return_pct",
+    ];
+    let out = tickwire("sweep", &cap, &dir, &grid);
     assert!(
         out.status.success(),
         "{}",
@@ -214,25 +210,17 @@ fn sweep_ranks_a_grid_and_draws_its_heatmap() {
         .contains("heatmap.png"));
     // A point the config refuses (fast ≥ slow) is a row with its error, not a crash.
     let bad = report_dir("sweep-bad");
-    let b = bad.display().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args([
-            "sweep",
-            "--data",
-            &input,
-            "--strategy",
-            "sma_cross",
-            "--grid",
-            "fast=5|30",
-            "--param",
-            "slow=20",
-            "--param",
-            "resolution=1s",
-            "--report-dir",
-            &b,
-        ])
-        .output()
-        .unwrap();
+    let grid = [
+        "--strategy",
+        "sma_cross",
+        "--grid",
+        "fast=5|30",
+        "--param",
+        "slow=20",
+        "--param",
+        "resolution=1s",
+    ];
+    let out = tickwire("sweep", &cap, &bad, &grid);
     assert!(
         out.status.success(),
         "{}",

@@ -50,6 +50,34 @@ pub enum BacktestError {
     /// No input.
     #[error("--data {0}: {1}")]
     Data(String, String),
+    /// The run failed.
+    #[error(transparent)]
+    Run(#[from] crate::runtime::RunError),
+    /// The report could not be written.
+    #[error("report: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs one backtest of `cfg` (from [`settings`]) into `report_dir` and writes its report;
+/// `captures`, when given, are played instead of loading the files again.
+pub fn run(
+    cfg: &Config,
+    report_dir: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    captures: Option<Vec<crate::feed::replay::Capture>>,
+) -> Result<(RunResult, Stats), BacktestError> {
+    let res = crate::runtime::run(
+        cfg,
+        crate::runtime::RunOptions {
+            mode: "backtest".into(),
+            report_dir,
+            duration: None,
+            stop,
+            captures,
+        },
+    )?;
+    let stats = finish(cfg, &res)?;
+    Ok((res, stats))
 }
 
 /// The input files: a file, or every file of a directory (sorted by name; hidden files and

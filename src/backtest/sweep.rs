@@ -13,7 +13,6 @@ use super::stats::Stats;
 use crate::core::config::{Config, ConfigSource};
 use crate::feed::replay::Capture;
 use crate::plot;
-use crate::runtime::{self, RunOptions};
 
 /// Statistics a sweep can sort by (higher is better, except the drawdown, sorted ascending).
 pub const METRICS: [&str; 7] = [
@@ -220,18 +219,9 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
                     let mut cfg = load(&extra)?;
                     cfg.cold.status_line = false;
                     let dir = sw.dir.join("runs").join(p.join("_").replace('=', "-"));
-                    let res = runtime::run(
-                        &cfg,
-                        RunOptions {
-                            mode: "backtest".into(),
-                            report_dir: dir,
-                            duration: None,
-                            stop: stop.clone(),
-                            captures: Some(captures.clone()),
-                        },
-                    )
-                    .map_err(|e| e.to_string())?;
-                    super::finish(&cfg, &res).map_err(|e| e.to_string())
+                    super::run(&cfg, dir, stop.clone(), Some(captures.clone()))
+                        .map(|(_, stats)| stats)
+                        .map_err(|e| e.to_string())
                 })();
                 if let Ok(mut r) = rows.lock() {
                     r[k] = Some(Row {
