@@ -153,7 +153,7 @@ fn parsed_trades(path: &Path) -> Vec<T> {
     let cores: Vec<usize> = Vec::new();
     let sets = replay_sets(&[path]);
     let cfg = Config::load(ConfigSource::Default, &sets, &cores).unwrap();
-    let cap = Capture::load(path).unwrap();
+    let cap = std::sync::Arc::new(Capture::load(path).unwrap());
     let mut spec = tickwire::runtime::lane_lines(&cfg, 0, std::slice::from_ref(&cap));
     assert_eq!(spec.len(), 1);
     let mut parser = spec.remove(0).parser;

@@ -64,7 +64,7 @@ pub fn run(
     cfg: &Config,
     report_dir: PathBuf,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    captures: Option<Vec<crate::feed::replay::Capture>>,
+    captures: Option<Vec<std::sync::Arc<crate::feed::replay::Capture>>>,
 ) -> Result<(RunResult, Stats), BacktestError> {
     let res = crate::runtime::run(
         cfg,
@@ -139,6 +139,7 @@ pub fn settings(
         "source.speed=\"max\"".to_string(),
         "cold.status_line=false".to_string(),
         "cold.equity_interval_ms=60000".to_string(),
+        "cold.latency_sample_every=64".to_string(),
         "risk.max_position=\"1000000000\"".to_string(),
         "risk.max_order_qty=\"1000000000\"".to_string(),
         "risk.max_order_notional=\"10000000000\"".to_string(),

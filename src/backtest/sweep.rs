@@ -181,10 +181,14 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
         return Err(SweepError::Metric(sw.metric.to_string()));
     }
     std::fs::create_dir_all(sw.dir.join("runs"))?;
-    let captures: Vec<Capture> = sw
+    let captures: Vec<Arc<Capture>> = sw
         .files
         .iter()
-        .map(|f| Capture::load(f).map_err(|e| SweepError::Setup(e.to_string())))
+        .map(|f| {
+            Capture::load(f)
+                .map(Arc::new)
+                .map_err(|e| SweepError::Setup(e.to_string()))
+        })
         .collect::<Result<_, _>>()?;
     let config = sw.config.clone();
     let load = |extra: &[String]| -> Result<Config, String> {

@@ -90,7 +90,7 @@ pub fn throughput(input: &Path, loops: u64, out: &Path) -> Result<String, RunErr
             report_dir: out.join("tickwire"),
             duration: None,
             stop: Arc::new(AtomicBool::new(false)),
-            captures: Some(vec![looped_cap]),
+            captures: Some(vec![Arc::new(looped_cap)]),
         },
     )?;
     let tw_s = res.summary["elapsed_s"].as_f64().unwrap_or(0.0);

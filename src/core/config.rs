@@ -376,6 +376,11 @@ struct RawCold {
     status_line: bool,
     #[serde(default = "default_equity_ms")]
     equity_interval_ms: u64,
+    #[serde(default = "default_sample_every")]
+    latency_sample_every: u64,
+}
+fn default_sample_every() -> u64 {
+    1
 }
 fn default_equity_ms() -> u64 {
     1000
@@ -384,6 +389,7 @@ impl Default for RawCold {
     fn default() -> Self {
         Self {
             equity_interval_ms: default_equity_ms(),
+            latency_sample_every: default_sample_every(),
             status_interval_ms: default_status_ms(),
             metrics_interval_ms: default_metrics_ms(),
             status_line: true,
@@ -634,6 +640,9 @@ pub struct ColdSpec {
     pub status_line: bool,
     /// Market time between two `equity.csv` rows (and account snapshots).
     pub equity_interval_ms: u64,
+    /// Stage latencies are measured on one source message in this many (1: every one;
+    /// orders are always timed tick to order). Backtests sample 1 in 64.
+    pub latency_sample_every: u64,
 }
 
 /// A validated configuration. Everything a run needs, checked before any thread starts.
@@ -1178,6 +1187,7 @@ fn validate(
     if raw.cold.status_interval_ms == 0
         || raw.cold.metrics_interval_ms == 0
         || raw.cold.equity_interval_ms == 0
+        || raw.cold.latency_sample_every == 0
     {
         return Err(invalid("cold", "intervals must be at least 1 ms"));
     }
@@ -1336,6 +1346,7 @@ fn validate(
             metrics_interval_ms: raw.cold.metrics_interval_ms,
             status_line: raw.cold.status_line,
             equity_interval_ms: raw.cold.equity_interval_ms,
+            latency_sample_every: raw.cold.latency_sample_every,
         },
         effective_toml,
     })

@@ -146,7 +146,7 @@ impl SyntheticSource {
 
 /// Recorded captures played in the order given, `loops` times.
 pub struct ReplaySource {
-    captures: Vec<Capture>,
+    captures: Vec<Arc<Capture>>,
     /// Next line of each capture.
     cursor: Vec<usize>,
     /// Sequential mode: the capture being played.
@@ -165,7 +165,7 @@ impl ReplaySource {
     /// Plays `captures` `loops` times at `speed`, at most `limit` messages. When every
     /// capture has its receive times (a `recv_ns` sidecar), they are merged by receive time
     /// (ties in file order), as they arrived; otherwise they play one after another.
-    pub fn new(captures: Vec<Capture>, speed: Speed, loops: u64, limit: Option<u64>) -> Self {
+    pub fn new(captures: Vec<Arc<Capture>>, speed: Speed, loops: u64, limit: Option<u64>) -> Self {
         let merge = captures.len() > 1 && captures.iter().all(|c| c.recv_ns.is_some());
         Self {
             cursor: vec![0; captures.len()],
@@ -1121,20 +1121,20 @@ mod tests {
     fn replay_paces_by_the_sidecar_and_loops() {
         // 1x: the second message is recorded 60 s after the first, so it is not due yet.
         let c = capture(&["{}", "{}"], Some(vec![1_000, 60_000_001_000]));
-        let mut r = ReplaySource::new(vec![c.clone()], Speed::Factor(1.0), 1, None);
+        let mut r = ReplaySource::new(vec![Arc::new(c.clone())], Speed::Factor(1.0), 1, None);
         match r.poll() {
             Next::Msg(m) => assert_eq!(m.recv_ns, 1_000, "receive time comes from the sidecar"),
             _ => panic!("first message is due at once"),
         }
         assert!(matches!(r.poll(), Next::Wait));
         // Max speed, two loops, stopped by the limit after three messages.
-        let mut r = ReplaySource::new(vec![c], Speed::Max, 2, Some(3));
+        let mut r = ReplaySource::new(vec![Arc::new(c)], Speed::Max, 2, Some(3));
         let mut n = 0;
         while let Next::Msg(_) = r.poll() {
             n += 1;
         }
         assert_eq!(n, 3);
-        let mut r = ReplaySource::new(vec![capture(&["{}"], None)], Speed::Max, 2, None);
+        let mut r = ReplaySource::new(vec![Arc::new(capture(&["{}"], None))], Speed::Max, 2, None);
         assert!(matches!(r.poll(), Next::Msg(_)));
         assert!(matches!(r.poll(), Next::Msg(_)));
         assert!(matches!(r.poll(), Next::End));

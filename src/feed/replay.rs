@@ -87,8 +87,21 @@ pub fn read_all(path: &Path) -> Result<Vec<u8>, std::io::Error> {
             "zip archive holds no file",
         ));
     }
+    // A plain file is read in one go into a buffer of its size: growing a buffer by
+    // doubling through a 400 MB file costs more than reading it.
+    if !name_is_compressed(path) {
+        if let Ok(m) = std::fs::metadata(path) {
+            bytes.reserve_exact(usize::try_from(m.len()).unwrap_or(0).saturating_add(1));
+        }
+    }
     open_maybe_zst(path)?.read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// True for the compressed forms `read_all` decompresses.
+fn name_is_compressed(path: &Path) -> bool {
+    let n = path.to_string_lossy();
+    n.ends_with(".zst") || n.ends_with(".gz") || n.ends_with(".zip")
 }
 
 /// The sidecar path for a capture: `x.jsonl.zst` → `x.recv_ns.txt.zst` (or `.txt` if plain).
@@ -126,13 +139,12 @@ impl Capture {
 
     /// A capture from bytes already in memory (benchmarks, tests); no sidecar.
     pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Self {
-        let mut lines = Vec::new();
+        // Count first (memchr scans many bytes a step), then fill an exact-size table.
+        let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', &bytes).count() + 1);
         let mut start = 0usize;
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'\n' {
-                push_line(&bytes, &mut lines, start, i);
-                start = i + 1;
-            }
+        for i in memchr::memchr_iter(b'\n', &bytes) {
+            push_line(&bytes, &mut lines, start, i);
+            start = i + 1;
         }
         push_line(&bytes, &mut lines, start, bytes.len());
         Self {

@@ -123,6 +123,8 @@ pub struct HotThread {
     pub venue_done: Option<Arc<AtomicU64>>,
     /// Set to stop the source.
     pub stop: Arc<AtomicBool>,
+    /// Time one source message in this many (stage latencies; orders are always timed).
+    pub sample_every: u64,
 }
 
 /// What a hot thread reports when it ends.
@@ -159,13 +161,32 @@ struct Ctx {
     tick_to_order: Option<Histogram<u64>>,
     waiter: Waiter,
     lost: u64,
+    /// Time one source message in this many (1 = every one).
+    sample_every: u64,
+    /// Source messages seen (for the sampling).
+    messages: u64,
 }
 
 impl Ctx {
+    /// Records a stage's latency, for timed envelopes only (`since` 0 = not sampled).
     #[inline]
     fn record(&mut self, stage: Stage, since: u64, now: u64) {
+        if since == 0 {
+            return;
+        }
         if let Some(h) = &mut self.hist[stage.index()] {
             h.saturating_record(now.saturating_sub(since));
+        }
+    }
+
+    /// The stage exit stamp of an envelope: the clock for a timed one, 0 (no clock read)
+    /// for one the sampling skips.
+    #[inline]
+    fn stamp(since: u64) -> u64 {
+        if since == 0 {
+            0
+        } else {
+            clock::mono_ns()
         }
     }
 
@@ -238,11 +259,15 @@ const STAGE_AFTER: [Option<Stage>; 7] = [
 #[inline]
 fn venue_step(venue: &mut VenueStage, trader: Option<&mut Trader>, env: &Envelope, ctx: &mut Ctx) {
     venue.on_event(env);
-    let now = clock::mono_ns();
-    if let (Payload::Place(_), Some(h)) = (env.payload, &mut ctx.tick_to_order) {
-        if env.ingress_ns != 0 {
-            h.saturating_record(now.saturating_sub(env.ingress_ns));
-        }
+    let placed = matches!(env.payload, Payload::Place(_)) && env.ingress_ns != 0;
+    // Every order is timed tick to order; other envelopes as sampled.
+    let now = if placed {
+        clock::mono_ns()
+    } else {
+        Ctx::stamp(env.stamp_ns)
+    };
+    if let (true, Some(h)) = (placed, &mut ctx.tick_to_order) {
+        h.saturating_record(now.saturating_sub(env.ingress_ns));
     }
     ctx.record(Stage::Venue, env.stamp_ns, now);
     match trader {
@@ -314,7 +339,7 @@ impl Stages {
                 let venue_here = ctx.last >= Stage::Venue.index();
                 if let Some(t) = &mut self.trader {
                     t.on_risk(env);
-                    let now = clock::mono_ns();
+                    let now = Ctx::stamp(env.stamp_ns);
                     ctx.record(s, env.stamp_ns, now);
                     let venue = if venue_here {
                         self.venue.as_mut()
@@ -338,7 +363,7 @@ impl Stages {
                 return;
             }
         }
-        let now = clock::mono_ns();
+        let now = Ctx::stamp(env.stamp_ns);
         ctx.record(s, env.stamp_ns, now);
         let Some(next) = STAGE_AFTER[s.index()] else {
             return;
@@ -400,6 +425,7 @@ impl HotThread {
             exec_out,
             venue_done,
             stop,
+            sample_every,
         } = self;
         let mut hist: [Option<Histogram<u64>>; 7] = Default::default();
         for s in &stage_list {
@@ -414,6 +440,8 @@ impl HotThread {
             exec_out,
             venue_done,
             sent: 0,
+            sample_every: sample_every.max(1),
+            messages: 0,
             hist,
             tick_to_order: stage_list.contains(&Stage::Venue).then(histogram),
             waiter: Waiter::new(wait),
@@ -441,8 +469,13 @@ impl HotThread {
                         let ingress = m.ingress_ns;
                         parse_out.clear();
                         parser.on_message(m, &mut parse_out);
-                        let now = clock::mono_ns();
-                        ctx.record(Stage::Parse, ingress, now);
+                        ctx.messages = ctx.messages.wrapping_add(1);
+                        let now = if ctx.messages % ctx.sample_every == 0 {
+                            clock::mono_ns()
+                        } else {
+                            0
+                        };
+                        ctx.record(Stage::Parse, if now == 0 { 0 } else { ingress }, now);
                         for mut e in parse_out.iter().copied() {
                             e.stamp_ns = now;
                             stages.run(next, &e, &mut ctx);

@@ -74,7 +74,7 @@ pub struct RunOptions {
     /// Set from outside (Ctrl-C / SIGTERM) to stop cleanly.
     pub stop: Arc<AtomicBool>,
     /// Replay these in-memory captures instead of loading `source.files` (benchmarks).
-    pub captures: Option<Vec<Capture>>,
+    pub captures: Option<Vec<Arc<Capture>>>,
 }
 
 /// What a finished run returns.
@@ -110,7 +110,7 @@ fn build_source(
     cfg: &Config,
     lane: usize,
     symbols: &[String],
-    captures: &[Capture],
+    captures: &[Arc<Capture>],
     stats: &Arc<LaneStats>,
     cold: Option<ColdTx>,
 ) -> Result<Source, RunError> {
@@ -170,7 +170,7 @@ fn build_source(
 
 /// The source lines of lane `li`, in the order of [`RawMessage::line`](crate::feed::RawMessage):
 /// one per replay file, one per live feed of the lane, or the synthetic market.
-pub fn lane_lines(cfg: &Config, li: usize, captures: &[Capture]) -> Vec<LineSpec> {
+pub fn lane_lines(cfg: &Config, li: usize, captures: &[Arc<Capture>]) -> Vec<LineSpec> {
     match cfg.source.kind {
         SourceKind::Synthetic => vec![LineSpec::primary(
             "synthetic",
@@ -241,7 +241,7 @@ fn build_lane(
     li: usize,
     table: &Arc<InstrumentTable>,
     stats: &Arc<LaneStats>,
-    captures: &[Capture],
+    captures: &[Arc<Capture>],
     built: &mut Built,
 ) -> Result<(), RunError> {
     let cold_inputs = &mut built.cold_inputs;
@@ -380,6 +380,7 @@ fn build_lane(
                 None
             },
             stop: built.stop.clone(),
+            sample_every: cfg.cold.latency_sample_every,
         };
         built.threads.push(thread);
         prev_rx = next_rx;
@@ -432,7 +433,8 @@ fn build_trader(
 pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     clock::init();
     let table = Arc::new(cfg.instrument_table());
-    let captures: Vec<Capture> = if let Some(c) = opts.captures.clone() {
+    // Shared, never copied: every lane's source reads the same bytes.
+    let captures: Vec<Arc<Capture>> = if let Some(c) = opts.captures.clone() {
         c
     } else if cfg.source.kind == SourceKind::Replay {
         if cfg.source.files.is_empty() {
@@ -441,7 +443,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         cfg.source
             .files
             .iter()
-            .map(|f| Capture::load(std::path::Path::new(f)))
+            .map(|f| Capture::load(std::path::Path::new(f)).map(Arc::new))
             .collect::<Result<_, _>>()?
     } else {
         Vec::new()
