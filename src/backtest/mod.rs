@@ -376,12 +376,15 @@ fn plots(dir: &Path, res: &RunResult, trips: &[RoundTrip], bh: f64) -> std::io::
 pub fn finish(cfg: &Config, res: &RunResult) -> std::io::Result<Stats> {
     let dir = &res.report_dir;
     let trips = round_trips(&res.recorded.fills);
+    // Several lanes' rows reach the cold side interleaved: statistics want time order.
+    let mut equity = res.recorded.equity.clone();
+    equity.sort_by_key(|e| e.0);
     std::fs::write(dir.join("trades.csv"), trades_csv(cfg, &trips))?;
     let elapsed = res.summary["elapsed_s"].as_f64().unwrap_or(0.0);
     let events = res.totals.trades + res.totals.book_tickers;
     let bh = buy_and_hold(res);
     let s = stats::stats(
-        &res.recorded.equity,
+        &equity,
         &trips,
         &res.recorded.fills,
         bh,

@@ -275,16 +275,25 @@ pub fn stats(
         s.sortino = finite(mean(&rets) / dd * YEAR_DAYS.sqrt());
     }
     // Drawdown and its duration, exposure and turnover on the snapshots.
-    let (mut peak, mut peak_t) = (f64::MIN, first.0);
+    let (mut peak, mut peak_t, mut under) = (f64::MIN, first.0, false);
     let mut exposed_ns = 0u64;
     for (k, &(t, e, pv)) in equity.iter().enumerate() {
         let e = e as f64 / unit;
         if e >= peak {
-            s.max_drawdown_days = s.max_drawdown_days.max((t - peak_t) as f64 / DAY_NS as f64);
+            // A drawdown ends when its peak is regained: its duration is peak to recovery.
+            if under {
+                s.max_drawdown_days = s
+                    .max_drawdown_days
+                    .max(t.saturating_sub(peak_t) as f64 / DAY_NS as f64);
+            }
             peak = e;
             peak_t = t;
-        } else if peak > 0.0 {
-            s.max_drawdown_pct = s.max_drawdown_pct.max((peak - e) / peak * 100.0);
+            under = false;
+        } else {
+            under = true;
+            if peak > 0.0 {
+                s.max_drawdown_pct = s.max_drawdown_pct.max((peak - e) / peak * 100.0);
+            }
         }
         if pv != 0 {
             if let Some(next) = equity.get(k + 1) {
@@ -292,9 +301,12 @@ pub fn stats(
             }
         }
     }
-    s.max_drawdown_days = s
-        .max_drawdown_days
-        .max((last.0.saturating_sub(peak_t)) as f64 / DAY_NS as f64);
+    if under {
+        // Still under water at the end.
+        s.max_drawdown_days = s
+            .max_drawdown_days
+            .max(last.0.saturating_sub(peak_t) as f64 / DAY_NS as f64);
+    }
     let span = last.0.saturating_sub(first.0);
     if span > 0 {
         s.exposure_pct = exposed_ns as f64 / span as f64 * 100.0;
@@ -394,6 +406,9 @@ mod tests {
             (3 * day, 121 * S, 0),
         ];
         let s = stats(&eq, &[], &[], 5.0, 1e6);
+        // Rising only: no drawdown, so no duration either.
+        let up = [(0, 100 * S, 0), (day, 110 * S, 0), (5 * day, 120 * S, 0)];
+        assert_eq!(stats(&up, &[], &[], 0.0, 0.0).max_drawdown_days, 0.0);
         assert!((s.total_return_pct - 21.0).abs() < 1e-9);
         assert!((s.max_drawdown_pct - 10.0).abs() < 1e-9);
         assert!(

@@ -202,14 +202,14 @@ impl Ctx {
         }
     }
 
-    /// Applies every report waiting on the return ring, sending what they cause on to the
-    /// venue. Returns false once that ring is closed (or there is none).
+    /// Applies every report waiting on the return ring (until it is empty), sending what
+    /// they cause on to the venue. Returns false once that ring is closed (or there is none).
     #[inline]
     fn drain_exec(&mut self, trader: &mut Trader) -> bool {
         let Some(rx) = &mut self.exec_in else {
             return false;
         };
-        rx.pop_batch(256, |r| trader.on_execution(&r));
+        while rx.pop_batch(256, |r| trader.on_execution(&r)) > 0 {}
         let open = !rx.is_closed();
         let stamp = clock::mono_ns();
         while let Some(mut e) = trader.pop() {
@@ -532,6 +532,9 @@ impl HotThread {
                 None
             };
             route(t, venue, clock::mono_ns(), &mut ctx);
+            // A venue elsewhere answers the last orders before the ring closes, as on one
+            // thread.
+            ctx.sync_venue(t);
         }
         if let Some(out) = &mut ctx.output {
             out.close();

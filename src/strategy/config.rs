@@ -305,10 +305,22 @@ impl StrategyConfig {
         default_name: &str,
     ) -> Result<StrategySpec, StrategyConfigError> {
         Ok(StrategySpec {
-            name: self
-                .name
-                .clone()
-                .unwrap_or_else(|| default_name.to_string()),
+            name: match &self.name {
+                // Names go into CSV columns and the journal as they are.
+                Some(n)
+                    if n.is_empty()
+                        || !n
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
+                {
+                    return Err(invalid(
+                        format!("{key}.name"),
+                        format!("{n:?}: letters, digits, `_`, `-` and `.` only"),
+                    ))
+                }
+                Some(n) => n.clone(),
+                None => default_name.to_string(),
+            },
             allow_short: self.allow_short,
             scoring: self
                 .scoring
@@ -379,6 +391,7 @@ mod tests {
         assert!(err("resolutions = [\"2m\"]").contains("resolutions[0]"));
         assert!(err("[[strategies]]\nallow_short = true").contains("strategies[0]"));
         assert!(err("[[strategies]]\nmomentum = {}\npattern = {}").contains("more than one"));
+        assert!(err("[[strategies]]\nname = 'a,b'\nmomentum = {}").contains("strategies[0].name"));
         assert!(
             err("[[strategies]]\nmomentum = { fast = 30 }").contains("strategies[0].momentum.slow")
         );

@@ -217,6 +217,7 @@ impl Trader {
     ) -> Result<Self, TraderError> {
         let n = instruments.len().max(1);
         let strategies = host.strategies.len().max(1);
+        let max_open = limits.max_open_orders as usize;
         let risk = RiskEngine::new(
             instruments,
             limits,
@@ -239,8 +240,10 @@ impl Trader {
             intents_len: Cell::new(0),
             decisions: Vec::with_capacity(strategies * n * 2 + 16),
             dropped: Cell::new(0),
-            actions: Vec::with_capacity(n * 2 + 1024),
-            events: Vec::with_capacity(4096),
+            // A kill-switch trip cancels every open order and flattens every instrument; a
+            // timer pass can fire every order (place + transition, + a cancel if refused).
+            actions: Vec::with_capacity(max_open + n * 2 + 16),
+            events: Vec::with_capacity(sizes.orders.clamp(1, 65_536) * 3 + 64),
             cancel_ids: Vec::with_capacity(sizes.orders.clamp(1, 65_536)),
             outbox: VecDeque::with_capacity(sizes.outbox.max(64)),
             outbox_cap: sizes.outbox.max(64),
@@ -673,7 +676,12 @@ impl Trader {
             }
         }
         if self.risk.on_order_sent(&r.order).is_err() {
+            // The risk engine could not record it (its table is full): it must not leave,
+            // or its fills would move positions risk does not know of.
             self.stats.risk.bad_reports.inc();
+            self.orders
+                .cancel(r.order.client_order_id, now, &mut self.events);
+            return;
         }
         self.stats.risk.orders.inc();
         self.push_out(Payload::Place(r));
@@ -690,15 +698,18 @@ impl Trader {
         self.last_market_ns = now;
         self.events.clear();
         let applied = self.orders.on_execution(e, now, &mut self.events);
-        self.route_events(now);
         let Ok(applied) = applied else {
+            self.route_events(now);
             self.stats.risk.bad_reports.inc();
             return;
         };
+        // The risk engine first, so a replacement the report caused (a fallback) is checked
+        // with its parent's quantity already released.
         if self.risk.on_execution(e).is_err() && e.exec == ExecType::Fill {
             // The blotter took a fill the risk engine could not: the books differ.
             self.stats.risk.bad_reports.inc();
         }
+        self.route_events(now);
         let view = self.orders.order(e.client_order_id);
         if e.exec == ExecType::Fill && applied.fill.0 > 0 {
             self.stats.risk.fills.inc();
