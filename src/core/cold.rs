@@ -4,7 +4,6 @@
 //! `try_push`. A full ring drops the record and counts the drop — the hot path never waits for
 //! the disk. The cold thread turns records into `journal.md`, CSV rows and log lines.
 
-use super::event::Side;
 use super::instrument::InstrumentId;
 use super::num::{Price, Qty};
 use super::order::{Execution, OrderIntent, OrderTransition, Purpose, RiskRule, Verdict};
@@ -179,13 +178,6 @@ pub struct VerdictRecord {
     pub client_order_id: u64,
     /// True when it belongs to the decision record just before it.
     pub decision: bool,
-}
-
-impl VerdictRecord {
-    /// Side of the intent.
-    pub fn side(&self) -> Side {
-        self.intent.side
-    }
 }
 
 /// No particular source.

@@ -254,6 +254,12 @@ macro_rules! scaled_type {
 scaled_type!(Price, "A price in quote currency at 10⁻⁸ scale.");
 scaled_type!(Qty, "A quantity in base currency at 10⁻⁸ scale.");
 
+/// [`round_e16_to_e8`], saturated to `i64` (for gauges and report rows).
+pub fn e16_to_e8_i64(v: i128) -> i64 {
+    let x = round_e16_to_e8(v);
+    i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// A value at 10⁻¹⁶ (a price × quantity product, exact money) at 10⁻⁸, rounded half away from
 /// zero.
 pub fn round_e16_to_e8(v: i128) -> i128 {

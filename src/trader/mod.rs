@@ -27,11 +27,12 @@
 //! only), no panics on any input.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::core::cold::{ColdRecord, ColdTx, DecisionRecord, VerdictRecord};
+use crate::core::num::e16_to_e8_i64;
 use crate::core::order::{ExecType, Execution, OrderIntent, Purpose, Routed, Verdict};
+use crate::core::sink::Fifo;
 use crate::core::stats::LaneStats;
 use crate::core::{Envelope, Instrument, InstrumentId, Payload, Price, Sink};
 use crate::orders::blotter::{Blotter, OrderEvent, OrderRules, OrderStatus};
@@ -81,20 +82,12 @@ impl PortfolioView for View<'_> {
     }
     #[inline]
     fn equity(&self) -> i64 {
-        e8(self.0.equity())
+        e16_to_e8_i64(self.0.equity())
     }
     #[inline]
     fn kill_switch(&self) -> bool {
         self.0.view().kill_switch()
     }
-}
-
-/// Exact 10⁻¹⁶ money as 10⁻⁸ units, rounded once (half away from zero, as the paper
-/// exchange rounds its books), saturated.
-#[inline]
-fn e8(m: Money) -> i64 {
-    let x = crate::core::num::round_e16_to_e8(m);
-    i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// A bounded writer: pushes while there is room, counts the rest.
@@ -183,8 +176,7 @@ pub struct Trader {
     /// Scratch: ids to cancel on a kill-switch trip.
     cancel_ids: Vec<u64>,
     /// Envelopes for the venue, in order.
-    outbox: VecDeque<Envelope>,
-    outbox_cap: usize,
+    outbox: Fifo<Envelope>,
     /// The envelope being handled (template for the ones it causes).
     current: Envelope,
     kill_seen: bool,
@@ -245,8 +237,7 @@ impl Trader {
             actions: Vec::with_capacity(max_open + n * 2 + 16),
             events: Vec::with_capacity(sizes.orders.clamp(1, 65_536) * 3 + 64),
             cancel_ids: Vec::with_capacity(sizes.orders.clamp(1, 65_536)),
-            outbox: VecDeque::with_capacity(sizes.outbox.max(64)),
-            outbox_cap: sizes.outbox.max(64),
+            outbox: Fifo::with_capacity(sizes.outbox.max(64)),
             current: Envelope::at(
                 0,
                 Payload::Cancel(crate::core::order::RoutedCancel {
@@ -309,7 +300,7 @@ impl Trader {
 
     /// Intents and decisions the fixed buffers could not hold (must stay 0).
     pub fn dropped(&self) -> u64 {
-        self.dropped.get()
+        self.dropped.get() + self.outbox.overflows
     }
 
     /// Holds an intent as a strategy callback would emit it (tests: random intents).
@@ -324,19 +315,15 @@ impl Trader {
     /// The next envelope for the venue.
     #[inline]
     pub fn pop(&mut self) -> Option<Envelope> {
-        self.outbox.pop_front()
+        self.outbox.pop()
     }
 
     #[inline]
     fn push_out(&mut self, payload: Payload) {
-        if self.outbox.len() < self.outbox_cap {
-            self.outbox.push_back(Envelope {
-                payload,
-                ..self.current
-            });
-        } else {
-            self.dropped.set(self.dropped.get() + 1);
-        }
+        self.outbox.emit(Envelope {
+            payload,
+            ..self.current
+        });
     }
 
     #[inline]
@@ -766,16 +753,16 @@ impl Trader {
     /// Publishes the account (gauges) and sends one `equity.csv` row.
     fn snapshot(&mut self, now: u64) {
         let v = self.risk.view();
-        let equity = e8(v.equity());
-        let cash = e8(v.cash());
+        let equity = e16_to_e8_i64(v.equity());
+        let cash = e16_to_e8_i64(v.cash());
         let mut unrealized: Money = 0;
         for i in 0..self.instruments {
             unrealized = unrealized.saturating_add(v.unrealized(InstrumentId(i as u16)));
         }
         let s = &self.stats.risk;
-        s.realized.set(e8(v.realized()));
-        s.fees.set(e8(v.fees()));
-        s.unrealized.set(e8(unrealized));
+        s.realized.set(e16_to_e8_i64(v.realized()));
+        s.fees.set(e16_to_e8_i64(v.fees()));
+        s.unrealized.set(e16_to_e8_i64(unrealized));
         s.cash.set(cash);
         s.equity.set(equity);
         self.send(ColdRecord::Equity {

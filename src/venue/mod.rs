@@ -9,58 +9,14 @@
 
 pub mod sim;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::core::num::e16_to_e8_i64;
 use crate::core::order::{ExecType, Execution};
+use crate::core::sink::Fifo;
 use crate::core::stats::LaneStats;
 use crate::core::{BookTicker, Envelope, InstrumentTable, Payload, Qty, Sink};
 use sim::{PaperExchange, PaperSpec, PaperSpecError, WireFull};
-
-/// A FIFO of fixed capacity: `push` refuses (and counts) instead of growing.
-pub struct Fifo<T> {
-    items: VecDeque<T>,
-    cap: usize,
-    /// Values refused because it was full.
-    pub overflows: u64,
-}
-
-impl<T> Fifo<T> {
-    /// Room for `cap` values, allocated now.
-    pub fn with_capacity(cap: usize) -> Self {
-        Self {
-            items: VecDeque::with_capacity(cap.max(1)),
-            cap: cap.max(1),
-            overflows: 0,
-        }
-    }
-    /// The oldest value.
-    #[inline]
-    pub fn pop(&mut self) -> Option<T> {
-        self.items.pop_front()
-    }
-    /// Values held.
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-    /// True when empty.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-}
-
-impl<T> Sink<T> for Fifo<T> {
-    #[inline]
-    fn emit(&mut self, value: T) {
-        if self.items.len() < self.cap {
-            self.items.push_back(value);
-        } else {
-            self.overflows += 1;
-        }
-    }
-}
 
 /// Executions queued for the trader, counted as they are produced.
 struct Reports<'a> {
@@ -175,9 +131,9 @@ impl VenueStage {
             // The venue's own books, for the reconciliation with the risk engine's.
             self.fills_seen = fills;
             let a = self.exchange.account();
-            self.stats.venue.cash.set(e8(a.cash()));
-            self.stats.venue.fees.set(e8(a.fees()));
-            self.stats.venue.realized.set(e8(a.realized()));
+            self.stats.venue.cash.set(e16_to_e8_i64(a.cash()));
+            self.stats.venue.fees.set(e16_to_e8_i64(a.fees()));
+            self.stats.venue.realized.set(e16_to_e8_i64(a.realized()));
         }
     }
 
@@ -191,10 +147,4 @@ impl VenueStage {
     pub fn exchange(&self) -> &PaperExchange {
         &self.exchange
     }
-}
-
-/// Exact 10⁻¹⁶ money to 10⁻⁸ (rounded half away from zero), saturated to `i64`.
-fn e8(v: i128) -> i64 {
-    let x = sim::money_to_e8(v);
-    i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
 }
