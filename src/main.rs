@@ -77,6 +77,10 @@ enum Command {
         /// A parameter of the strategy, NAME=VALUE (`resolution=1m` picks its candles).
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
+        /// Candle data: fill orders decided on a bar at the next bar's open (`next-open`,
+        /// the default) or at its close (`close`).
+        #[arg(long)]
+        fill: Option<String>,
     },
     /// Backtest every point of a parameter grid in parallel and rank them.
     Sweep {
@@ -101,6 +105,9 @@ enum Command {
         /// Backtests at once (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Candle data: `next-open` (default) or `close` (as for `backtest`).
+        #[arg(long)]
+        fill: Option<String>,
     },
     /// Build candles from a trades file (Binance public-data CSV, Kraken REST trades JSON, or
     /// a recorded capture); writes <out>/<SYMBOL>_<res>.csv per resolution.
@@ -308,6 +315,7 @@ fn execute(cli: Cli) -> Result<()> {
             data,
             strategy,
             params,
+            fill,
         } => {
             if !data.exists() {
                 bail!("--data {}: no such file or directory", data.display());
@@ -319,6 +327,7 @@ fn execute(cli: Cli) -> Result<()> {
                 strategy.as_deref(),
                 &params,
                 probe.instruments.len(),
+                fill.as_deref(),
             )?;
             let cfg = load_config(&common, &extra)?;
             let dir = common
@@ -347,6 +356,7 @@ fn execute(cli: Cli) -> Result<()> {
             params,
             metric,
             jobs,
+            fill,
         } => {
             if !data.exists() {
                 bail!("--data {}: no such file or directory", data.display());
@@ -354,7 +364,7 @@ fn execute(cli: Cli) -> Result<()> {
             let files = tickwire::backtest::data_files(&data)?;
             let axes = tickwire::backtest::sweep::parse_grid(&grid)?;
             // Validate the strategy and the fixed parameters before anything runs.
-            tickwire::backtest::settings(&files, Some(&strategy), &params, 0)?;
+            tickwire::backtest::settings(&files, Some(&strategy), &params, 0, fill.as_deref())?;
             let cores = allowed_cores();
             let dir = common
                 .report_dir
@@ -370,6 +380,7 @@ fn execute(cli: Cli) -> Result<()> {
                 config: common.config.clone(),
                 sets: common.sets.clone(),
                 dir: dir.clone(),
+                fill,
             };
             let rows = tickwire::backtest::sweep::run(&sw, &cores)?;
             let failed = rows.iter().filter(|r| r.result.is_err()).count();

@@ -18,7 +18,8 @@
 //!   source of truth at any time, so nothing is counted twice.
 //! * **Price spikes**: a trade that moves more than `arbiter.spike_bps`, or more than
 //!   `arbiter.spike_z` times the running mean absolute move (a robust scale that one outlier
-//!   barely shifts), is flagged `spike` (and passed on: real markets jump).
+//!   barely shifts), is flagged `spike` (and passed on: real markets jump). A bar played as
+//!   trades ([`Trade::FROM_BAR`]) is not a run of prints and is not checked.
 //! * **Stale instrument**: no event for `arbiter.stale_after_ms` of market time (if set).
 //!
 //! State is fixed-size per instrument and allocated at start; nothing allocates after.
@@ -539,7 +540,9 @@ impl Arbiter {
         };
         if pass {
             self.stats.source_arb.get(usize::from(t.source)).first.inc();
-            self.spike(env, i, t);
+            if t.flags & Trade::FROM_BAR == 0 {
+                self.spike(env, i, t);
+            }
         }
         pass
     }

@@ -44,6 +44,9 @@ pub enum BacktestError {
         "--strategy {0}: not one of sma_cross, ema_cross, momentum, reversal, breakout, pattern"
     )]
     Strategy(String),
+    /// An unknown `--fill`.
+    #[error("--fill {0}: not next-open or close")]
+    Fill(String),
     /// A malformed `--param`.
     #[error("--param {0}: expected NAME=VALUE")]
     Param(String),
@@ -107,6 +110,79 @@ pub fn data_files(path: &Path) -> Result<Vec<PathBuf>, BacktestError> {
     Ok(out)
 }
 
+/// What the first data file holds, when it is candles: the bar interval in ns (0 when it
+/// cannot be told from the first rows).
+pub fn candle_interval(files: &[PathBuf]) -> Option<u64> {
+    use crate::feed::parse::binance_csv::{CsvKind, Parser};
+    use crate::feed::parse::Event;
+    let path = files.first()?;
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    if !(name.contains(".csv") || name.ends_with(".zip")) {
+        return None;
+    }
+    let head = crate::feed::replay::read_head(path, 256 * 1024).ok()?;
+    let mut p = Parser::new(
+        CsvKind::from_file_name(&name),
+        crate::core::Symbol::new(b"X")?,
+    );
+    let mut opens: Vec<u64> = Vec::new();
+    let mut interval = 0u64;
+    let mut lines = head.split(|&b| b == b'\n');
+    // The last piece may be cut short.
+    let mut rows = 0;
+    while let (Some(line), true) = (lines.next(), rows < 64) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        rows += 1;
+        let mut got = None;
+        let ok = p.parse(
+            line,
+            &mut |_: &[u8]| Some(crate::core::InstrumentId(0)),
+            &mut |e| {
+                if let Event::Kline(k) = e {
+                    got = Some(k);
+                }
+            },
+        );
+        match (ok, got) {
+            (Ok(_), Some(k)) => {
+                if k.interval_s > 0 {
+                    interval = u64::from(k.interval_s) * 1_000_000_000;
+                }
+                opens.push(k.open_ns);
+            }
+            (Ok(_), None) if opens.is_empty() => {}
+            _ => break,
+        }
+    }
+    if opens.is_empty() {
+        return None;
+    }
+    if interval == 0 {
+        opens.sort_unstable();
+        interval = opens
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .filter(|&d| d > 0)
+            .min()
+            .unwrap_or(0);
+    }
+    Some(interval)
+}
+
+/// The candle resolution for bars `interval_ns` long: the largest of 1s, 1m, 5m, 1h, 1d that
+/// divides it (a 15-minute bar is then one 5m candle), 1m when unknown.
+pub fn bar_resolution(interval_ns: u64) -> crate::core::Resolution {
+    use crate::core::Resolution;
+    Resolution::ALL
+        .iter()
+        .rev()
+        .copied()
+        .find(|r| interval_ns > 0 && interval_ns % r.nanos() == 0)
+        .unwrap_or(Resolution::M1)
+}
+
 /// A `--param` value as TOML: a number or boolean as is, anything else quoted.
 fn toml_value(v: &str) -> String {
     let t = v.trim();
@@ -123,11 +199,20 @@ fn toml_value(v: &str) -> String {
 /// that the strategy, not the limits, is what is measured (tighten them with `--set risk.…`).
 /// `instruments` is how many `[[instruments]]` the config lists (their own overrides are
 /// widened too).
+///
+/// Candle data (Binance klines, a candle CSV with a header) runs in bar mode: each bar is
+/// played as four trades (open, the extreme nearer the open, the other, close; see
+/// [`crate::feed::ParseStage::with_bars`]) with no order or data latency, so a market order
+/// decided on a bar's close fills at the next bar's open (`fill` `next-open`, the default)
+/// or at that close (`close`). Stops and take-profits are checked on each of the four
+/// prices, stop-loss before take-profit on the same price, and fill at the price that
+/// triggered them. The strategy's resolution defaults to the bars' interval.
 pub fn settings(
     files: &[PathBuf],
     strategy: Option<&str>,
     params: &[String],
     instruments: usize,
+    fill: Option<&str>,
 ) -> Result<Vec<String>, BacktestError> {
     let list: Vec<String> = files
         .iter()
@@ -158,14 +243,39 @@ pub fn settings(
         sets.push(format!("instruments.{i}.max_position=\"1000000000\""));
         sets.push(format!("instruments.{i}.max_order_qty=\"1000000000\""));
     }
+    let bars = candle_interval(files);
+    match (bars, fill) {
+        (None, Some(f)) => {
+            return Err(BacktestError::Data(
+                files
+                    .first()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default(),
+                format!("--fill {f} applies to candle data, and this is not candles"),
+            ))
+        }
+        (Some(_), f) => {
+            let f = f.unwrap_or("next-open");
+            if !matches!(f, "next-open" | "close") {
+                return Err(BacktestError::Fill(f.to_string()));
+            }
+            sets.push(format!("source.bars=\"{f}\""));
+            sets.push("paper.order_latency_ms=0".to_string());
+            sets.push("paper.md_latency_ms=0".to_string());
+        }
+        (None, None) => {}
+    }
     let Some(kind) = strategy else {
         return Ok(sets);
     };
     if !STRATEGIES.contains(&kind) {
         return Err(BacktestError::Strategy(kind.to_string()));
     }
-    let mut resolution = "1m".to_string();
+    let mut resolution = bars
+        .map_or("1m", |iv| bar_resolution(iv).label())
+        .to_string();
     let mut own: Vec<String> = Vec::new();
+    let mut allow_short = true;
     for p in params {
         let (k, v) = p
             .split_once('=')
@@ -176,21 +286,20 @@ pub fn settings(
         }
         if k == "resolution" {
             resolution = v.trim().to_string();
+        } else if k == "allow_short" {
+            allow_short = v.trim() != "false";
         } else {
             own.push(format!("{k}={}", toml_value(v)));
         }
     }
     let res = toml::Value::String(resolution).to_string();
-    // The reference crosses trade their signal as is: no regime weighting, no noise gates,
-    // all equity in (as backtesting.py's `buy()` does).
+    // The reference crosses size and send their own orders (see `strategy::cross`).
     let entry = if kind.ends_with("_cross") {
-        format!(
-            "{{{kind}={{{}}},allow_short=true,scoring={{alignment=0.0,volume=0.0,volatility=0.0}},noise={{entry=0.5,exit=0.0,volatility_sensitivity=0.0,cooldown_ms=0,min_hold_ms=0}},sizing={{mode=\"equity_fraction\",fraction=0.99,scale_with_score=false,min_notional=\"0.00000001\"}}}}",
-            own.join(",")
-        )
+        own.push(format!("resolution={res}"));
+        format!("{{{kind}={{{}}},allow_short={allow_short}}}", own.join(","))
     } else {
         format!(
-            "{{{kind}={{{}}},allow_short=true,scoring={{partial=true}},noise={{cooldown_ms=0,min_hold_ms=0}},sizing={{mode=\"equity_fraction\",fraction=0.99,min_notional=\"0.00000001\"}}}}",
+            "{{{kind}={{{}}},allow_short={allow_short},scoring={{partial=true}},noise={{cooldown_ms=0,min_hold_ms=0}},sizing={{mode=\"equity_fraction\",fraction=0.99,min_notional=\"0.00000001\"}}}}",
             own.join(",")
         )
     };

@@ -172,6 +172,8 @@ pub struct Sweep<'a> {
     pub sets: Vec<String>,
     /// Report directory.
     pub dir: PathBuf,
+    /// Bar mode fill (`--fill`), for candle data.
+    pub fill: Option<String>,
 }
 
 /// Runs the grid (each point a whole backtest, `jobs` at a time, the data loaded once) and
@@ -218,6 +220,7 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
                         Some(sw.strategy),
                         &params,
                         probe.instruments.len(),
+                        sw.fill.as_deref(),
                     )
                     .map_err(|e| e.to_string())?;
                     let mut cfg = load(&extra)?;

@@ -4,7 +4,11 @@
 //!   is folded into the open candle of the next resolution, and so on up: a 1d candle is built
 //!   from 1h candles, never by re-reading trades. Resolutions nest (each divides the next), so
 //!   a coarse candle closes on the same trade as the fine one that crosses its boundary: no
-//!   candle waits for a later one. Closed candles are emitted finest first, then the trade.
+//!   candle waits for a later one. The trade is emitted first, then the candles it closed,
+//!   finest first: whoever acts on a close (a strategy, and after it the venue) has already
+//!   seen the trade that revealed it, as it would live.
+//! * **Bars.** A trade flagged [`Trade::BAR_CLOSE`] (bar mode, fills at the close) closes its
+//!   finest candle at once, and every coarser one whose bucket ends with it.
 //! * **Integrity.** Each candle carries the sources whose trades it holds, the anomalies the
 //!   arbiter flagged on them, its revision count and flags ([`Candle::FLAG_ID_GAP`] …).
 //! * **Gaps.** A bucket without trades is either skipped (the next candle is flagged
@@ -257,10 +261,10 @@ impl Candles {
     /// Updates candles with an event; emits closed (and revised) candles, then the event.
     #[inline]
     pub fn on_event(&mut self, env: &Envelope, out: &mut impl Sink<Envelope>) {
+        out.emit(*env);
         if let Payload::Trade(t) = env.payload {
             self.on_trade(env, &t, out);
         }
-        out.emit(*env);
     }
 
     fn on_trade(&mut self, env: &Envelope, t: &Trade, out: &mut impl Sink<Envelope>) {
@@ -291,6 +295,13 @@ impl Candles {
             }
         }
         self.newest[i] = self.newest[i].max(t.trade_ns);
+        if t.flags & Trade::BAR_CLOSE != 0 {
+            if let Some(p) = self.levels[base].open {
+                // The bar is complete: close it as the next bucket's first trade would.
+                let end = p.c.open_ns.saturating_add(r0.nanos());
+                self.close(env, base, 0, p, end, out);
+            }
+        }
         for k in 0..self.live.len() {
             if let Some(mut c) = self.open_candle(t.instrument, self.live[k]) {
                 c.flags |= Candle::FLAG_LIVE;

@@ -233,6 +233,27 @@ struct RawSource {
     books: usize,
     #[serde(default = "default_book_levels")]
     book_levels: usize,
+    #[serde(default)]
+    bars: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// A window bound: ms since the epoch, or ISO 8601 (`2024-08-01`, `2024-08-01T12:00:00Z`).
+fn window_time(v: Option<&str>, key: &str) -> Result<Option<u64>, ConfigError> {
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    crate::tools::indicators::parse_open_time(v)
+        .map(Some)
+        .ok_or_else(|| {
+            invalid(
+                key,
+                format!("`{v}` is not a time (ms since the epoch or ISO 8601)"),
+            )
+        })
 }
 
 fn default_books() -> usize {
@@ -552,6 +573,10 @@ pub struct SourceSpec {
     pub books: usize,
     /// Levels kept per book side.
     pub book_levels: usize,
+    /// Bar mode: how candle input is played (`off`, `next-open`, `close`).
+    pub bars: crate::feed::BarFill,
+    /// Market-time window `[from, to)` (ns); events outside it are dropped.
+    pub window: (u64, u64),
 }
 
 /// One WebSocket feed line (`[feeds.<name>]`).
@@ -920,7 +945,23 @@ fn validate(
         },
         books: src.books,
         book_levels: src.book_levels,
+        bars: match &src.bars {
+            None => crate::feed::BarFill::Off,
+            Some(b) => crate::feed::BarFill::parse(b).ok_or_else(|| {
+                invalid(
+                    "source.bars",
+                    format!("`{b}` is not off, next-open or close"),
+                )
+            })?,
+        },
+        window: (
+            window_time(src.from.as_deref(), "source.from")?.unwrap_or(0),
+            window_time(src.to.as_deref(), "source.to")?.unwrap_or(u64::MAX),
+        ),
     };
+    if source.window.0 >= source.window.1 {
+        return Err(invalid("source.to", "must be after source.from"));
+    }
     if src.books > 4096 {
         return Err(invalid("source.books", "at most 4096"));
     }

@@ -65,6 +65,12 @@ impl Trade {
     /// Delivered by a backup venue while the instrument was failed over (its ids are the
     /// backup's, not the primary's sequence).
     pub const FROM_BACKUP: u8 = 4;
+    /// Bar mode: the last trade of a bar played as trades; the candle closes on it (see
+    /// [`crate::feed::BarFill::Close`]).
+    pub const BAR_CLOSE: u8 = 8;
+    /// Bar mode: one of the four trades a bar is played as (its prices are the bar's, not
+    /// prints; the arbiter's spike check, a print-to-print test, skips them).
+    pub const FROM_BAR: u8 = 16;
     /// The id identifies the trade but says nothing about order (a Bybit UUID folded to 64
     /// bits): duplicates are found by set membership, gaps cannot be seen.
     pub const UNORDERED_ID: u8 = 2;

@@ -456,6 +456,32 @@ impl ClockEstimate {
     }
 }
 
+/// How candle input (Binance klines, candle files) is played. `Off`: venue klines are kept for
+/// cross-checking only, never traded on. Otherwise each bar becomes four trades (bar mode, for
+/// backtests on candles; see [`ParseStage::with_bars`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BarFill {
+    /// Klines are not played.
+    #[default]
+    Off,
+    /// A bar closes on the next bar's open trade, so orders decided on it fill at that open.
+    NextOpen,
+    /// A bar closes on its own close trade, so orders decided on it fill at its close.
+    Close,
+}
+
+impl BarFill {
+    /// From `off`, `next-open` / `next_open` or `close`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(Self::Off),
+            "next-open" | "next_open" => Some(Self::NextOpen),
+            "close" => Some(Self::Close),
+            _ => None,
+        }
+    }
+}
+
 /// The parse stage: raw bytes → [`Envelope`]s, with every message accounted for as parsed
 /// (by kind), skipped (by kind) or malformed, per source. It also keeps the order books of
 /// sources that send depth (continuity-checked; best bid/ask changes become quotes for
@@ -486,6 +512,12 @@ pub struct ParseStage {
     /// Corrected-time ordering, for lanes that merge venues (see [`reorder`]).
     reorder: Option<reorder::Reorder>,
     reorder_seen: reorder::ReorderCounts,
+    /// Bar mode (see [`ParseStage::with_bars`]).
+    bars: BarFill,
+    /// Per instrument: the next synthetic trade id of bar mode.
+    bar_ids: Vec<u64>,
+    /// Market-time window `[from, to)`: events outside it are dropped.
+    window: (u64, u64),
     stats: Arc<LaneStats>,
     cold: ColdTx,
 }
@@ -574,6 +606,9 @@ impl ParseStage {
             primary_offset: None,
             reorder: None,
             reorder_seen: reorder::ReorderCounts::default(),
+            bars: BarFill::Off,
+            bar_ids: vec![1; capacity],
+            window: (0, u64::MAX),
             stats,
             cold,
         }
@@ -588,6 +623,25 @@ impl ParseStage {
         let mixed = self.lines.iter().any(|l| l.parser.venue() != first);
         self.reorder =
             (window_ns > 0 && mixed).then(|| reorder::Reorder::new(self.lines.len(), window_ns));
+        self
+    }
+
+    /// Bar mode: each kline (a Binance kline row, a candle file's row, a venue's closed
+    /// kline) becomes four trades of the bar's instrument, with consecutive ids, at its open
+    /// time + 0, 1, 2 and 3 ns: the open, the high or low nearer the open, the other one,
+    /// the close; each carries a quarter of the volume (the close the remainder), so the
+    /// candles built from them are the bars. Nothing else in the pipeline changes: the paper
+    /// venue fills at these prices and the risk engine checks stops on each. With
+    /// [`BarFill::Close`] the close trade carries [`crate::core::Trade::BAR_CLOSE`], which
+    /// closes the candle at once; with [`BarFill::NextOpen`] it closes on the next bar's open.
+    pub fn with_bars(mut self, bars: BarFill) -> Self {
+        self.bars = bars;
+        self
+    }
+
+    /// Keeps only events whose market time is in `[from_ns, to_ns)`.
+    pub fn with_window(mut self, from_ns: u64, to_ns: u64) -> Self {
+        self.window = (from_ns, to_ns);
         self
     }
 
@@ -823,7 +877,11 @@ impl ParseStage {
                     let at = (q.event_ns != 0).then(|| self.corrected(li, q.event_ns));
                     self.emit(li, Payload::BookTicker(q), at, seq, msg, out);
                 }
-                Event::Kline(_) => {}
+                Event::Kline(k) => {
+                    if self.bars != BarFill::Off && k.closed {
+                        self.emit_bar(li, seq, msg, &k, out);
+                    }
+                }
                 Event::BookBegin(u) => {
                     book = self
                         .begin_book(li, seq, u)
@@ -872,6 +930,60 @@ impl ParseStage {
         }
     }
 
+    /// One bar as four trades (see [`ParseStage::with_bars`]). A bar whose prices do not
+    /// bound each other (high below open or close, low above them, low ≤ 0) is refused as
+    /// malformed.
+    fn emit_bar(
+        &mut self,
+        li: usize,
+        seq: u64,
+        msg: &RawMessage<'_>,
+        k: &parse::Kline,
+        out: &mut impl Sink<Envelope>,
+    ) {
+        let (o, h, l, c) = (k.open, k.high, k.low, k.close);
+        if l.0 <= 0 || h < o.max(c) || l > o.min(c) || k.volume.0 < 0 {
+            return self.malformed(li, seq, msg, ParseError::Invalid("ohlc"));
+        }
+        let (first, second) = if h.0 - o.0 < o.0 - l.0 {
+            (h, l)
+        } else {
+            (l, h)
+        };
+        let q = k.volume.0 / 4;
+        let parts = [(o, q), (first, q), (second, q), (c, k.volume.0 - 3 * q)];
+        let Some(next_id) = self.bar_ids.get_mut(k.instrument.index()) else {
+            return;
+        };
+        let id0 = *next_id;
+        *next_id = next_id.wrapping_add(4);
+        let mut prev = o;
+        for (step, (price, qty)) in parts.into_iter().enumerate() {
+            let at = k.open_ns.saturating_add(step as u64);
+            let t = crate::core::Trade {
+                instrument: k.instrument,
+                trade_id: id0.wrapping_add(step as u64),
+                price,
+                qty: crate::core::Qty(qty),
+                trade_ns: at,
+                event_ns: at,
+                buyer_is_maker: price < prev,
+                source: li as u8,
+                flags: if step == 3 && self.bars == BarFill::Close {
+                    crate::core::Trade::FROM_BAR | crate::core::Trade::BAR_CLOSE
+                } else {
+                    crate::core::Trade::FROM_BAR
+                },
+                anomalies: 0,
+            };
+            prev = price;
+            self.stats.parse.trades.inc();
+            self.stats.sources.get(li).trades.inc();
+            let at = self.corrected(li, at);
+            self.emit(li, Payload::Trade(t), Some(at), seq, msg, out);
+        }
+    }
+
     /// A backup venue's time mapped onto the primaries' clock (so events of both order
     /// correctly); a primary's own time is left as the venue stamped it. Each source's time
     /// is moved onto our receive clock by its estimated offset (the low envelope of receive −
@@ -900,6 +1012,9 @@ impl ParseStage {
         // (synthetic clock, recorded receive time), else the last market time seen; never the
         // live wall clock, and never running backwards, so candles and equity stay ordered.
         let t = venue_ns.or(msg.market_ns).unwrap_or(self.last_market_ns);
+        if t < self.window.0 || t >= self.window.1 {
+            return;
+        }
         let env = Envelope {
             ingress_ns: msg.ingress_ns,
             stamp_ns: msg.ingress_ns,

@@ -99,6 +99,21 @@ pub fn read_all(path: &Path) -> Result<Vec<u8>, std::io::Error> {
 }
 
 /// True for the compressed forms `read_all` decompresses.
+/// The first `max` bytes of a file (decompressed), or all of it if shorter: enough to tell
+/// what a file holds without reading a large one whole.
+pub fn read_head(path: &Path, max: usize) -> Result<Vec<u8>, std::io::Error> {
+    if path.to_string_lossy().ends_with(".zip") {
+        let mut all = read_all(path)?;
+        all.truncate(max);
+        return Ok(all);
+    }
+    let mut out = Vec::with_capacity(max.min(1 << 20));
+    open_maybe_zst(path)?
+        .take(max as u64)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
+
 fn name_is_compressed(path: &Path) -> bool {
     let n = path.to_string_lossy();
     n.ends_with(".zst") || n.ends_with(".gz") || n.ends_with(".zip")

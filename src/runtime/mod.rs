@@ -290,7 +290,9 @@ fn build_lane(
                         cfg.arbiter.reorder_ms.saturating_mul(1_000_000)
                     } else {
                         0
-                    });
+                    })
+                    .with_bars(cfg.source.bars)
+                    .with_window(cfg.source.window.0, cfg.source.window.1);
                     stages.parse = Some((
                         build_source(
                             cfg,

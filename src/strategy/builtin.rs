@@ -7,7 +7,7 @@ use super::cross::{Average, Cross, CrossConfig};
 use super::momentum::{Momentum, MomentumConfig};
 use super::pattern::{CandlePattern, PatternConfig};
 use super::reversal::{Reversal, ReversalConfig};
-use crate::core::Resolution;
+use crate::core::{Resolution, Trade};
 
 /// Per-instrument × resolution state slots a built-in strategy keeps (one per
 /// [`Resolution::index`]).
@@ -120,14 +120,18 @@ pub enum Builtin {
 
 impl Builtin {
     /// The strategy `spec` describes (no state yet: see [`Strategy::reserve`]).
-    pub fn new(spec: &BuiltinSpec) -> Self {
+    pub fn new(spec: &BuiltinSpec, allow_short: bool) -> Self {
         match spec {
             BuiltinSpec::Momentum(c) => Builtin::Momentum(Momentum::new(c.clone())),
             BuiltinSpec::Reversal(c) => Builtin::Reversal(Reversal::new(c.clone())),
             BuiltinSpec::Breakout(c) => Builtin::Breakout(Breakout::new(c.clone())),
             BuiltinSpec::Pattern(c) => Builtin::Pattern(CandlePattern::new(c.clone())),
-            BuiltinSpec::SmaCross(c) => Builtin::Cross(Cross::new(c.clone(), Average::Sma)),
-            BuiltinSpec::EmaCross(c) => Builtin::Cross(Cross::new(c.clone(), Average::Ema)),
+            BuiltinSpec::SmaCross(c) => {
+                Builtin::Cross(Cross::new(c.clone(), Average::Sma, allow_short))
+            }
+            BuiltinSpec::EmaCross(c) => {
+                Builtin::Cross(Cross::new(c.clone(), Average::Ema, allow_short))
+            }
         }
     }
 }
@@ -165,6 +169,13 @@ impl Strategy for Builtin {
             Builtin::Breakout(s) => s.on_candle(ctx, resolution),
             Builtin::Pattern(s) => s.on_candle(ctx, resolution),
             Builtin::Cross(s) => s.on_candle(ctx, resolution),
+        }
+    }
+
+    #[inline]
+    fn on_trade<P: PortfolioView + ?Sized>(&mut self, ctx: &mut Ctx<'_, P>, trade: &Trade) {
+        if let Builtin::Cross(s) = self {
+            s.on_trade(ctx, trade);
         }
     }
 

@@ -320,7 +320,7 @@ impl<C: Strategy> StrategyHost<C> {
         };
         for (kind, s) in &spec.strategies {
             // Validation caps the count, so this cannot be full.
-            let _ = host.push(Entry::Builtin(Builtin::new(kind)), s.clone());
+            let _ = host.push(Entry::Builtin(Builtin::new(kind, s.allow_short)), s.clone());
         }
         host
     }

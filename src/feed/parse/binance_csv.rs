@@ -13,6 +13,14 @@
 //! apart by magnitude; RFC 3339 text times are accepted too. The files carry no symbol: it
 //! comes from the file name (`BTCUSDT-trades-2024-01-01.csv`). A header line (any row whose
 //! first field is not a number) is `Skipped(Response)`. Zero allocation, no panic.
+//!
+//! **Candle files with a header** (`tickwire candles` output, exports from other tools): a
+//! header naming `open_time` (or `timestamp`, `time`, `date`, `datetime`), `open`, `high`,
+//! `low`, `close` and `volume`, in any order among up to 64 columns, switches the parser to
+//! those columns: each row is then a [`Kline`] whatever the file name says. Its open time is
+//! ms / µs since the epoch or ISO 8601 (`2025-08-01 00:00:00+00:00`, `2021-12-31
+//! 23:01:00.000000`, `2017-08-16`; UTC when no zone is given). Such files carry no interval:
+//! `interval_s` is 0 and `event_ns` the open time.
 
 use super::{decimal, Event, Kline, MsgKind, ParseError, SkipKind, SymbolResolver};
 use crate::core::{Price, Qty, Symbol, Trade};
@@ -53,17 +61,117 @@ impl CsvKind {
     }
 }
 
+/// Most columns a candle file with a header may have.
+const MAX_CANDLE_COLUMNS: usize = 64;
+
+/// Where a candle file's fields are: time, open, high, low, close, volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CandleLayout([u8; 6]);
+
+impl CandleLayout {
+    /// From a header row, if it names every field.
+    fn of_header(row: &[u8]) -> Option<Self> {
+        let mut at = [u8::MAX; 6];
+        for (i, field) in row.split(|&b| b == b',').enumerate() {
+            if i >= MAX_CANDLE_COLUMNS {
+                return None;
+            }
+            let f = trim(field);
+            let f = f
+                .strip_prefix(b"\"")
+                .and_then(|x| x.strip_suffix(b"\""))
+                .unwrap_or(f);
+            let slot = [
+                &[
+                    &b"open_time"[..],
+                    b"timestamp",
+                    b"time",
+                    b"date",
+                    b"datetime",
+                ][..],
+                &[b"open"],
+                &[b"high"],
+                &[b"low"],
+                &[b"close"],
+                &[b"volume"],
+            ]
+            .iter()
+            .position(|names| names.iter().any(|n| f.eq_ignore_ascii_case(n)));
+            if let Some(k) = slot {
+                if at[k] == u8::MAX {
+                    at[k] = i as u8;
+                }
+            }
+        }
+        at.iter().all(|&i| i != u8::MAX).then_some(Self(at))
+    }
+}
+
 /// Parser for one file's rows.
 #[derive(Debug, Clone)]
 pub struct Parser {
     kind: CsvKind,
     symbol: Symbol,
+    /// Set by a candle header (see the module docs).
+    candles: Option<CandleLayout>,
 }
 
 impl Parser {
     /// Rows of `kind` for `symbol`.
     pub fn new(kind: CsvKind, symbol: Symbol) -> Self {
-        Self { kind, symbol }
+        Self {
+            kind,
+            symbol,
+            candles: None,
+        }
+    }
+
+    /// A row of a candle file whose header set `lay`.
+    fn candle_row(
+        &self,
+        lay: CandleLayout,
+        buf: &[u8],
+        resolve: &mut impl SymbolResolver,
+        out: &mut impl FnMut(Event),
+    ) -> Result<MsgKind, ParseError> {
+        let mut cols: [&[u8]; 6] = [&[]; 6];
+        let mut seen = 0u8;
+        for (i, field) in buf.split(|&b| b == b',').enumerate() {
+            if i >= MAX_CANDLE_COLUMNS {
+                return Err(ParseError::Invalid("column count"));
+            }
+            for (k, &at) in lay.0.iter().enumerate() {
+                if usize::from(at) == i {
+                    let f = trim(field);
+                    cols[k] = f
+                        .strip_prefix(b"\"")
+                        .and_then(|x| x.strip_suffix(b"\""))
+                        .unwrap_or(f);
+                    seen |= 1 << k;
+                }
+            }
+        }
+        if seen != 0b11_1111 {
+            return Err(ParseError::Invalid("column count"));
+        }
+        let Some(instrument) = resolve.resolve(self.symbol.as_bytes()) else {
+            return Ok(MsgKind::Skipped(SkipKind::OtherInstrument));
+        };
+        let open_ns = candle_time_ns(cols[0])?;
+        out(Event::Kline(Kline {
+            instrument,
+            interval_s: 0,
+            open_ns,
+            open: Price(decimal(cols[1], "open")?),
+            high: Price(decimal(cols[2], "high")?),
+            low: Price(decimal(cols[3], "low")?),
+            close: Price(decimal(cols[4], "close")?),
+            volume: Qty(decimal(volume_digits(cols[5]), "volume")?),
+            trades: 0,
+            closed: true,
+            event_ns: open_ns,
+        }));
+        Ok(MsgKind::Kline)
     }
 
     /// The symbol Binance public-data file names start with (`BTCUSDT-trades-...` →
@@ -85,6 +193,16 @@ impl Parser {
         resolve: &mut impl SymbolResolver,
         out: &mut impl FnMut(Event),
     ) -> Result<MsgKind, ParseError> {
+        if let Some(lay) = self.candles {
+            return self.candle_row(lay, buf, resolve, out);
+        }
+        let first_field = trim(buf.split(|&b| b == b',').next().unwrap_or(&[]));
+        if first_field.first().is_some_and(|b| !b.is_ascii_digit()) {
+            if let Some(lay) = CandleLayout::of_header(buf) {
+                self.candles = Some(lay);
+                return Ok(MsgKind::Skipped(SkipKind::Response));
+            }
+        }
         let mut cols: [&[u8]; 12] = [&[]; 12];
         let mut n = 0usize;
         for field in buf.split(|&b| b == b',') {
@@ -233,6 +351,52 @@ fn time_ns(b: &[u8], field: &'static str) -> Result<u64, ParseError> {
     ns.ok_or(ParseError::Invalid(field))
 }
 
+/// A candle file's volume with digits past 10⁻⁸ dropped: exports written through floats
+/// carry noise (`218102.59507500002`) the 10⁻⁸ scale cannot hold, and a bar's volume
+/// never prices an order.
+fn volume_digits(b: &[u8]) -> &[u8] {
+    match b.iter().position(|&c| c == b'.') {
+        Some(dot) if b.len() > dot + 9 && b[dot + 1..].iter().all(u8::is_ascii_digit) => {
+            &b[..dot + 9]
+        }
+        _ => b,
+    }
+}
+
+/// A candle file's open time: what [`time_ns`] reads, or ISO 8601 without a zone (UTC) or
+/// a bare date (`2017-08-16`, midnight UTC). No allocation.
+fn candle_time_ns(b: &[u8]) -> Result<u64, ParseError> {
+    const FIELD: &str = "open_time";
+    if b.get(4) != Some(&b'-') {
+        return time_ns(b, FIELD);
+    }
+    let mut buf = [0u8; 48];
+    let n = b.len();
+    if n + 10 > buf.len() {
+        return Err(ParseError::Invalid(FIELD));
+    }
+    buf[..n].copy_from_slice(b);
+    let len = if n == 10 {
+        buf[10..20].copy_from_slice(b"T00:00:00Z");
+        20
+    } else {
+        let zoned = n > 19 && {
+            let tail = &b[19..];
+            tail.ends_with(b"Z")
+                || tail.ends_with(b"z")
+                || tail.contains(&b'+')
+                || tail.contains(&b'-')
+        };
+        if zoned {
+            n
+        } else {
+            buf[n] = b'Z';
+            n + 1
+        }
+    };
+    crate::core::clock::parse_rfc3339_ns(&buf[..len]).ok_or(ParseError::Invalid(FIELD))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +444,73 @@ mod tests {
             "5266583935,61837.6,0.002,123.6752,1723161255342,false",
         );
         assert_eq!((fut.trade_id, fut.buyer_is_maker), (5_266_583_935, false));
+    }
+
+    #[test]
+    fn candle_files_with_a_header() {
+        let mut p = Parser::new(CsvKind::Detect, Symbol::new(b"BTCUSDT").unwrap());
+        let mut ev = Vec::new();
+        let mut rows = |p: &mut Parser, row: &str, ev: &mut Vec<Event>| {
+            p.parse(
+                row.as_bytes(),
+                &mut |_: &[u8]| Some(InstrumentId(1)),
+                &mut |e| ev.push(e),
+            )
+        };
+        // The talib fixtures' layout: ms open time, OHLCV, then 28 more columns.
+        let mut header = String::from("open_time,open,high,low,close,volume");
+        for k in 0..28 {
+            header.push_str(&format!(",x{k}"));
+        }
+        assert_eq!(
+            rows(&mut p, &header, &mut ev),
+            Ok(MsgKind::Skipped(SkipKind::Response))
+        );
+        let mut row = String::from("1754006400000,115764.07,115764.08,115704.78,115729.0,11.87539");
+        row.push_str(&",1".repeat(28));
+        assert_eq!(rows(&mut p, &row, &mut ev), Ok(MsgKind::Kline));
+        let Event::Kline(k) = ev[0] else { panic!() };
+        assert_eq!(k.open_ns, 1_754_006_400_000_000_000);
+        assert_eq!(
+            (k.open, k.close),
+            (Price(11_576_407_000_000), Price(11_572_900_000_000))
+        );
+        assert_eq!(k.volume, Qty(1_187_539_000));
+        let mut noisy = String::from("1754006460000,1,1,1,1,218102.59507500002");
+        noisy.push_str(&",1".repeat(28));
+        assert_eq!(rows(&mut p, &noisy, &mut ev), Ok(MsgKind::Kline));
+        let Event::Kline(k) = ev[1] else { panic!() };
+        assert_eq!(k.volume, Qty(21_810_259_507_500));
+        assert!(rows(&mut p, "1754006400000,1,2", &mut ev).is_err());
+
+        // Columns in another order, ISO times without a zone, bare dates.
+        for (header, row, ns) in [
+            (
+                "timestamp,open,high,low,close,volume",
+                "2021-12-31 23:01:00.000000,46319.0,46385.0,46319.0,46377.0,2300413.7295",
+                1_640_991_660_000_000_000u64,
+            ),
+            (
+                "date,open,high,low,close,volume",
+                "2017-08-16,4261.48,4485.39,4200.74,4285.08,795.150377",
+                1_502_841_600_000_000_000,
+            ),
+            (
+                "volume,close,low,high,open,open_time",
+                "1,2,3,4,5,2025-08-01 00:00:00+00:00",
+                1_754_006_400_000_000_000,
+            ),
+        ] {
+            let mut p = Parser::new(CsvKind::Trades, Symbol::new(b"BTCUSDT").unwrap());
+            let mut ev = Vec::new();
+            rows(&mut p, header, &mut ev).unwrap();
+            assert_eq!(rows(&mut p, row, &mut ev), Ok(MsgKind::Kline), "{row}");
+            let Event::Kline(k) = ev[0] else { panic!() };
+            assert_eq!(k.open_ns, ns, "{row}");
+        }
+        let mut p = Parser::new(CsvKind::Trades, Symbol::new(b"BTCUSDT").unwrap());
+        rows(&mut p, "volume,close,low,high,open,open_time", &mut ev).unwrap();
+        assert_eq!((p.candles.unwrap().0)[0], 5);
     }
 
     #[test]

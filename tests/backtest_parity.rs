@@ -1,0 +1,277 @@
+//! Parity with backtesting.py: tickwire's `sma_cross` in bar mode against backtesting.py
+//! 0.6.6's canonical `SmaCross` (10/20, `trade_on_close=False`, commission 0, cash
+//! 10,000,000, whole units) on the same real candles, trade by trade.
+//!
+//! The expectations are committed under `tests/fixtures/parity/` (made by
+//! `scripts/parity_backtesting.py`, whose README there lists every semantic rule); the
+//! candles are the first six columns of `tests/fixtures/talib/<name>.csv.zst`. Nothing here
+//! needs `../shared/data`.
+//!
+//! Three series agree exactly: Binance BTCUSDT 1m (776 trades), FTX BTC-PERP 1m (598, with
+//! two exact SMA ties that make backtesting.py close and re-open in the same direction) and
+//! BTC daily (57). The fourth fixture, Coinbase BTCUSD 1h, is not compared: its source has
+//! rows out of time order, which backtesting.py takes by position and tickwire, a
+//! time-driven engine, merges into the earlier bars (late data).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Exact decimal text → 10⁻⁸ integer.
+fn scaled(s: &str) -> i128 {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let neg = int.starts_with('-');
+    let mut f = frac.to_string();
+    assert!(f.len() <= 8, "{s}");
+    while f.len() < 8 {
+        f.push('0');
+    }
+    let v = int.trim_start_matches('-').parse::<i128>().unwrap() * 100_000_000
+        + f.parse::<i128>().unwrap();
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// `2025-08-01T00:24:00.000Z` → ms since the epoch.
+fn iso_ms(s: &str) -> i64 {
+    let b = s.as_bytes();
+    let num = |a: usize, n: usize| s[a..a + n].parse::<i64>().unwrap();
+    assert_eq!((b[4], b[10], b[23]), (b'-', b'T', b'Z'), "{s}");
+    let (y, m, d) = (num(0, 4), num(5, 2), num(8, 2));
+    // Days from civil (proleptic Gregorian).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 24 + num(11, 2)) * 60 + num(14, 2)) * 60_000 + num(17, 2) * 1000 + num(20, 3)
+}
+
+fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+fn col(header: &[String], name: &str) -> usize {
+    header.iter().position(|h| h == name).unwrap()
+}
+
+/// Runs tickwire's `sma_cross` backtest on fixture `name`'s candles; returns its report dir.
+fn run(name: &str, extra: &[&str]) -> PathBuf {
+    let tag = extra.join("").replace('-', "");
+    let dir = std::env::temp_dir().join(format!("tw-parity-{}-{name}{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The symbol comes from the file name.
+    let data = dir.join(format!("BTCUSDT-parity-{name}.csv.zst"));
+    std::fs::copy(
+        root().join(format!("tests/fixtures/talib/{name}.csv.zst")),
+        &data,
+    )
+    .unwrap();
+    let report = dir.join("report");
+    let mut args = vec![
+        "backtest".to_string(),
+        "--data".into(),
+        data.display().to_string(),
+        "--report-dir".into(),
+        report.display().to_string(),
+        "--strategy".into(),
+        "sma_cross".into(),
+    ];
+    for a in [
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=20",
+        "--param",
+        "whole_units=true",
+        "--set",
+        "paper.initial_cash=\"10000000\"",
+        "--set",
+        "risk.initial_equity=\"10000000\"",
+        "--set",
+        "paper.taker_fee_bps=\"0\"",
+        "--set",
+        "paper.maker_fee_bps=\"0\"",
+    ]
+    .iter()
+    .chain(extra)
+    {
+        args.push(a.to_string());
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(&args)
+        .output()
+        .expect("tickwire runs");
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
+fn total_return_pct(report: &Path) -> f64 {
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    s["stats"]["total_return_pct"].as_f64().unwrap()
+}
+
+fn check_series(name: &str) {
+    let report = run(name, &[]);
+    let (rh, want) = csv_rows(&root().join(format!("tests/fixtures/parity/{name}_trades.csv")));
+    let (gh, got) = csv_rows(&report.join("trades.csv"));
+    assert_eq!(got.len(), want.len(), "{name}: closed trades");
+    for (k, (w, g)) in want.iter().zip(&got).enumerate() {
+        let wv = |c: &str| w[col(&rh, c)].as_str();
+        let gv = |c: &str| g[col(&gh, c)].as_str();
+        let ctx = format!("{name} trade {k}: want {w:?}, got {g:?}");
+        assert_eq!(
+            iso_ms(gv("entry_time")),
+            wv("entry_time_ms").parse::<i64>().unwrap(),
+            "{ctx}"
+        );
+        assert_eq!(
+            iso_ms(gv("exit_time")),
+            wv("exit_time_ms").parse::<i64>().unwrap(),
+            "{ctx}"
+        );
+        assert_eq!(gv("side"), wv("direction"), "{ctx}");
+        assert_eq!(
+            scaled(gv("entry_price")),
+            scaled(wv("entry_price")),
+            "{ctx}"
+        );
+        assert_eq!(scaled(gv("exit_price")), scaled(wv("exit_price")), "{ctx}");
+        assert_eq!(scaled(gv("qty")), scaled(wv("size")), "{ctx}");
+        // backtesting.py's pnl is float64 arithmetic on the same numbers.
+        let (gp, wp): (f64, f64) = (gv("pnl").parse().unwrap(), wv("pnl").parse().unwrap());
+        assert!((gp - wp).abs() <= 1e-6 * wp.abs().max(1.0), "{ctx}");
+    }
+    let s: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(format!("tests/fixtures/parity/{name}_summary.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    let want_ret = s["stats"]["Return [%]"].as_f64().unwrap();
+    let got_ret = total_return_pct(&report);
+    // The issue asks for 0.5 %; exact integers give the same money to 1e-9 of a percent.
+    assert!(
+        (got_ret - want_ret).abs() <= 1e-6 * want_ret.abs().max(1.0),
+        "{name}: return {got_ret} vs backtesting.py {want_ret}"
+    );
+}
+
+#[test]
+fn binance_btcusdt_1m_matches_backtesting_py_trade_by_trade() {
+    check_series("binance_btcusdt_1m");
+}
+
+#[test]
+fn ftx_btcperp_1m_matches_including_same_direction_reentries_after_ties() {
+    check_series("ftx_btcperp_1m");
+}
+
+#[test]
+fn binance_btcusdt_1d_matches_backtesting_py_trade_by_trade() {
+    check_series("binance_btcusdt_1d");
+}
+
+#[test]
+fn fill_at_close_enters_on_the_signal_bar_at_its_close() {
+    // `--fill close`: the order decided on bar i fills at bar i's close (backtesting.py's
+    // trade_on_close=True). Same signals, so the same number of trades (plus, possibly,
+    // the last bar's signal, which can now fill), each entered at the close of the bar
+    // before the next-open fill's bar.
+    let name = "binance_btcusdt_1m";
+    let report = run(name, &["--fill", "close"]);
+    let (gh, got) = csv_rows(&report.join("trades.csv"));
+    let (rh, want) = csv_rows(&root().join(format!("tests/fixtures/parity/{name}_trades.csv")));
+    assert!(got.len() >= want.len() && got.len() <= want.len() + 1);
+    // Closes by open time from the candle file.
+    let text = {
+        let bytes =
+            std::fs::read(root().join(format!("tests/fixtures/talib/{name}.csv.zst"))).unwrap();
+        String::from_utf8(zstd::decode_all(&bytes[..]).unwrap()).unwrap()
+    };
+    let mut close_of = std::collections::HashMap::new();
+    let mut prev_open = std::collections::HashMap::new();
+    let mut last: Option<i64> = None;
+    for l in text.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let t: i64 = f[0].parse().unwrap();
+        close_of.insert(t, scaled(f[4]));
+        if let Some(p) = last {
+            prev_open.insert(t, p);
+        }
+        last = Some(t);
+    }
+    for (w, g) in want.iter().zip(&got) {
+        let entry_next_open: i64 = w[col(&rh, "entry_time_ms")].parse().unwrap();
+        let signal_bar = prev_open[&entry_next_open];
+        let t = iso_ms(&g[col(&gh, "entry_time")]);
+        // Fills carry the close trade's time: the bar's open + 3 ns, shown in ms.
+        assert_eq!(t, signal_bar, "{g:?}");
+        assert_eq!(scaled(&g[col(&gh, "entry_price")]), close_of[&signal_bar]);
+        assert_eq!(g[col(&gh, "side")], w[col(&rh, "direction")]);
+    }
+}
+
+#[test]
+fn candle_data_rejects_a_bad_fill_and_trades_refuse_fill() {
+    let dir = std::env::temp_dir().join(format!("tw-parity-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("BTCUSDT-parity-x.csv.zst");
+    std::fs::copy(
+        root().join("tests/fixtures/talib/binance_btcusdt_1d.csv.zst"),
+        &data,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["backtest", "--data"])
+        .arg(&data)
+        .args(["--strategy", "sma_cross", "--fill", "whenever"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--fill whenever"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let trades = dir.join("BTCUSDT-trades-2024-01-01.csv");
+    std::fs::write(
+        &trades,
+        "1,100.0,1.0,100.0,1704067200000,true,true\n2,101.0,1.0,101.0,1704067201000,false,true\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["backtest", "--data"])
+        .arg(&trades)
+        .args(["--strategy", "sma_cross", "--fill", "close"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("applies to candle data"), "{err}");
+}
