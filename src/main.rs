@@ -230,6 +230,8 @@ fn execute(cli: Cli) -> Result<()> {
                     duration,
                     stop: stop_flag(),
                     captures: None,
+                    progress: None,
+                    progress_total: None,
                 },
             )?;
             eprintln!("report: {}", res.report_dir.display());
@@ -272,6 +274,8 @@ fn execute(cli: Cli) -> Result<()> {
                     duration: None,
                     stop: stop_flag(),
                     captures: None,
+                    progress: None,
+                    progress_total: None,
                 },
             )?;
             let t = &res.totals;
@@ -334,7 +338,7 @@ fn execute(cli: Cli) -> Result<()> {
                 .report_dir
                 .clone()
                 .unwrap_or_else(|| default_dir("backtest"));
-            let (res, s) = tickwire::backtest::run(&cfg, dir, stop_flag(), None)?;
+            let (res, s) = tickwire::backtest::run(&cfg, dir, stop_flag(), None, true)?;
             println!(
                 "backtest: {} trades in {:.3} s ({:.0}/s), {} round trips, return {:.3}% (buy and hold {:.3}%), max drawdown {:.3}%, Sharpe {:.3}",
                 res.totals.trades,

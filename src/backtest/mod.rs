@@ -62,13 +62,26 @@ pub enum BacktestError {
 }
 
 /// Runs one backtest of `cfg` (from [`settings`]) into `report_dir` and writes its report;
-/// `captures`, when given, are played instead of loading the files again.
+/// `captures`, when given, are played instead of loading the files again. With `bar` and
+/// standard error a terminal, a progress bar with an ETA is drawn there once the run has
+/// taken a second.
 pub fn run(
     cfg: &Config,
     report_dir: PathBuf,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     captures: Option<Vec<std::sync::Arc<crate::feed::replay::Capture>>>,
+    bar: bool,
 ) -> Result<(RunResult, Stats), BacktestError> {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    use std::sync::Arc;
+    let done = Arc::new(AtomicU64::new(0));
+    let total = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(AtomicBool::new(false));
+    let drawer = (bar && std::io::stderr().is_terminal()).then(|| {
+        let (done, total, finished) = (done.clone(), total.clone(), finished.clone());
+        std::thread::spawn(move || progress_bar(&done, &total, &finished))
+    });
     let res = crate::runtime::run(
         cfg,
         crate::runtime::RunOptions {
@@ -77,10 +90,75 @@ pub fn run(
             duration: None,
             stop,
             captures,
+            progress: Some(done),
+            progress_total: Some(total),
         },
-    )?;
+    );
+    finished.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(h) = drawer {
+        let _ = h.join();
+    }
+    let res = res?;
     let stats = finish(cfg, &res)?;
     Ok((res, stats))
+}
+
+/// One progress line (`done` of `total` messages after `elapsed_s`): `[#####·····]  42.1%  2.11M / 5.02M messages  1.93M/s  ETA 1.5 s`.
+pub fn progress_line(done: u64, total: u64, elapsed_s: f64) -> String {
+    let frac = if total > 0 {
+        (done as f64 / total as f64).min(1.0)
+    } else {
+        0.0
+    };
+    let width = 30;
+    let filled = (frac * width as f64).round() as usize;
+    let rate = if elapsed_s > 0.0 {
+        done as f64 / elapsed_s
+    } else {
+        0.0
+    };
+    let eta = if rate > 0.0 {
+        format!("{:.1} s", total.saturating_sub(done) as f64 / rate)
+    } else {
+        "?".into()
+    };
+    format!(
+        "[{}{}] {:5.1}%  {:.2}M / {:.2}M messages  {:.2}M/s  ETA {eta}",
+        "#".repeat(filled),
+        "·".repeat(width - filled),
+        frac * 100.0,
+        done as f64 / 1e6,
+        total as f64 / 1e6,
+        rate / 1e6
+    )
+}
+
+/// Draws the progress line on standard error every 200 ms after the first second, until
+/// `finished`; then clears it.
+fn progress_bar(
+    done: &std::sync::atomic::AtomicU64,
+    total: &std::sync::atomic::AtomicU64,
+    finished: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let start = std::time::Instant::now();
+    let mut drawn = false;
+    let mut tick = 0u64;
+    while !finished.load(Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        tick += 1;
+        let t = start.elapsed().as_secs_f64();
+        if t < 1.0 || tick % 4 != 0 {
+            continue;
+        }
+        let line = progress_line(done.load(Relaxed), total.load(Relaxed), t);
+        let _ = write!(std::io::stderr(), "\r{line}");
+        drawn = true;
+    }
+    if drawn {
+        let _ = write!(std::io::stderr(), "\r{:80}\r", "");
+    }
 }
 
 /// The input files: a file, or every file of a directory (sorted by name; hidden files and

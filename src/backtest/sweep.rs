@@ -226,7 +226,7 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
                     let mut cfg = load(&extra)?;
                     cfg.cold.status_line = false;
                     let dir = sw.dir.join("runs").join(p.join("_").replace('=', "-"));
-                    super::run(&cfg, dir, stop.clone(), Some(captures.clone()))
+                    super::run(&cfg, dir, stop.clone(), Some(captures.clone()), false)
                         .map(|(_, stats)| stats)
                         .map_err(|e| e.to_string())
                 })();

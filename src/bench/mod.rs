@@ -91,6 +91,8 @@ pub fn throughput(input: &Path, loops: u64, out: &Path) -> Result<String, RunErr
             duration: None,
             stop: Arc::new(AtomicBool::new(false)),
             captures: Some(vec![Arc::new(looped_cap)]),
+            progress: None,
+            progress_total: None,
         },
     )?;
     let tw_s = res.summary["elapsed_s"].as_f64().unwrap_or(0.0);

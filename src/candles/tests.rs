@@ -73,9 +73,9 @@ fn aggregates_and_closes_on_the_next_bucket() {
     assert_eq!(k.trades, 3);
     assert_eq!(k.open_ns, 60_000_000_000);
     assert_eq!((k.flags, k.revision, k.sources), (0, 0, 1));
-    // The candle comes before the trade that closed it.
-    assert!(matches!(out[3].payload, Payload::Candle(_)));
-    assert!(matches!(out[4].payload, Payload::Trade(_)));
+    // The trade that closed it comes first: whoever acts on the close has seen it.
+    assert!(matches!(out[3].payload, Payload::Trade(_)));
+    assert!(matches!(out[4].payload, Payload::Candle(_)));
     // Next minute: the 1s and the 1m close together, finest first.
     c.on_event(&trade(5, 120 * S, 110, 1), &mut out);
     let got = candles(&out);
@@ -87,6 +87,49 @@ fn aggregates_and_closes_on_the_next_bucket() {
     assert_eq!(got[2].volume, Qty(10));
     assert_eq!(stats.candles_closed(Resolution::S1), 2);
     assert_eq!(stats.candles_closed(Resolution::M1), 1);
+}
+
+#[test]
+fn a_bar_close_trade_closes_its_candles_at_once() {
+    let (mut c, stats) = stage(&[Resolution::M1, Resolution::H1], GapPolicy::Skip, 0);
+    let mut out = Vec::new();
+    // The last minute of an hour, played as a bar: open, extremes, close (flagged).
+    let base = 59 * 60 * S;
+    for (k, px) in [100, 90, 120, 110].into_iter().enumerate() {
+        let mut e = trade(k as u64 + 1, base, px, 1);
+        if let Payload::Trade(t) = &mut e.payload {
+            t.trade_ns += k as u64;
+            t.flags = Trade::FROM_BAR | if k == 3 { Trade::BAR_CLOSE } else { 0 };
+        }
+        c.on_event(&e, &mut out);
+    }
+    let got = candles(&out);
+    // Both the minute and the hour it completes close on the close trade, after it.
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(matches!(out[3].payload, Payload::Trade(_)));
+    assert_eq!(
+        (got[0].resolution, got[1].resolution),
+        (Resolution::M1, Resolution::H1)
+    );
+    assert_eq!(
+        (
+            got[0].open,
+            got[0].high,
+            got[0].low,
+            got[0].close,
+            got[0].volume
+        ),
+        (Price(100), Price(120), Price(90), Price(110), Qty(4))
+    );
+    assert_eq!(got[1].close, Price(110));
+    // The next bar opens a new candle, not a late trade.
+    c.on_event(&trade(5, 60 * 60 * S, 111, 1), &mut out);
+    assert_eq!(candles(&out).len(), 2);
+    assert_eq!(stats.candles_closed(Resolution::M1), 1);
+    assert_eq!(
+        c.open_candle(InstrumentId(0), Resolution::M1).unwrap().open,
+        Price(111)
+    );
 }
 
 #[test]

@@ -109,6 +109,7 @@ impl SyntheticSource {
             speed,
             limit,
             emitted: 0,
+            progress: None,
         }
     }
 
@@ -159,9 +160,22 @@ pub struct ReplaySource {
     first_recv: Option<u64>,
     limit: Option<u64>,
     emitted: u64,
+    progress: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl ReplaySource {
+    /// Publishes how many messages were played to `progress`, every 4,096 (and at the end).
+    pub fn with_progress(mut self, progress: Option<Arc<std::sync::atomic::AtomicU64>>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    fn publish(&self) {
+        if let Some(p) = &self.progress {
+            p.store(self.emitted, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Plays `captures` `loops` times at `speed`, at most `limit` messages. When every
     /// capture has its receive times (a `recv_ns` sidecar), they are merged by receive time
     /// (ties in file order), as they arrived; otherwise they play one after another.
@@ -214,6 +228,7 @@ impl ReplaySource {
 
     fn poll(&mut self) -> Next<'_> {
         if self.limit.is_some_and(|l| self.emitted >= l) {
+            self.publish();
             return Next::End;
         }
         let file = loop {
@@ -222,6 +237,7 @@ impl ReplaySource {
             }
             self.loops_left -= 1;
             if self.loops_left == 0 || self.captures.is_empty() {
+                self.publish();
                 return Next::End;
             }
             self.file = 0;
@@ -245,6 +261,9 @@ impl ReplaySource {
         }
         self.cursor[file] += 1;
         self.emitted += 1;
+        if self.emitted & 4095 == 0 {
+            self.publish();
+        }
         Next::Msg(RawMessage {
             line: file.min(255) as u8,
             bytes: cap.line(line),

@@ -75,6 +75,11 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Replay these in-memory captures instead of loading `source.files` (benchmarks).
     pub captures: Option<Vec<Arc<Capture>>>,
+    /// A replay publishes here how many messages it has played (every 4,096), and its
+    /// total in [`RunOptions::progress_total`] (for a progress bar).
+    pub progress: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Set to the number of messages the replay will play, once its files are loaded.
+    pub progress_total: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// What a finished run returns.
@@ -111,6 +116,7 @@ fn build_source(
     lane: usize,
     symbols: &[String],
     captures: &[Arc<Capture>],
+    progress: Option<Arc<std::sync::atomic::AtomicU64>>,
     stats: &Arc<LaneStats>,
     cold: Option<ColdTx>,
 ) -> Result<Source, RunError> {
@@ -145,12 +151,15 @@ fn build_source(
                 cfg.source.limit,
             ))
         }
-        SourceKind::Replay => Source::Replay(ReplaySource::new(
-            captures.to_vec(),
-            cfg.source.speed,
-            cfg.source.loop_count,
-            cfg.source.limit,
-        )),
+        SourceKind::Replay => Source::Replay(
+            ReplaySource::new(
+                captures.to_vec(),
+                cfg.source.speed,
+                cfg.source.loop_count,
+                cfg.source.limit,
+            )
+            .with_progress(progress),
+        ),
         SourceKind::Live => {
             let specs: Vec<&crate::core::config::FeedSpec> =
                 cfg.feeds.iter().filter(|f| f.lane == lane).collect();
@@ -242,6 +251,7 @@ fn build_lane(
     table: &Arc<InstrumentTable>,
     stats: &Arc<LaneStats>,
     captures: &[Arc<Capture>],
+    progress: Option<Arc<std::sync::atomic::AtomicU64>>,
     built: &mut Built,
 ) -> Result<(), RunError> {
     let cold_inputs = &mut built.cold_inputs;
@@ -299,6 +309,7 @@ fn build_lane(
                             li,
                             &lane.instruments,
                             captures,
+                            progress.clone(),
                             stats,
                             if cfg.source.kind == SourceKind::Live {
                                 Some(cold_ring(cc, li, "feed", cold_inputs)?)
@@ -450,6 +461,12 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     } else {
         Vec::new()
     };
+    if let Some(t) = &opts.progress_total {
+        let lines: usize = captures.iter().map(|c| c.lines.len()).sum();
+        let total = (lines as u64).saturating_mul(cfg.source.loop_count);
+        let total = cfg.source.limit.map_or(total, |l| total.min(l));
+        t.store(total, Ordering::Relaxed);
+    }
     let stop = opts.stop.clone();
     let mut lanes = Vec::new();
     let mut built = Built {
@@ -467,7 +484,15 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         .collect();
     for li in 0..cfg.lanes.len() {
         let stats = Arc::new(LaneStats::default());
-        build_lane(cfg, li, &table, &stats, &captures, &mut built)?;
+        build_lane(
+            cfg,
+            li,
+            &table,
+            &stats,
+            &captures,
+            if li == 0 { opts.progress.clone() } else { None },
+            &mut built,
+        )?;
         lanes.push(stats);
     }
     drop(captures);

@@ -72,6 +72,8 @@ pub fn run_until_stopped(
             duration: None,
             stop,
             captures: None,
+            progress: None,
+            progress_total: None,
         },
     )
     .expect("run")

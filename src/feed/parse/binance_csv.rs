@@ -450,7 +450,7 @@ mod tests {
     fn candle_files_with_a_header() {
         let mut p = Parser::new(CsvKind::Detect, Symbol::new(b"BTCUSDT").unwrap());
         let mut ev = Vec::new();
-        let mut rows = |p: &mut Parser, row: &str, ev: &mut Vec<Event>| {
+        let rows = |p: &mut Parser, row: &str, ev: &mut Vec<Event>| {
             p.parse(
                 row.as_bytes(),
                 &mut |_: &[u8]| Some(InstrumentId(1)),
