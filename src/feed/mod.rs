@@ -192,6 +192,7 @@ impl ReplaySource {
             first_recv: None,
             limit,
             emitted: 0,
+            progress: None,
         }
     }
 
