@@ -109,7 +109,6 @@ impl SyntheticSource {
             speed,
             limit,
             emitted: 0,
-            progress: None,
         }
     }
 
