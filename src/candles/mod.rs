@@ -96,8 +96,15 @@ impl Part {
 
     fn with_quote(mut self, q: i128) -> Self {
         self.quote = q;
-        self.c.quote_volume = round_scaled(q);
         self
+    }
+
+    /// The candle as it leaves the stage: its quote volume rounded to 10⁻⁸ once, here,
+    /// rather than on every trade.
+    fn candle(&self) -> Candle {
+        let mut c = self.c;
+        c.quote_volume = round_scaled(self.quote);
+        c
     }
 
     /// A flat candle for an empty bucket.
@@ -146,7 +153,6 @@ impl Part {
         c.low = c.low.min(o.c.low);
         c.volume = Qty(c.volume.0.saturating_add(o.c.volume.0));
         self.quote = self.quote.saturating_add(o.quote);
-        c.quote_volume = round_scaled(self.quote);
         c.taker_buy_volume = Qty(c.taker_buy_volume.0.saturating_add(o.c.taker_buy_volume.0));
         c.trades = c.trades.saturating_add(o.c.trades);
         self.ids = (self.ids.0.min(o.ids.0), self.ids.1.max(o.ids.1));
@@ -161,12 +167,41 @@ impl Part {
         if ordered && self.c.trades > 0 && t.trade_id != self.ids.1.wrapping_add(1) {
             self.c.flags |= Candle::FLAG_ID_GAP;
         }
-        let part = Part::of_trade(t, self.c.resolution, self.c.open_ns);
-        self.merge(&part);
+        if self.c.trades == 0 {
+            // A filled candle's first trade: the general path.
+            let part = Part::of_trade(t, self.c.resolution, self.c.open_ns);
+            return self.merge(&part);
+        }
+        // `merge` with a one-trade part, without building it (the per-trade path).
+        let key = (t.trade_ns, t.trade_id);
+        let c = &mut self.c;
+        if key < self.first {
+            c.open = t.price;
+            self.first = key;
+        }
+        if key >= self.last {
+            c.close = t.price;
+            self.last = key;
+        }
+        c.high = c.high.max(t.price);
+        c.low = c.low.min(t.price);
+        c.volume = Qty(c.volume.0.saturating_add(t.qty.0));
+        if !t.buyer_is_maker {
+            c.taker_buy_volume = Qty(c.taker_buy_volume.0.saturating_add(t.qty.0));
+        }
+        c.trades = c.trades.saturating_add(1);
+        self.ids = (self.ids.0.min(t.trade_id), self.ids.1.max(t.trade_id));
+        c.sources |= source_bit(t.source);
+        c.anomalies |= t.anomalies;
+        if t.flags & Trade::FROM_BACKUP != 0 {
+            c.flags |= Candle::FLAG_BACKUP;
+        }
+        self.quote = self
+            .quote
+            .saturating_add(i128::from(t.price.0) * i128::from(t.qty.0));
     }
 }
 
-/// One instrument at one resolution.
 #[derive(Clone, Copy)]
 struct Level {
     open: Option<Part>,
@@ -378,7 +413,7 @@ impl Candles {
         }
         self.stats.candles.closed[r.index()].inc();
         out.emit(Envelope {
-            payload: Payload::Candle(p.c),
+            payload: Payload::Candle(p.candle()),
             ..*env
         });
         let Some(&up) = self.resolutions.get(ri + 1) else {
@@ -432,7 +467,7 @@ impl Candles {
                 } else if let Some(k) = lv.kept_mut(b) {
                     k.merge(&part);
                     k.c.revision = k.c.revision.saturating_add(1);
-                    let c = k.c;
+                    let c = k.candle();
                     self.stats.candles.revisions.inc();
                     out.emit(Envelope {
                         payload: Payload::Candle(c),
@@ -496,7 +531,7 @@ impl Candles {
                 }
             }
         }
-        acc.map(|p| p.c)
+        acc.map(|p| p.candle())
     }
 
     /// Resolutions built, finest first.

@@ -10,6 +10,7 @@ pub mod live;
 pub mod parse;
 pub mod reorder;
 pub mod replay;
+pub mod stream;
 pub mod subscribe;
 pub mod synthetic;
 pub mod ws;
@@ -282,6 +283,8 @@ pub enum Source {
     Synthetic(SyntheticSource),
     /// Recorded captures.
     Replay(ReplaySource),
+    /// Replay files streamed from disk (see [`stream`]).
+    Stream(stream::StreamSource),
     /// Live WebSocket feeds.
     Live(live::LiveSource),
 }
@@ -293,6 +296,7 @@ impl Source {
         match self {
             Source::Synthetic(s) => s.poll(),
             Source::Replay(r) => r.poll(),
+            Source::Stream(r) => r.poll(),
             Source::Live(l) => l.poll(),
         }
     }

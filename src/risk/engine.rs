@@ -736,15 +736,19 @@ impl<B: Sink<Breach>> RiskEngine<B> {
             return;
         }
         let down = self.peak.saturating_sub(equity);
-        let (tripped, limit, value) = match self.limits.max_drawdown {
-            Drawdown::Bps(b) => {
-                let scaled = down.saturating_mul(Money::from(BPS));
-                let over = scaled > Money::from(b).saturating_mul(self.peak);
-                (over, b, ceil_div(scaled, self.peak))
-            }
-            Drawdown::Absolute(a) => (down > units(a), a, ceil_units(down)),
+        // The value is only worked out (a division) when the limit is broken.
+        let (tripped, limit) = match self.limits.max_drawdown {
+            Drawdown::Bps(b) => (
+                down.saturating_mul(Money::from(BPS)) > Money::from(b).saturating_mul(self.peak),
+                b,
+            ),
+            Drawdown::Absolute(a) => (down > units(a), a),
         };
         if tripped {
+            let value = match self.limits.max_drawdown {
+                Drawdown::Bps(_) => ceil_div(down.saturating_mul(Money::from(BPS)), self.peak),
+                Drawdown::Absolute(_) => ceil_units(down),
+            };
             let state = KillState {
                 rule: RiskRule::MaxDrawdown,
                 limit,

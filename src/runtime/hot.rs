@@ -36,48 +36,30 @@ use crate::venue::VenueStage;
 
 use super::latency::histogram;
 
-/// A fixed-capacity stack buffer a stage emits into. Stages emit at most a handful of values
-/// per input (a trade can close one candle per resolution, six at most); it never grows, and
-/// a debug build asserts the bound.
-pub struct Batch<T: Copy, const N: usize> {
-    items: [Option<T>; N],
-    len: usize,
+/// Most values a stage emits for one input (a trade can close one candle per resolution and
+/// refresh as many live ones); a debug build asserts the bound.
+const EMIT_MAX: usize = 16;
+/// Room on a thread's emit stack: one window per stage, depth first.
+const EMIT_STACK: usize = EMIT_MAX * 8;
+
+/// One stage's output for one input: a window on top of the thread's emit stack (allocated
+/// with its full capacity before the loop, so a push never reallocates). Depth first, each
+/// stage's window sits above its caller's and is popped before the caller moves on, so a
+/// whole event's fan-out costs no initialization and no allocation.
+struct Emitted<'a> {
+    stack: &'a mut Vec<Envelope>,
+    limit: usize,
 }
 
-impl<T: Copy, const N: usize> Batch<T, N> {
-    /// Empty.
-    pub fn new() -> Self {
-        Self {
-            items: [None; N],
-            len: 0,
-        }
-    }
-    /// Values emitted.
-    pub fn as_slice(&self) -> impl Iterator<Item = T> + '_ {
-        self.items[..self.len].iter().flatten().copied()
-    }
-    /// Empties it.
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-}
-
-impl<T: Copy, const N: usize> Default for Batch<T, N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T: Copy, const N: usize> Sink<T> for Batch<T, N> {
+impl Sink<Envelope> for Emitted<'_> {
     #[inline]
-    fn emit(&mut self, value: T) {
+    fn emit(&mut self, value: Envelope) {
         debug_assert!(
-            self.len < N,
-            "stage emitted more than {N} values for one input"
+            self.stack.len() < self.limit,
+            "stage emitted more than {EMIT_MAX} values for one input"
         );
-        if let Some(slot) = self.items.get_mut(self.len) {
-            *slot = Some(value);
-            self.len += 1;
+        if self.stack.len() < self.limit {
+            self.stack.push(value);
         }
     }
 }
@@ -165,6 +147,8 @@ struct Ctx {
     sample_every: u64,
     /// Source messages seen (for the sampling).
     messages: u64,
+    /// What the stages emit, depth first (see [`Emitted`]).
+    stack: Vec<Envelope>,
 }
 
 impl Ctx {
@@ -310,7 +294,12 @@ impl Stages {
             ctx.send_out(*env);
             return;
         }
-        let mut out: Batch<Envelope, 16> = Batch::new();
+        let base = ctx.stack.len();
+        let limit = (base + EMIT_MAX).min(ctx.stack.capacity());
+        let mut out = Emitted {
+            stack: &mut ctx.stack,
+            limit,
+        };
         match s {
             Stage::Parse => {}
             Stage::Arbiter => {
@@ -333,7 +322,8 @@ impl Stages {
                     ctx.sync_venue(t);
                     t.on_signals(env);
                 }
-                out.emit(*env);
+                // Within the window: this stage emits the one envelope it was given.
+                ctx.stack.push(*env);
             }
             Stage::Risk => {
                 let venue_here = ctx.last >= Stage::Venue.index();
@@ -366,12 +356,16 @@ impl Stages {
         let now = Ctx::stamp(env.stamp_ns);
         ctx.record(s, env.stamp_ns, now);
         let Some(next) = STAGE_AFTER[s.index()] else {
+            ctx.stack.truncate(base);
             return;
         };
-        for mut e in out.as_slice() {
+        let end = ctx.stack.len();
+        for i in base..end {
+            let mut e = ctx.stack[i];
             e.stamp_ns = now;
             self.run(next, &e, ctx);
         }
+        ctx.stack.truncate(base);
     }
 }
 
@@ -446,6 +440,7 @@ impl HotThread {
             tick_to_order: stage_list.contains(&Stage::Venue).then(histogram),
             waiter: Waiter::new(wait),
             lost: 0,
+            stack: Vec::with_capacity(EMIT_STACK),
         };
         let mut idle = Waiter::new(wait);
         // One message may carry many events (a trade array, a book's quote): room for the

@@ -111,12 +111,29 @@ fn cold_ring(
     Ok(ColdTx::new(tx))
 }
 
+/// What a replay plays: captures loaded (shared by every lane, merged by receive time when
+/// they have sidecars), or files streamed from disk (one lane, nothing to merge).
+struct Inputs {
+    captures: Vec<Arc<Capture>>,
+    stream: Option<Vec<PathBuf>>,
+    progress: Option<Arc<std::sync::atomic::AtomicU64>>,
+    progress_total: Option<Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl Inputs {
+    fn files(&self) -> Vec<PathBuf> {
+        match &self.stream {
+            Some(f) => f.clone(),
+            None => self.captures.iter().map(|c| c.path.clone()).collect(),
+        }
+    }
+}
+
 fn build_source(
     cfg: &Config,
     lane: usize,
     symbols: &[String],
-    captures: &[Arc<Capture>],
-    progress: Option<Arc<std::sync::atomic::AtomicU64>>,
+    inputs: &Inputs,
     stats: &Arc<LaneStats>,
     cold: Option<ColdTx>,
 ) -> Result<Source, RunError> {
@@ -151,15 +168,32 @@ fn build_source(
                 cfg.source.limit,
             ))
         }
-        SourceKind::Replay => Source::Replay(
-            ReplaySource::new(
-                captures.to_vec(),
-                cfg.source.speed,
-                cfg.source.loop_count,
-                cfg.source.limit,
-            )
-            .with_progress(progress),
-        ),
+        SourceKind::Replay => match &inputs.stream {
+            Some(files) => Source::Stream(
+                crate::feed::stream::StreamSource::start(
+                    files,
+                    cfg.source.speed,
+                    cfg.source.loop_count,
+                    cfg.source.limit,
+                    inputs.progress.clone(),
+                    inputs.progress_total.clone(),
+                )
+                .map_err(|e| RunError::Feed(e.to_string()))?,
+            ),
+            None => Source::Replay(
+                ReplaySource::new(
+                    inputs.captures.clone(),
+                    cfg.source.speed,
+                    cfg.source.loop_count,
+                    cfg.source.limit,
+                )
+                .with_progress(if lane == 0 {
+                    inputs.progress.clone()
+                } else {
+                    None
+                }),
+            ),
+        },
         SourceKind::Live => {
             let specs: Vec<&crate::core::config::FeedSpec> =
                 cfg.feeds.iter().filter(|f| f.lane == lane).collect();
@@ -180,16 +214,22 @@ fn build_source(
 /// The source lines of lane `li`, in the order of [`RawMessage::line`](crate::feed::RawMessage):
 /// one per replay file, one per live feed of the lane, or the synthetic market.
 pub fn lane_lines(cfg: &Config, li: usize, captures: &[Arc<Capture>]) -> Vec<LineSpec> {
+    let files: Vec<PathBuf> = captures.iter().map(|c| c.path.clone()).collect();
+    lane_lines_of(cfg, li, &files)
+}
+
+/// [`lane_lines`] for replay files named by path.
+fn lane_lines_of(cfg: &Config, li: usize, files: &[PathBuf]) -> Vec<LineSpec> {
     match cfg.source.kind {
         SourceKind::Synthetic => vec![LineSpec::primary(
             "synthetic",
             VenueParser::new(Venue::Binance),
         )],
-        SourceKind::Replay => captures
+        SourceKind::Replay => files
             .iter()
-            .map(|c| {
-                let name = c.path.file_name().map_or_else(
-                    || c.path.display().to_string(),
+            .map(|path| {
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
                     |n| n.to_string_lossy().into_owned(),
                 );
                 LineSpec::primary(name.clone(), replay_parser(cfg, &name))
@@ -250,10 +290,10 @@ fn build_lane(
     li: usize,
     table: &Arc<InstrumentTable>,
     stats: &Arc<LaneStats>,
-    captures: &[Arc<Capture>],
-    progress: Option<Arc<std::sync::atomic::AtomicU64>>,
+    inputs: &Inputs,
     built: &mut Built,
 ) -> Result<(), RunError> {
+    let files = inputs.files();
     let cold_inputs = &mut built.cold_inputs;
     let lane = &cfg.lanes[li];
     let n = table.capacity();
@@ -286,7 +326,7 @@ fn build_lane(
                         cfg.source.auto_instruments,
                         li == 0,
                         &lane.instruments,
-                        lane_lines(cfg, li, captures),
+                        lane_lines_of(cfg, li, &files),
                         BookPool {
                             books: cfg.source.books,
                             levels: cfg.source.book_levels,
@@ -308,8 +348,7 @@ fn build_lane(
                             cfg,
                             li,
                             &lane.instruments,
-                            captures,
-                            progress.clone(),
+                            inputs,
                             stats,
                             if cfg.source.kind == SourceKind::Live {
                                 Some(cold_ring(cc, li, "feed", cold_inputs)?)
@@ -323,7 +362,7 @@ fn build_lane(
                 Stage::Arbiter => {
                     stages.arbiter = Some(Arbiter::new(
                         n,
-                        lane_lines(cfg, li, captures)
+                        lane_lines_of(cfg, li, &files)
                             .iter()
                             .map(|l| l.role)
                             .collect(),
@@ -446,13 +485,25 @@ fn build_trader(
 pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     clock::init();
     let table = Arc::new(cfg.instrument_table());
-    // Shared, never copied: every lane's source reads the same bytes.
+    // A replay of files without receive-time sidecars, on one lane, streams them from disk;
+    // otherwise they are loaded once and shared, never copied, by every lane's source.
+    let streamable = cfg.source.kind == SourceKind::Replay
+        && opts.captures.is_none()
+        && cfg.lanes.len() == 1
+        && cfg
+            .source
+            .files
+            .iter()
+            .all(|f| crate::feed::replay::sidecar_path(std::path::Path::new(f)).is_none());
+    if cfg.source.kind == SourceKind::Replay
+        && opts.captures.is_none()
+        && cfg.source.files.is_empty()
+    {
+        return Err(RunError::NoInput);
+    }
     let captures: Vec<Arc<Capture>> = if let Some(c) = opts.captures.clone() {
         c
-    } else if cfg.source.kind == SourceKind::Replay {
-        if cfg.source.files.is_empty() {
-            return Err(RunError::NoInput);
-        }
+    } else if cfg.source.kind == SourceKind::Replay && !streamable {
         cfg.source
             .files
             .iter()
@@ -461,12 +512,18 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     } else {
         Vec::new()
     };
-    if let Some(t) = &opts.progress_total {
+    if let (Some(t), false) = (&opts.progress_total, streamable) {
         let lines: usize = captures.iter().map(|c| c.lines.len()).sum();
         let total = (lines as u64).saturating_mul(cfg.source.loop_count);
         let total = cfg.source.limit.map_or(total, |l| total.min(l));
         t.store(total, Ordering::Relaxed);
     }
+    let inputs = Inputs {
+        captures,
+        stream: streamable.then(|| cfg.source.files.iter().map(PathBuf::from).collect()),
+        progress: opts.progress.clone(),
+        progress_total: opts.progress_total.clone(),
+    };
     let stop = opts.stop.clone();
     let mut lanes = Vec::new();
     let mut built = Built {
@@ -474,9 +531,10 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         cold_inputs: Vec::new(),
         stop: stop.clone(),
     };
+    let files = inputs.files();
     let source_names: Vec<Vec<String>> = (0..cfg.lanes.len())
         .map(|li| {
-            lane_lines(cfg, li, &captures)
+            lane_lines_of(cfg, li, &files)
                 .into_iter()
                 .map(|l| l.name)
                 .collect()
@@ -484,18 +542,10 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         .collect();
     for li in 0..cfg.lanes.len() {
         let stats = Arc::new(LaneStats::default());
-        build_lane(
-            cfg,
-            li,
-            &table,
-            &stats,
-            &captures,
-            if li == 0 { opts.progress.clone() } else { None },
-            &mut built,
-        )?;
+        build_lane(cfg, li, &table, &stats, &inputs, &mut built)?;
         lanes.push(stats);
     }
-    drop(captures);
+    drop(inputs);
     let cold_inputs = std::mem::take(&mut built.cold_inputs);
 
     let writer = ColdWriter::new(

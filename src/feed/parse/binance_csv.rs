@@ -114,6 +114,9 @@ pub struct Parser {
     symbol: Symbol,
     /// Set by a candle header (see the module docs).
     candles: Option<CandleLayout>,
+    /// The instrument the file's symbol resolved to (a file holds one symbol; resolving it
+    /// again for every row would look it up millions of times).
+    instrument: Option<crate::core::InstrumentId>,
 }
 
 impl Parser {
@@ -123,12 +126,67 @@ impl Parser {
             kind,
             symbol,
             candles: None,
+            instrument: None,
         }
+    }
+
+    /// The instrument of this file's rows (resolved once, then kept).
+    #[inline]
+    fn instrument(
+        &mut self,
+        resolve: &mut impl SymbolResolver,
+    ) -> Option<crate::core::InstrumentId> {
+        if self.instrument.is_none() {
+            self.instrument = resolve.resolve(self.symbol.as_bytes());
+        }
+        self.instrument
+    }
+
+    /// The common row, parsed in one pass: a trades (`Trades`, or `Detect` with 6 or 7
+    /// columns) or aggTrades row of plain digits, decimals of at most 8 places and
+    /// `true`/`false`. Anything else (spaces, exponents, RFC 3339 times, headers, errors)
+    /// returns `None` and takes the general path, which decides exactly as before.
+    #[inline]
+    fn fast_trade(&self, buf: &[u8]) -> Option<Trade> {
+        let agg = match self.kind {
+            CsvKind::Trades | CsvKind::Detect => false,
+            CsvKind::AggTrades => true,
+            CsvKind::Klines => return None,
+        };
+        let mut f = Fields { buf, pos: 0 };
+        let trade_id = digits_u64(f.next()?)?;
+        let price = fast_decimal(f.next()?)?;
+        let qty = fast_decimal(f.next()?)?;
+        f.next()?;
+        if agg {
+            f.next()?;
+        }
+        let trade_ns = fast_time(f.next()?)?;
+        let buyer_is_maker = fast_bool(f.next()?)?;
+        // An optional is_best_match, then the end of the row.
+        if let Some(best) = f.next() {
+            fast_bool(best)?;
+            if f.next().is_some() {
+                return None;
+            }
+        }
+        Some(Trade {
+            instrument: self.instrument?,
+            trade_id,
+            price: Price(price),
+            qty: Qty(qty),
+            trade_ns,
+            event_ns: trade_ns,
+            buyer_is_maker,
+            source: 0,
+            flags: if agg { Trade::AGGREGATED } else { 0 },
+            anomalies: 0,
+        })
     }
 
     /// A row of a candle file whose header set `lay`.
     fn candle_row(
-        &self,
+        &mut self,
         lay: CandleLayout,
         buf: &[u8],
         resolve: &mut impl SymbolResolver,
@@ -154,7 +212,7 @@ impl Parser {
         if seen != 0b11_1111 {
             return Err(ParseError::Invalid("column count"));
         }
-        let Some(instrument) = resolve.resolve(self.symbol.as_bytes()) else {
+        let Some(instrument) = self.instrument(resolve) else {
             return Ok(MsgKind::Skipped(SkipKind::OtherInstrument));
         };
         let open_ns = candle_time_ns(cols[0])?;
@@ -196,6 +254,12 @@ impl Parser {
         if let Some(lay) = self.candles {
             return self.candle_row(lay, buf, resolve, out);
         }
+        if self.instrument.is_some() {
+            if let Some(t) = self.fast_trade(buf) {
+                out(Event::Trade(t));
+                return Ok(MsgKind::Trades);
+            }
+        }
         let first_field = trim(buf.split(|&b| b == b',').next().unwrap_or(&[]));
         if first_field.first().is_some_and(|b| !b.is_ascii_digit()) {
             if let Some(lay) = CandleLayout::of_header(buf) {
@@ -236,7 +300,7 @@ impl Parser {
             },
             k => k,
         };
-        let Some(instrument) = resolve.resolve(self.symbol.as_bytes()) else {
+        let Some(instrument) = self.instrument(resolve) else {
             return Ok(MsgKind::Skipped(SkipKind::OtherInstrument));
         };
         match kind {
@@ -293,6 +357,90 @@ impl Parser {
                 Ok(MsgKind::Kline)
             }
         }
+    }
+}
+
+/// Comma-separated fields, one at a time.
+struct Fields<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.buf.get(self.pos..)?;
+        let end = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
+        self.pos += end + 1;
+        Some(&rest[..end])
+    }
+}
+
+/// Plain digits (1..=19) as `u64`.
+#[inline]
+fn digits_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 19 {
+        return None;
+    }
+    let mut v = 0u64;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+    }
+    Some(v)
+}
+
+/// `digits[.digits]`, at most 10 integer digits and 8 significant decimals (zeros past
+/// the 8th are fine), at 10⁻⁸.
+#[inline]
+fn fast_decimal(b: &[u8]) -> Option<i64> {
+    let dot = b.iter().position(|&c| c == b'.').unwrap_or(b.len());
+    if dot == 0 || dot > 10 {
+        return None;
+    }
+    let int = digits_u64(&b[..dot])?;
+    let mut frac = 0u64;
+    let mut places = 0u32;
+    if dot < b.len() {
+        for &c in &b[dot + 1..] {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            if places < 8 {
+                frac = frac * 10 + u64::from(d);
+                places += 1;
+            } else if d != 0 {
+                return None;
+            }
+        }
+    }
+    let v = int * 100_000_000 + frac * 10u64.pow(8 - places);
+    i64::try_from(v).ok()
+}
+
+/// Digits of ms, µs or ns since the epoch (as [`time_ns`]).
+#[inline]
+fn fast_time(b: &[u8]) -> Option<u64> {
+    let v = digits_u64(b)?;
+    if v >= 100_000_000_000_000_000 {
+        Some(v)
+    } else if v >= 100_000_000_000_000 {
+        v.checked_mul(1_000)
+    } else {
+        v.checked_mul(1_000_000)
+    }
+}
+
+#[inline]
+fn fast_bool(b: &[u8]) -> Option<bool> {
+    match b {
+        b"True" | b"true" => Some(true),
+        b"False" | b"false" => Some(false),
+        _ => None,
     }
 }
 
