@@ -153,20 +153,20 @@ impl Parser {
             CsvKind::AggTrades => true,
             CsvKind::Klines => return None,
         };
-        let mut f = Fields { buf, pos: 0 };
-        let trade_id = digits_u64(f.next()?)?;
-        let price = fast_decimal(f.next()?)?;
-        let qty = fast_decimal(f.next()?)?;
-        f.next()?;
+        let mut f = Cursor { buf, pos: 0 };
+        let trade_id = f.uint()?;
+        let price = f.decimal()?;
+        let qty = f.decimal()?;
+        f.skip()?;
         if agg {
-            f.next()?;
+            f.skip()?;
         }
-        let trade_ns = fast_time(f.next()?)?;
-        let buyer_is_maker = fast_bool(f.next()?)?;
+        let trade_ns = scale_time(f.uint()?)?;
+        let buyer_is_maker = f.boolean()?;
         // An optional is_best_match, then the end of the row.
-        if let Some(best) = f.next() {
-            fast_bool(best)?;
-            if f.next().is_some() {
+        if !f.done() {
+            f.boolean()?;
+            if !f.done() {
                 return None;
             }
         }
@@ -260,6 +260,17 @@ impl Parser {
                 return Ok(MsgKind::Trades);
             }
         }
+        self.parse_general(buf, resolve, out)
+    }
+
+    /// Every row the one-pass reader does not take (and the first, which resolves the
+    /// symbol).
+    fn parse_general(
+        &mut self,
+        buf: &[u8],
+        resolve: &mut impl SymbolResolver,
+        out: &mut impl FnMut(Event),
+    ) -> Result<MsgKind, ParseError> {
         let first_field = trim(buf.split(|&b| b == b',').next().unwrap_or(&[]));
         if first_field.first().is_some_and(|b| !b.is_ascii_digit()) {
             if let Some(lay) = CandleLayout::of_header(buf) {
@@ -360,87 +371,127 @@ impl Parser {
     }
 }
 
-/// Comma-separated fields, one at a time.
-struct Fields<'a> {
+/// A one-pass reader of a row's comma-separated fields: each method reads one field and
+/// the comma after it (or the end of the row), or gives up with `None`.
+struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
-impl<'a> Fields<'a> {
+impl Cursor<'_> {
+    /// True once every field was read.
     #[inline]
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let rest = self.buf.get(self.pos..)?;
-        let end = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
-        self.pos += end + 1;
-        Some(&rest[..end])
+    fn done(&self) -> bool {
+        self.pos > self.buf.len()
     }
-}
 
-/// Plain digits (1..=19) as `u64`.
-#[inline]
-fn digits_u64(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 19 {
-        return None;
-    }
-    let mut v = 0u64;
-    for &c in b {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
+    /// Steps over the comma ending a field (or the end of the row).
+    #[inline]
+    fn end_field(&mut self) -> Option<()> {
+        match self.buf.get(self.pos) {
+            Some(b',') | None => {
+                self.pos += 1;
+                Some(())
+            }
+            Some(_) => None,
         }
-        v = v * 10 + u64::from(d);
     }
-    Some(v)
-}
 
-/// `digits[.digits]`, at most 10 integer digits and 8 significant decimals (zeros past
-/// the 8th are fine), at 10⁻⁸.
-#[inline]
-fn fast_decimal(b: &[u8]) -> Option<i64> {
-    let dot = b.iter().position(|&c| c == b'.').unwrap_or(b.len());
-    if dot == 0 || dot > 10 {
-        return None;
-    }
-    let int = digits_u64(&b[..dot])?;
-    let mut frac = 0u64;
-    let mut places = 0u32;
-    if dot < b.len() {
-        for &c in &b[dot + 1..] {
+    /// Plain digits (1..=19).
+    #[inline]
+    fn uint(&mut self) -> Option<u64> {
+        let start = self.pos;
+        let mut v = 0u64;
+        while let Some(&c) = self.buf.get(self.pos) {
             let d = c.wrapping_sub(b'0');
             if d > 9 {
-                return None;
+                break;
             }
-            if places < 8 {
-                frac = frac * 10 + u64::from(d);
-                places += 1;
-            } else if d != 0 {
-                return None;
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+            self.pos += 1;
+        }
+        let n = self.pos - start;
+        if n == 0 || n > 19 {
+            return None;
+        }
+        self.end_field()?;
+        Some(v)
+    }
+
+    /// `digits[.digits]`: at most 10 integer digits and 8 significant decimals (zeros past
+    /// the 8th are fine), at 10⁻⁸.
+    #[inline]
+    fn decimal(&mut self) -> Option<i64> {
+        let start = self.pos;
+        let mut int = 0u64;
+        while let Some(&c) = self.buf.get(self.pos) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            int = int.wrapping_mul(10).wrapping_add(u64::from(d));
+            self.pos += 1;
+        }
+        let n = self.pos - start;
+        if n == 0 || n > 10 {
+            return None;
+        }
+        let mut frac = 0u64;
+        let mut places = 0u32;
+        if self.buf.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            while let Some(&c) = self.buf.get(self.pos) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                if places < 8 {
+                    frac = frac * 10 + u64::from(d);
+                    places += 1;
+                } else if d != 0 {
+                    return None;
+                }
+                self.pos += 1;
             }
         }
+        self.end_field()?;
+        let v = int * 100_000_000 + frac * 10u64.pow(8 - places);
+        i64::try_from(v).ok()
     }
-    let v = int * 100_000_000 + frac * 10u64.pow(8 - places);
-    i64::try_from(v).ok()
+
+    /// Any field.
+    #[inline]
+    fn skip(&mut self) -> Option<()> {
+        let rest = self.buf.get(self.pos..)?;
+        let n = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
+        self.pos += n;
+        self.end_field()
+    }
+
+    /// `True`, `true`, `False` or `false`.
+    #[inline]
+    fn boolean(&mut self) -> Option<bool> {
+        let rest = self.buf.get(self.pos..)?;
+        let (v, n) = match rest.first()? {
+            b'T' | b't' if rest.get(1..4) == Some(b"rue") => (true, 4),
+            b'F' | b'f' if rest.get(1..5) == Some(b"alse") => (false, 5),
+            _ => return None,
+        };
+        self.pos += n;
+        self.end_field()?;
+        Some(v)
+    }
 }
 
-/// Digits of ms, µs or ns since the epoch (as [`time_ns`]).
+/// Epoch ms, µs or ns by magnitude (as [`time_ns`]).
 #[inline]
-fn fast_time(b: &[u8]) -> Option<u64> {
-    let v = digits_u64(b)?;
+fn scale_time(v: u64) -> Option<u64> {
     if v >= 100_000_000_000_000_000 {
         Some(v)
     } else if v >= 100_000_000_000_000 {
         v.checked_mul(1_000)
     } else {
         v.checked_mul(1_000_000)
-    }
-}
-
-#[inline]
-fn fast_bool(b: &[u8]) -> Option<bool> {
-    match b {
-        b"True" | b"true" => Some(true),
-        b"False" | b"false" => Some(false),
-        _ => None,
     }
 }
 
@@ -592,6 +643,75 @@ mod tests {
             "5266583935,61837.6,0.002,123.6752,1723161255342,false",
         );
         assert_eq!((fut.trade_id, fut.buyer_is_maker), (5_266_583_935, false));
+    }
+
+    proptest::proptest! {
+        /// The one-pass reader takes a row only when the general path reads the same trade
+        /// from it.
+        #[test]
+        fn one_pass_rows_agree_with_the_general_path(
+            id in proptest::prop_oneof![proptest::strategy::Just(String::new()), "[0-9]{1,21}"],
+            price in "[0-9]{0,11}(\\.[0-9]{0,10})?",
+            qty in "[0-9]{1,4}(\\.[0-9]{0,10})?",
+            quote in "[0-9.]{0,8}",
+            extra in "[0-9]{0,3}",
+            time in "[0-9]{10,19}",
+            maker in "(True|true|False|false|TRUE|1| true)",
+            best in proptest::option::of("(True|false|x)"),
+            agg in proptest::bool::ANY,
+        ) {
+            let mut row = format!("{id},{price},{qty},{quote},");
+            if agg {
+                row.push_str(&format!("{extra},"));
+            }
+            row.push_str(&format!("{time},{maker}"));
+            if let Some(b) = best {
+                row.push(',');
+                row.push_str(&b);
+            }
+            let kind = if agg { CsvKind::AggTrades } else { CsvKind::Trades };
+            let mut p = Parser::new(kind, Symbol::new(b"BTCUSDT").unwrap());
+            p.instrument = Some(InstrumentId(3));
+            if let Some(fast) = p.fast_trade(row.as_bytes()) {
+                let mut ev = Vec::new();
+                let k = p.parse_general(
+                    row.as_bytes(),
+                    &mut |_: &[u8]| Some(InstrumentId(3)),
+                    &mut |e| ev.push(e),
+                );
+                proptest::prop_assert_eq!(k, Ok(MsgKind::Trades), "{}", row);
+                proptest::prop_assert_eq!(ev, vec![Event::Trade(fast)], "{}", row);
+            }
+        }
+    }
+
+    #[test]
+    fn the_one_pass_reader_takes_real_rows() {
+        for (kind, row) in [
+            (CsvKind::Trades, "3735683259,61837.63000000,0.02000000,1236.7526000000000000,1723161255342,True,True"),
+            (CsvKind::Detect, "5266583935,61837.6,0.002,123.6752,1723161255342,false"),
+            (CsvKind::AggTrades, "26129,0.01633102,4.70443515,27781,27781,1498793709153,true,true"),
+        ] {
+            let mut p = Parser::new(kind, Symbol::new(b"BTCUSDT").unwrap());
+            p.instrument = Some(InstrumentId(3));
+            let fast = p.fast_trade(row.as_bytes()).expect(row);
+            let mut ev = Vec::new();
+            p.parse_general(row.as_bytes(), &mut |_: &[u8]| Some(InstrumentId(3)), &mut |e| {
+                ev.push(e)
+            })
+            .unwrap();
+            assert_eq!(ev, vec![Event::Trade(fast)], "{row}");
+        }
+        // Not for it: spaces, exponents, klines, a missing field.
+        let mut p = Parser::new(CsvKind::Trades, Symbol::new(b"BTCUSDT").unwrap());
+        p.instrument = Some(InstrumentId(3));
+        for row in [
+            "1, 2.0,1,1,1723161255342,true",
+            "1,2e3,1,1,1723161255342,true",
+            "1,2,1,1,1723161255342",
+        ] {
+            assert!(p.fast_trade(row.as_bytes()).is_none(), "{row}");
+        }
     }
 
     #[test]
