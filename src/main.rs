@@ -81,6 +81,9 @@ enum Command {
         /// the default) or at its close (`close`).
         #[arg(long)]
         fill: Option<String>,
+        /// Hot threads: 1 (default) or 2 (feed and trading split; same output to the byte).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Backtest every point of a parameter grid in parallel and rank them.
     Sweep {
@@ -320,6 +323,7 @@ fn execute(cli: Cli) -> Result<()> {
             strategy,
             params,
             fill,
+            threads,
         } => {
             if !data.exists() {
                 bail!("--data {}: no such file or directory", data.display());
@@ -332,6 +336,7 @@ fn execute(cli: Cli) -> Result<()> {
                 &params,
                 probe.instruments.len(),
                 fill.as_deref(),
+                threads,
             )?;
             let cfg = load_config(&common, &extra)?;
             let dir = common
@@ -368,7 +373,7 @@ fn execute(cli: Cli) -> Result<()> {
             let files = tickwire::backtest::data_files(&data)?;
             let axes = tickwire::backtest::sweep::parse_grid(&grid)?;
             // Validate the strategy and the fixed parameters before anything runs.
-            tickwire::backtest::settings(&files, Some(&strategy), &params, 0, fill.as_deref())?;
+            tickwire::backtest::settings(&files, Some(&strategy), &params, 0, fill.as_deref(), 1)?;
             let cores = allowed_cores();
             let dir = common
                 .report_dir

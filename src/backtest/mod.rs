@@ -44,6 +44,9 @@ pub enum BacktestError {
         "--strategy {0}: not one of sma_cross, ema_cross, momentum, reversal, breakout, pattern"
     )]
     Strategy(String),
+    /// An unsupported `--threads`.
+    #[error("--threads {0}: 1 or 2")]
+    Threads(usize),
     /// An unknown `--fill`.
     #[error("--fill {0}: not next-open or close")]
     Fill(String),
@@ -291,6 +294,7 @@ pub fn settings(
     params: &[String],
     instruments: usize,
     fill: Option<&str>,
+    threads: usize,
 ) -> Result<Vec<String>, BacktestError> {
     let list: Vec<String> = files
         .iter()
@@ -320,6 +324,13 @@ pub fn settings(
     for i in 0..instruments {
         sets.push(format!("instruments.{i}.max_position=\"1000000000\""));
         sets.push(format!("instruments.{i}.max_order_qty=\"1000000000\""));
+    }
+    match threads {
+        1 => {}
+        2 => sets.push(
+            "lanes=[{name=\"main\",threads=[{name=\"feed\",stages=[\"parse\",\"arbiter\",\"candles\"],wait=\"spin-then-park\"},{name=\"trade\",stages=[\"indicators\",\"signals\",\"risk\",\"venue\"],wait=\"spin-then-park\"}]}]".to_string(),
+        ),
+        n => return Err(BacktestError::Threads(n)),
     }
     let bars = candle_interval(files);
     match (bars, fill) {

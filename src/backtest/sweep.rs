@@ -221,6 +221,7 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
                         &params,
                         probe.instruments.len(),
                         sw.fill.as_deref(),
+                        1,
                     )
                     .map_err(|e| e.to_string())?;
                     let mut cfg = load(&extra)?;
