@@ -111,6 +111,10 @@ enum Command {
         /// Candle data: `next-open` (default) or `close` (as for `backtest`).
         #[arg(long)]
         fill: Option<String>,
+        /// Walk-forward: cut the data's time span into FOLDS + 1 windows; each fold picks the
+        /// best point on one window and runs it on the next (walk_forward.md).
+        #[arg(long, default_value_t = 0)]
+        folds: usize,
     },
     /// Build candles from a trades file (Binance public-data CSV, Kraken REST trades JSON, or
     /// a recorded capture); writes <out>/<SYMBOL>_<res>.csv per resolution.
@@ -366,6 +370,7 @@ fn execute(cli: Cli) -> Result<()> {
             metric,
             jobs,
             fill,
+            folds,
         } => {
             if !data.exists() {
                 bail!("--data {}: no such file or directory", data.display());
@@ -390,6 +395,7 @@ fn execute(cli: Cli) -> Result<()> {
                 sets: common.sets.clone(),
                 dir: dir.clone(),
                 fill,
+                folds,
             };
             let rows = tickwire::backtest::sweep::run(&sw, &cores)?;
             let failed = rows.iter().filter(|r| r.result.is_err()).count();

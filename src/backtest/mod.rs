@@ -556,17 +556,26 @@ fn plots(dir: &Path, res: &RunResult, trips: &[RoundTrip], bh: f64) -> std::io::
             kind: plot::MarkKind::Exit,
         });
     }
-    // The price line: first and last trade plus every fill (the run keeps no price series).
+    // The price line: the last trade at every account snapshot, the first and last trade,
+    // and every fill.
     let mut line: Vec<(i64, f64)> = vec![
         ((first.1 / 1_000_000) as i64, first.2 .0 as f64 / 1e8),
         ((first.3 / 1_000_000) as i64, first.4 .0 as f64 / 1e8),
     ];
+    line.extend(
+        res.recorded
+            .prices
+            .iter()
+            .filter(|p| p.0 == inst)
+            .map(|p| ((p.1 / 1_000_000) as i64, p.2 .0 as f64 / 1e8)),
+    );
     line.extend(pts.iter().copied().zip(px.iter().copied()));
     line.sort_by_key(|p| p.0);
+    line.dedup_by_key(|p| p.0);
     let (lt, lp): (Vec<i64>, Vec<f64>) = line.into_iter().unzip();
     std::fs::write(
         dir.join("price.png"),
-        plot::price_chart("Price at fills, with entries and exits", &lt, &lp, &marks),
+        plot::price_chart("Price, with entries and exits", &lt, &lp, &marks),
     )
 }
 

@@ -4,6 +4,12 @@
 //!
 //! Grid syntax: `name=lo..hi:step` (inclusive; integers, or decimals if any bound or the step
 //! has a point) or `name=a|b|c`, comma-separated: `fast=5..20:5,slow=20..60:10`.
+//!
+//! **Walk-forward** (`--folds K`): the data's time span is cut into K + 1 equal windows; fold
+//! k runs the whole grid on window k − 1 (in-sample), takes its best point by the metric and
+//! runs that point alone on window k (out-of-sample), each run starting cold at its window's
+//! start. `walk_forward.csv` / `.md` list per fold the chosen parameters and the metric in
+//! and out of sample; an out-of-sample figure far below the in-sample one is overfitting.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -174,6 +180,23 @@ pub struct Sweep<'a> {
     pub dir: PathBuf,
     /// Bar mode fill (`--fill`), for candle data.
     pub fill: Option<String>,
+    /// Walk-forward folds (0 = none).
+    pub folds: usize,
+}
+
+/// One walk-forward fold.
+#[derive(Clone, Debug)]
+pub struct Fold {
+    /// In-sample window `[from, to)`, ns.
+    pub in_sample: (u64, u64),
+    /// Out-of-sample window, ns.
+    pub out_of_sample: (u64, u64),
+    /// The in-sample winner's parameters (empty when no point ran).
+    pub best: Vec<String>,
+    /// The metric in sample.
+    pub in_metric: f64,
+    /// The same parameters out of sample: its statistics, or why it did not run.
+    pub out: Result<Stats, String>,
 }
 
 /// Runs the grid (each point a whole backtest, `jobs` at a time, the data loaded once) and
@@ -204,6 +227,49 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
     };
     let probe = load(&[]).map_err(SweepError::Setup)?;
     let pts = points(&sw.axes);
+    let mut rows = run_points(sw, &captures, &load, probe.instruments.len(), &pts, &[], "")?;
+    let grid_rows = rows.clone();
+    sort_rows(&mut rows, sw.metric);
+    write_tables(sw, &rows)?;
+    if sw.axes.len() == 2 {
+        heatmap(sw, &grid_rows)?;
+    }
+    if sw.folds > 0 {
+        let folds = walk_forward(sw, &captures, &load, probe.instruments.len(), &pts)?;
+        write_folds(sw, &folds)?;
+    }
+    Ok(rows)
+}
+
+/// Sort key: the metric, higher first (the drawdown lower first), failures last.
+fn sort_rows(rows: &mut [Row], name: &str) {
+    let key = |r: &Row| match &r.result {
+        Ok(s) => {
+            let m = metric(s, name);
+            if name == "max_drawdown_pct" {
+                -m
+            } else if m.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                m
+            }
+        }
+        Err(_) => f64::NEG_INFINITY,
+    };
+    rows.sort_by(|a, b| key(b).total_cmp(&key(a)));
+}
+
+/// Runs `pts` (`jobs` at a time) with `window` settings added; report dirs under
+/// `runs/<prefix><point>`. Rows in grid order.
+fn run_points(
+    sw: &Sweep<'_>,
+    captures: &[Arc<Capture>],
+    load: &(dyn Fn(&[String]) -> Result<Config, String> + Sync),
+    instruments: usize,
+    pts: &[Vec<String>],
+    window: &[String],
+    prefix: &str,
+) -> Result<Vec<Row>, SweepError> {
     let rows: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; pts.len()]);
     let next = AtomicUsize::new(0);
     let stop = Arc::new(AtomicBool::new(false));
@@ -215,19 +281,21 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
                 let mut params = sw.fixed.clone();
                 params.extend(p.iter().cloned());
                 let result = (|| -> Result<Stats, String> {
-                    let extra = super::settings(
+                    let mut extra = super::settings(
                         &sw.files,
                         Some(sw.strategy),
                         &params,
-                        probe.instruments.len(),
+                        instruments,
                         sw.fill.as_deref(),
                         1,
                     )
                     .map_err(|e| e.to_string())?;
+                    extra.extend(window.iter().cloned());
                     let mut cfg = load(&extra)?;
                     cfg.cold.status_line = false;
-                    let dir = sw.dir.join("runs").join(p.join("_").replace('=', "-"));
-                    super::run(&cfg, dir, stop.clone(), Some(captures.clone()), false)
+                    let name = format!("{prefix}{}", p.join("_").replace('=', "-"));
+                    let dir = sw.dir.join("runs").join(name);
+                    super::run(&cfg, dir, stop.clone(), Some(captures.to_vec()), false)
                         .map(|(_, stats)| stats)
                         .map_err(|e| e.to_string())
                 })();
@@ -240,30 +308,223 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
             });
         }
     });
-    let mut rows: Vec<Row> = rows
+    Ok(rows
         .into_inner()
         .unwrap_or_default()
         .into_iter()
         .flatten()
-        .collect();
-    let key = |r: &Row| match &r.result {
-        Ok(s) => {
-            let m = metric(s, sw.metric);
-            if sw.metric == "max_drawdown_pct" {
-                -m
-            } else {
-                m
+        .collect())
+}
+
+/// The market time of a line, if a parser can read one from it.
+fn line_time(parser: &mut crate::feed::parse::VenueParser, line: &[u8]) -> Option<u64> {
+    use crate::feed::parse::Event;
+    let mut t = None;
+    let _ = parser.parse_checked(
+        line,
+        &mut |_: &[u8]| Some(crate::core::InstrumentId(0)),
+        &mut |e| {
+            let at = match e {
+                Event::Trade(x) => x.trade_ns,
+                Event::Kline(k) => k.open_ns,
+                Event::Quote(q) => q.event_ns,
+                Event::BookBegin(b) => b.event_ns,
+                _ => 0,
+            };
+            if at > 0 && t.is_none() {
+                t = Some(at);
             }
+        },
+    );
+    t
+}
+
+/// The first and last market time of the data (ns), from the first and last lines a parser
+/// can date (or the receive-time sidecar).
+fn data_span(cfg: &Config, captures: &[Arc<Capture>]) -> Option<(u64, u64)> {
+    let mut span: Option<(u64, u64)> = None;
+    let lines = crate::runtime::lane_lines(cfg, 0, captures);
+    for (cap, spec) in captures.iter().zip(lines) {
+        let n = cap.lines.len();
+        let (first, last) = match &cap.recv_ns {
+            Some(r) if n > 0 => (Some(r[0]), Some(r[n - 1])),
+            _ => {
+                let mut p = spec.parser;
+                let first = (0..n.min(1000)).find_map(|i| line_time(&mut p, cap.line(i)));
+                let last = (0..n.min(1000)).find_map(|i| line_time(&mut p, cap.line(n - 1 - i)));
+                (first, last)
+            }
+        };
+        if let (Some(a), Some(b)) = (first, last) {
+            span = Some(match span {
+                None => (a.min(b), a.max(b)),
+                Some((x, y)) => (x.min(a), y.max(b)),
+            });
         }
-        Err(_) => f64::NEG_INFINITY,
-    };
-    let grid_rows = rows.clone();
-    rows.sort_by(|a, b| key(b).total_cmp(&key(a)));
-    write_tables(sw, &rows)?;
-    if sw.axes.len() == 2 {
-        heatmap(sw, &grid_rows)?;
     }
-    Ok(rows)
+    span
+}
+
+fn walk_forward(
+    sw: &Sweep<'_>,
+    captures: &[Arc<Capture>],
+    load: &(dyn Fn(&[String]) -> Result<Config, String> + Sync),
+    instruments: usize,
+    pts: &[Vec<String>],
+) -> Result<Vec<Fold>, SweepError> {
+    let probe = load(&[
+        format!(
+            "source.files=[{}]",
+            sw.files
+                .iter()
+                .map(|f| toml::Value::String(f.display().to_string()).to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        "source.kind=\"replay\"".to_string(),
+    ])
+    .map_err(SweepError::Setup)?;
+    let (t0, t1) = data_span(&probe, captures)
+        .ok_or_else(|| SweepError::Setup("--folds: cannot tell the data's time span".into()))?;
+    let windows = sw.folds as u64 + 1;
+    let width = (t1 - t0) / windows;
+    if width < 1_000_000_000 {
+        return Err(SweepError::Setup(format!(
+            "--folds {}: the data spans too little time for that many windows",
+            sw.folds
+        )));
+    }
+    let bound = |k: u64| if k == windows { t1 + 1 } else { t0 + k * width };
+    let window = |a: u64, b: u64| {
+        // Whole ms, the config's unit; the last window reaches past the last event.
+        vec![
+            format!("source.from=\"{}\"", a / 1_000_000),
+            format!("source.to=\"{}\"", b.div_ceil(1_000_000)),
+        ]
+    };
+    let mut folds = Vec::new();
+    for k in 1..windows {
+        let is = (bound(k - 1), bound(k));
+        let oos = (bound(k), bound(k + 1));
+        let mut rows = run_points(
+            sw,
+            captures,
+            load,
+            instruments,
+            pts,
+            &window(is.0, is.1),
+            &format!("fold{k}-in-"),
+        )?;
+        sort_rows(&mut rows, sw.metric);
+        let best = rows.first().filter(|r| r.result.is_ok());
+        let (params, in_metric, out) = match best {
+            Some(r) => {
+                let m = r.result.as_ref().map_or(f64::NAN, |s| metric(s, sw.metric));
+                let out = run_points(
+                    sw,
+                    captures,
+                    load,
+                    instruments,
+                    std::slice::from_ref(&r.params),
+                    &window(oos.0, oos.1),
+                    &format!("fold{k}-out-"),
+                )?
+                .pop()
+                .map_or_else(|| Err("did not run".to_string()), |r| r.result);
+                (r.params.clone(), m, out)
+            }
+            None => (
+                Vec::new(),
+                f64::NAN,
+                Err("no in-sample point ran".to_string()),
+            ),
+        };
+        folds.push(Fold {
+            in_sample: is,
+            out_of_sample: oos,
+            best: params,
+            in_metric,
+            out,
+        });
+    }
+    Ok(folds)
+}
+
+fn write_folds(sw: &Sweep<'_>, folds: &[Fold]) -> std::io::Result<()> {
+    use crate::core::clock::iso8601_ms;
+    let mut csv = format!(
+        "fold,in_from,in_to,out_from,out_to,params,in_{m},out_{m},out_total_return_pct,out_trades,error\n",
+        m = sw.metric
+    );
+    let mut md = format!(
+        "# Walk-forward: {} by {}, {} folds\n\nEach fold picks the best grid point on its in-sample window and runs it alone on the next window. Out-of-sample far below in-sample means the grid fits noise.\n\n| fold | in sample | out of sample | parameters | {m} in | {m} out | return out | trades out |\n|---|---|---|---|---|---|---|---|\n",
+        sw.strategy,
+        sw.metric,
+        folds.len(),
+        m = sw.metric
+    );
+    let (mut sum_in, mut sum_out, mut n) = (0.0, 0.0, 0);
+    for (i, f) in folds.iter().enumerate() {
+        let params = f.best.join(" ");
+        let (out_m, ret, trades, err) = match &f.out {
+            Ok(s) => (
+                metric(s, sw.metric),
+                s.total_return_pct,
+                s.trades.to_string(),
+                String::new(),
+            ),
+            Err(e) => (
+                f64::NAN,
+                f64::NAN,
+                String::new(),
+                e.replace([',', '\n', '|'], " "),
+            ),
+        };
+        if f.in_metric.is_finite() && out_m.is_finite() {
+            sum_in += f.in_metric;
+            sum_out += out_m;
+            n += 1;
+        }
+        let at = |t: u64| iso8601_ms(t.min(i64::MAX as u64));
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{:.4},{:.4},{:.4},{},{}\n",
+            i + 1,
+            at(f.in_sample.0),
+            at(f.in_sample.1),
+            at(f.out_of_sample.0),
+            at(f.out_of_sample.1),
+            params,
+            f.in_metric,
+            out_m,
+            ret,
+            trades,
+            err
+        ));
+        md.push_str(&format!(
+            "| {} | {} → {} | {} → {} | {} | {:.4} | {:.4} | {:.3}% | {} |\n",
+            i + 1,
+            at(f.in_sample.0),
+            at(f.in_sample.1),
+            at(f.out_of_sample.0),
+            at(f.out_of_sample.1),
+            if params.is_empty() { "—" } else { &params },
+            f.in_metric,
+            out_m,
+            ret,
+            trades
+        ));
+    }
+    if n > 0 {
+        md.push_str(&format!(
+            "\nMean {m}: {:.4} in sample, {:.4} out of sample ({} folds).\n",
+            sum_in / n as f64,
+            sum_out / n as f64,
+            n,
+            m = sw.metric
+        ));
+    }
+    std::fs::write(sw.dir.join("walk_forward.csv"), csv)?;
+    std::fs::write(sw.dir.join("walk_forward.md"), md)
 }
 
 const COLUMNS: [&str; 11] = [

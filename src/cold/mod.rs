@@ -412,6 +412,15 @@ impl ColdWriter {
                     )?;
                 }
             }
+            ColdRecord::Price {
+                instrument,
+                market_ns,
+                price,
+            } => {
+                if self.record {
+                    self.recorded.prices.push((instrument, market_ns, price));
+                }
+            }
             ColdRecord::Marks {
                 instrument,
                 first_ns,
@@ -856,6 +865,8 @@ pub struct Recorded {
     pub fills: Vec<crate::core::order::Execution>,
     /// Account snapshots: (market ns, equity, position value), quote at 10⁻⁸.
     pub equity: Vec<(u64, i64, i64)>,
+    /// Last trade per instrument at each account snapshot: (instrument, ns, price).
+    pub prices: Vec<(crate::core::InstrumentId, u64, crate::core::Price)>,
     /// First and last trade per instrument: (instrument, first ns, first, last ns, last).
     pub marks: Vec<(
         crate::core::InstrumentId,

@@ -106,6 +106,15 @@ pub enum ColdRecord {
         /// Its price.
         last: Price,
     },
+    /// An instrument's last trade price at an account snapshot (a backtest's price chart).
+    Price {
+        /// Instrument.
+        instrument: InstrumentId,
+        /// Market time of that trade.
+        market_ns: u64,
+        /// Its price.
+        price: Price,
+    },
     /// Account snapshot of one lane for `equity.csv` (quote at 10⁻⁸).
     Equity {
         /// Market time.

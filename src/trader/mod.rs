@@ -771,6 +771,15 @@ impl Trader {
             cash,
             position_value: equity.saturating_sub(cash),
         });
+        for i in 0..self.marks.len() {
+            if let Some((_, _, last_ns, last)) = self.marks[i] {
+                self.send(ColdRecord::Price {
+                    instrument: InstrumentId(i as u16),
+                    market_ns: last_ns,
+                    price: last,
+                });
+            }
+        }
     }
 
     /// End of the run: decisions still waiting for a coarser candle are taken (and their
