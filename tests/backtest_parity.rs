@@ -275,3 +275,119 @@ fn candle_data_rejects_a_bad_fill_and_trades_refuse_fill() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("applies to candle data"), "{err}");
 }
+
+/// Copies a fixture's candles to a temp file named for BTCUSDT; returns (dir, file).
+fn fixture_copy(name: &str, tag: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("tw-bars-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join(format!("BTCUSDT-bars-{name}.csv.zst"));
+    std::fs::copy(
+        root().join(format!("tests/fixtures/talib/{name}.csv.zst")),
+        &data,
+    )
+    .unwrap();
+    (dir, data)
+}
+
+#[test]
+fn two_hot_threads_write_the_same_files_as_one() {
+    let (dir, data) = fixture_copy("ftx_btcperp_1m", "threads");
+    let mut outs = Vec::new();
+    for threads in ["1", "2"] {
+        let report = dir.join(format!("t{threads}"));
+        let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+            .args(["backtest", "--data"])
+            .arg(&data)
+            .args([
+                "--strategy",
+                "ema_cross",
+                "--threads",
+                threads,
+                "--report-dir",
+            ])
+            .arg(&report)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outs.push(report);
+    }
+    for f in [
+        "orders.csv",
+        "fills.csv",
+        "equity.csv",
+        "trades.csv",
+        "decisions.csv",
+    ] {
+        let a = std::fs::read(outs[0].join(f)).unwrap();
+        let b = std::fs::read(outs[1].join(f)).unwrap();
+        assert!(a.len() > 60, "{f} is empty");
+        assert!(a == b, "{f} differs between one and two threads");
+    }
+}
+
+#[test]
+fn walk_forward_folds_pick_in_sample_and_run_out_of_sample() {
+    let (dir, data) = fixture_copy("binance_btcusdt_1m", "folds");
+    let report = dir.join("sweep");
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["sweep", "--data"])
+        .arg(&data)
+        .args([
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5..10:5,slow=20..30:10",
+            "--folds",
+            "2",
+            "--metric",
+            "total_return_pct",
+            "--report-dir",
+        ])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (h, rows) = csv_rows(&report.join("walk_forward.csv"));
+    assert_eq!(rows.len(), 2);
+    // Windows follow each other: fold 1's out-of-sample is fold 2's in-sample.
+    assert_eq!(rows[0][col(&h, "out_from")], rows[1][col(&h, "in_from")]);
+    assert_eq!(rows[0][col(&h, "in_to")], rows[0][col(&h, "out_from")]);
+    for r in &rows {
+        assert!(r[col(&h, "params")].starts_with("fast="), "{r:?}");
+        assert!(r[col(&h, "error")].is_empty(), "{r:?}");
+        let ret: f64 = r[col(&h, "out_return_pct")].parse().unwrap();
+        assert!(ret.is_finite());
+    }
+    // The in-sample winner is the best of its fold's grid by the metric.
+    let fold1: Vec<PathBuf> = std::fs::read_dir(report.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("fold1-in-")
+        })
+        .collect();
+    assert_eq!(fold1.len(), 4);
+    let best = fold1
+        .iter()
+        .map(|p| total_return_pct(p))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let got: f64 = rows[0][col(&h, "in_total_return_pct")].parse().unwrap();
+    assert!((got - best).abs() < 1e-3, "{got} vs {best}");
+    let md = std::fs::read_to_string(report.join("walk_forward.md")).unwrap();
+    assert!(
+        md.contains("| fold |") && md.contains("out of sample"),
+        "{md}"
+    );
+}

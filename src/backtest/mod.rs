@@ -621,3 +621,33 @@ pub fn finish(cfg: &Config, res: &RunResult) -> std::io::Result<Stats> {
     plots(dir, res, &trips, bh)?;
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_line_shows_share_rate_and_eta() {
+        let l = progress_line(2_500_000, 5_000_000, 2.0);
+        assert!(l.contains(" 50.0%"), "{l}");
+        assert!(l.contains("2.50M / 5.00M"), "{l}");
+        assert!(l.contains("1.25M/s"), "{l}");
+        assert!(l.ends_with("ETA 2.0 s"), "{l}");
+        assert_eq!(l.matches('#').count(), 15);
+        // Nothing known yet: no division by zero, no ETA.
+        let l = progress_line(0, 0, 0.0);
+        assert!(l.contains("  0.0%") && l.ends_with("ETA ?"), "{l}");
+        // Past the total (a loop count estimate): capped.
+        assert!(progress_line(7, 5, 1.0).contains("100.0%"));
+    }
+
+    #[test]
+    fn bar_resolutions_follow_the_interval() {
+        use crate::core::Resolution;
+        assert_eq!(bar_resolution(60_000_000_000), Resolution::M1);
+        assert_eq!(bar_resolution(15 * 60_000_000_000), Resolution::M5);
+        assert_eq!(bar_resolution(86_400_000_000_000), Resolution::D1);
+        assert_eq!(bar_resolution(4 * 3_600_000_000_000), Resolution::H1);
+        assert_eq!(bar_resolution(0), Resolution::M1);
+    }
+}

@@ -453,7 +453,7 @@ fn walk_forward(
 fn write_folds(sw: &Sweep<'_>, folds: &[Fold]) -> std::io::Result<()> {
     use crate::core::clock::iso8601_ms;
     let mut csv = format!(
-        "fold,in_from,in_to,out_from,out_to,params,in_{m},out_{m},out_total_return_pct,out_trades,error\n",
+        "fold,in_from,in_to,out_from,out_to,params,in_{m},out_{m},out_return_pct,out_trades,error\n",
         m = sw.metric
     );
     let mut md = format!(
