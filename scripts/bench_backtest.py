@@ -9,7 +9,7 @@ one JSON document with the medians and the ratios.
   internal 1-minute bars, market orders). Its own figure counts engine.run() only; the whole
   process (pandas CSV read, wrangling, engine setup) is timed here as well.
 - tickwire: `TICKWIRE backtest --data CSV --strategy ema_cross --param fast=10 --param slow=20
-  --param resolution=1m --report-dir DIR`, timed as a whole process, CSV reading included.
+  --param resolution=1m [--threads N] --report-dir DIR`, timed as a whole process, CSV reading included.
   Its own figure, stats.events_per_s of DIR/summary.json, is recorded when present.
 
 Peak RSS of each child comes from GNU time's %M (wait4(2) if there is no GNU time). A tool that fails is reported in the JSON ("errors")
@@ -18,6 +18,7 @@ and the other tool's numbers are still printed.
     python3 scripts/bench_backtest.py TRADES.csv TICKWIRE_BIN [--rounds 3]
         [--nautilus-python /work/venv-nautilus/bin/python] [--nautilus-script PATH]
         [--report-dir DIR] [--timeout 1800] [--skip-nautilus | --skip-tickwire] [--out FILE]
+        [--tickwire-threads 1,2]   # also time `backtest --threads 2` each round
 
 The headline ratio is tickwire's whole-process trades/s over Nautilus's engine.run() trades/s,
 which flatters Nautilus (its CSV read and setup are left out); the whole-process ratio is the
@@ -143,12 +144,13 @@ def run_nautilus(a, trades):
     return rec
 
 
-def run_tickwire(a, trades, round_no):
-    report_dir = os.path.join(a.report_dir, f"round{round_no}")
+def run_tickwire(a, trades, round_no, threads=1):
+    """One `tickwire backtest` of the CSV with `--threads threads`; its timings and counts."""
+    report_dir = os.path.join(a.report_dir, f"round{round_no}-t{threads}")
     shutil.rmtree(report_dir, ignore_errors=True)
     cmd = [a.tickwire, "backtest", "--data", a.trades, "--strategy", "ema_cross",
            "--param", "fast=10", "--param", "slow=20", "--param", "resolution=1m",
-           "--report-dir", report_dir]
+           "--threads", str(threads), "--report-dir", report_dir]
     la = loadavg()
     rc, wall, rss, out, err = run_timed(cmd, a.timeout)
     rec = {"loadavg_before": la, "wall_s": round(wall, 3),
@@ -207,6 +209,8 @@ def main():
     ap.add_argument("--skip-nautilus", action="store_true")
     ap.add_argument("--skip-tickwire", action="store_true")
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--tickwire-threads", default="1",
+                    help="comma-separated --threads values to run tickwire with each round (1,2)")
     a = ap.parse_args()
     a.trades = os.path.abspath(a.trades)
     if not os.path.isfile(a.trades):
@@ -238,6 +242,8 @@ def main():
         "nautilus_cmd": [a.nautilus_python, a.nautilus_script, a.trades],
     }
     naut, tick = [], []
+    thread_counts = [int(x) for x in a.tickwire_threads.split(",") if x.strip()]
+    by_threads = {n: [] for n in thread_counts}
     for i in range(1, a.rounds + 1):
         # Alternate which goes first so drift in machine load hits both tools alike.
         order = ["nautilus", "tickwire"] if i % 2 else ["tickwire", "nautilus"]
@@ -246,8 +252,15 @@ def main():
                 r = run_nautilus(a, trades)
                 naut.append(r)
             elif tool == "tickwire" and not a.skip_tickwire:
-                r = run_tickwire(a, trades, i)
-                tick.append(r)
+                for n in thread_counts:
+                    r = run_tickwire(a, trades, i, n)
+                    r["threads"] = n
+                    by_threads[n].append(r)
+                    if n == thread_counts[0]:
+                        tick.append(r)
+                    print(f"round {i} tickwire --threads {n}: {json.dumps(r)}",
+                          file=sys.stderr, flush=True)
+                continue
             else:
                 continue
             print(f"round {i} {tool}: {json.dumps(r)}", file=sys.stderr, flush=True)
@@ -275,6 +288,16 @@ def main():
         "tickwire_process_over_nautilus_run": ratio(t_proc, n_run),
         "tickwire_process_over_nautilus_process": ratio(t_proc, n_proc),
     }
+    for n in thread_counts[1:]:
+        p = median_of(by_threads[n], "process_trades_per_s")
+        doc[f"tickwire_backtest_threads_{n}"] = {
+            "median_process_trades_per_s": p,
+            "median_wall_s": median_of(by_threads[n], "wall_s"),
+            "median_peak_rss_mib": median_of(by_threads[n], "peak_rss_mib"),
+            "runs": by_threads[n],
+        }
+        doc["ratio"][f"tickwire_threads_{n}_process_over_nautilus_run"] = ratio(p, n_run)
+        doc["ratio"][f"tickwire_threads_{n}_process_over_nautilus_process"] = ratio(p, n_proc)
     errors = [f"{name} run {k + 1}: {r['error']}"
               for name, runs in (("nautilus", naut), ("tickwire", tick))
               for k, r in enumerate(runs) if "error" in r]

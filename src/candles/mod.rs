@@ -293,7 +293,8 @@ impl Candles {
         self
     }
 
-    /// Updates candles with an event; emits closed (and revised) candles, then the event.
+    /// Updates candles with an event; emits the event, then the candles it closed (or
+    /// revised).
     #[inline]
     pub fn on_event(&mut self, env: &Envelope, out: &mut impl Sink<Envelope>) {
         out.emit(*env);
@@ -309,8 +310,12 @@ impl Candles {
             return;
         }
         let r0 = self.resolutions[0];
-        let bucket = t.trade_ns - t.trade_ns % r0.nanos();
         let base = i * n;
+        // Most trades fall in the open candle's bucket: no division for them.
+        let bucket = match &self.levels[base].open {
+            Some(p) if t.trade_ns.wrapping_sub(p.c.open_ns) < r0.nanos() => p.c.open_ns,
+            _ => t.trade_ns - t.trade_ns % r0.nanos(),
+        };
         match self.levels[base].open {
             Some(p) if bucket == p.c.open_ns => {
                 if let Some(p) = &mut self.levels[base].open {

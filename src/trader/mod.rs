@@ -428,10 +428,18 @@ impl Trader {
         }
         self.check_pending(now);
         self.last_sec = now / 1_000_000_000;
-        let slot = now / self.snapshot_ns;
-        if slot > self.last_snapshot {
-            self.last_snapshot = slot;
-            self.snapshot(now);
+        // A division only when a new snapshot slot may have begun.
+        if now
+            >= self
+                .last_snapshot
+                .saturating_add(1)
+                .saturating_mul(self.snapshot_ns)
+        {
+            let slot = now / self.snapshot_ns;
+            if slot > self.last_snapshot {
+                self.last_snapshot = slot;
+                self.snapshot(now);
+            }
         }
     }
 
