@@ -206,15 +206,6 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
         return Err(SweepError::Metric(sw.metric.to_string()));
     }
     std::fs::create_dir_all(sw.dir.join("runs"))?;
-    let captures: Vec<Arc<Capture>> = sw
-        .files
-        .iter()
-        .map(|f| {
-            Capture::load(f)
-                .map(Arc::new)
-                .map_err(|e| SweepError::Setup(e.to_string()))
-        })
-        .collect::<Result<_, _>>()?;
     let config = sw.config.clone();
     let load = |extra: &[String]| -> Result<Config, String> {
         let mut all = extra.to_vec();
@@ -226,6 +217,8 @@ pub fn run(sw: &Sweep<'_>, cores: &[usize]) -> Result<Vec<Row>, SweepError> {
         .map_err(|e| e.to_string())
     };
     let probe = load(&[]).map_err(SweepError::Setup)?;
+    let captures = crate::runtime::load_replay(&probe, &sw.files)
+        .map_err(|e| SweepError::Setup(e.to_string()))?;
     let pts = points(&sw.axes);
     let mut rows = run_points(sw, &captures, &load, probe.instruments.len(), &pts, &[], "")?;
     let grid_rows = rows.clone();
@@ -316,29 +309,6 @@ fn run_points(
         .collect())
 }
 
-/// The market time of a line, if a parser can read one from it.
-fn line_time(parser: &mut crate::feed::parse::VenueParser, line: &[u8]) -> Option<u64> {
-    use crate::feed::parse::Event;
-    let mut t = None;
-    let _ = parser.parse_checked(
-        line,
-        &mut |_: &[u8]| Some(crate::core::InstrumentId(0)),
-        &mut |e| {
-            let at = match e {
-                Event::Trade(x) => x.trade_ns,
-                Event::Kline(k) => k.open_ns,
-                Event::Quote(q) => q.event_ns,
-                Event::BookBegin(b) => b.event_ns,
-                _ => 0,
-            };
-            if at > 0 && t.is_none() {
-                t = Some(at);
-            }
-        },
-    );
-    t
-}
-
 /// The first and last market time of the data (ns), from the first and last lines a parser
 /// can date (or the receive-time sidecar).
 fn data_span(cfg: &Config, captures: &[Arc<Capture>]) -> Option<(u64, u64)> {
@@ -350,8 +320,10 @@ fn data_span(cfg: &Config, captures: &[Arc<Capture>]) -> Option<(u64, u64)> {
             Some(r) if n > 0 => (Some(r[0]), Some(r[n - 1])),
             _ => {
                 let mut p = spec.parser;
-                let first = (0..n.min(1000)).find_map(|i| line_time(&mut p, cap.line(i)));
-                let last = (0..n.min(1000)).find_map(|i| line_time(&mut p, cap.line(n - 1 - i)));
+                let first = (0..n.min(1000))
+                    .find_map(|i| crate::feed::parse::event_time(&mut p, cap.line(i)));
+                let last = (0..n.min(1000))
+                    .find_map(|i| crate::feed::parse::event_time(&mut p, cap.line(n - 1 - i)));
                 (first, last)
             }
         };

@@ -270,6 +270,37 @@ fn replay_parser(cfg: &Config, file_name: &str) -> VenueParser {
     VenueParser::new(venue)
 }
 
+/// Loads replay files. Several files without receive-time sidecars (trades or candles of
+/// several instruments, or several days) are dated line by line from their own event times
+/// (a trade's time, a kline's open; a line with none takes the time before it), so the
+/// replay merges them in market time instead of playing one file after another.
+pub fn load_replay(cfg: &Config, files: &[PathBuf]) -> Result<Vec<Arc<Capture>>, RunError> {
+    let mut caps: Vec<Capture> = files
+        .iter()
+        .map(|f| Capture::load(f))
+        .collect::<Result<_, _>>()?;
+    if caps.len() > 1 && caps.iter().any(|c| c.recv_ns.is_none()) {
+        for cap in caps.iter_mut().filter(|c| c.recv_ns.is_none()) {
+            let name = cap.path.file_name().map_or_else(
+                || cap.path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let mut parser = replay_parser(cfg, &name);
+            let mut last = 0u64;
+            let times = (0..cap.lines.len())
+                .map(|i| {
+                    if let Some(t) = crate::feed::parse::event_time(&mut parser, cap.line(i)) {
+                        last = t;
+                    }
+                    last
+                })
+                .collect();
+            cap.recv_ns = Some(times);
+        }
+    }
+    Ok(caps.into_iter().map(Arc::new).collect())
+}
+
 /// When strategies may start trading: after the synthetic warm-up history, else at once.
 fn live_from_ns(cfg: &Config) -> u64 {
     static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
@@ -485,11 +516,13 @@ fn build_trader(
 pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     clock::init();
     let table = Arc::new(cfg.instrument_table());
-    // A replay of files without receive-time sidecars, on one lane, streams them from disk;
-    // otherwise they are loaded once and shared, never copied, by every lane's source.
+    // A replay of one file without a receive-time sidecar, on one lane, streams it from
+    // disk; otherwise the files are loaded once (dated and merged in market time, see
+    // `load_replay`) and shared, never copied, by every lane's source.
     let streamable = cfg.source.kind == SourceKind::Replay
         && opts.captures.is_none()
         && cfg.lanes.len() == 1
+        && cfg.source.files.len() == 1
         && cfg
             .source
             .files
@@ -504,11 +537,8 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     let captures: Vec<Arc<Capture>> = if let Some(c) = opts.captures.clone() {
         c
     } else if cfg.source.kind == SourceKind::Replay && !streamable {
-        cfg.source
-            .files
-            .iter()
-            .map(|f| Capture::load(std::path::Path::new(f)).map(Arc::new))
-            .collect::<Result<_, _>>()?
+        let files: Vec<PathBuf> = cfg.source.files.iter().map(PathBuf::from).collect();
+        load_replay(cfg, &files)?
     } else {
         Vec::new()
     };

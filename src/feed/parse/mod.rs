@@ -189,6 +189,29 @@ impl MsgKind {
     ];
 }
 
+/// The market time of the first dated event `parser` reads from `line` (a trade's time, a
+/// kline's open, a quote's or a book update's event time), if any.
+pub fn event_time(parser: &mut VenueParser, line: &[u8]) -> Option<u64> {
+    let mut t = None;
+    let _ = parser.parse_checked(
+        line,
+        &mut |_: &[u8]| Some(crate::core::InstrumentId(0)),
+        &mut |e| {
+            let at = match e {
+                Event::Trade(x) => x.trade_ns,
+                Event::Kline(k) => k.open_ns,
+                Event::Quote(q) => q.event_ns,
+                Event::BookBegin(b) => b.event_ns,
+                _ => 0,
+            };
+            if at > 0 && t.is_none() {
+                t = Some(at);
+            }
+        },
+    );
+    t
+}
+
 /// A venue candle (Binance `kline`, OKX `candle`, Bybit `kline`): kept for cross-checking our
 /// own candles, not traded on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
