@@ -78,16 +78,7 @@ fn col(header: &[String], name: &str) -> usize {
 /// Runs tickwire's `sma_cross` backtest on fixture `name`'s candles; returns its report dir.
 fn run(name: &str, extra: &[&str]) -> PathBuf {
     let tag = extra.join("").replace('-', "");
-    let dir = std::env::temp_dir().join(format!("tw-parity-{}-{name}{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    // The symbol comes from the file name.
-    let data = dir.join(format!("BTCUSDT-parity-{name}.csv.zst"));
-    std::fs::copy(
-        root().join(format!("tests/fixtures/talib/{name}.csv.zst")),
-        &data,
-    )
-    .unwrap();
+    let (dir, data) = fixture_copy(name, &format!("parity-{name}{tag}"));
     let report = dir.join("report");
     let mut args = vec![
         "backtest".to_string(),
@@ -441,4 +432,75 @@ fn a_directory_of_candle_files_backtests_every_instrument_in_market_time() {
     );
     // The FTX file (2021-22) comes first in market time though it sorts second by name.
     assert!(ts[0].starts_with("2021-12-31"), "{}", ts[0]);
+}
+
+#[test]
+fn bar_mode_stops_fill_at_a_price_of_the_bar_that_breached_them() {
+    // A 5 % stop-loss on the daily series: every stop exit fills at one of the four prices
+    // of the bar it happened in (open, high, low or close), at or beyond the stop level.
+    let (dir, data) = fixture_copy("binance_btcusdt_1d", "stops");
+    let report = dir.join("report");
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args(["backtest", "--data"])
+        .arg(&data)
+        .args([
+            "--strategy",
+            "sma_cross",
+            "--set",
+            "risk.stop_loss_bps=500",
+            "--report-dir",
+        ])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = {
+        let bytes = std::fs::read(&data).unwrap();
+        String::from_utf8(zstd::decode_all(&bytes[..]).unwrap()).unwrap()
+    };
+    let mut bars = std::collections::HashMap::new();
+    for l in text.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let t: i64 = f[0].parse().unwrap();
+        bars.insert(t, [scaled(f[1]), scaled(f[2]), scaled(f[3]), scaled(f[4])]);
+    }
+    let (oh, orders) = csv_rows(&report.join("orders.csv"));
+    let stop_ids: Vec<&str> = orders
+        .iter()
+        .filter(|r| r[col(&oh, "reason")] == "stop_loss")
+        .map(|r| r[col(&oh, "client_order_id")].as_str())
+        .collect();
+    assert!(!stop_ids.is_empty(), "no stop fired");
+    let (fh, fills) = csv_rows(&report.join("fills.csv"));
+    let (th, trips) = csv_rows(&report.join("trades.csv"));
+    let mut checked = 0;
+    for f in fills
+        .iter()
+        .filter(|f| stop_ids.contains(&f[col(&fh, "client_order_id")].as_str()))
+    {
+        let t = iso_ms(&f[col(&fh, "ts")]);
+        let px = scaled(&f[col(&fh, "price")]);
+        let bar = bars
+            .get(&t)
+            .unwrap_or_else(|| panic!("no bar opens at {t}"));
+        assert!(
+            bar.contains(&px),
+            "stop filled at {px}, not a price of {bar:?}"
+        );
+        // The round trip it closed lost at least the stop distance.
+        let trip = trips
+            .iter()
+            .find(|r| {
+                iso_ms(&r[col(&th, "exit_time")]) == t && scaled(&r[col(&th, "exit_price")]) == px
+            })
+            .expect("a round trip ends there, at that price");
+        let ret: f64 = trip[col(&th, "return_pct")].parse().unwrap();
+        assert!(ret <= -5.0 + 1e-9, "{trip:?}");
+        checked += 1;
+    }
+    assert!(checked > 0);
 }

@@ -8,7 +8,7 @@ use super::instrument::InstrumentId;
 use super::num::{Price, Qty};
 use super::order::{Execution, OrderIntent, OrderTransition, Purpose, RiskRule, Verdict};
 use super::stats::{AnomalyKind, Counter};
-use crate::ring::Producer;
+use crate::ring::{Producer, WaitStrategy, Waiter};
 
 /// One thing worth writing down.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -253,19 +253,39 @@ pub enum FeedEvent {
 /// A stage's end of its cold ring. `send` never blocks and never allocates.
 pub struct ColdTx {
     ring: Producer<ColdRecord>,
+    /// Lossless: wait for room instead of dropping (see [`ColdTx::lossless`]).
+    wait: Option<Waiter>,
 }
 
 impl ColdTx {
     /// Wraps a ring producer.
     pub fn new(ring: Producer<ColdRecord>) -> Self {
-        Self { ring }
+        Self { ring, wait: None }
     }
 
-    /// Pushes a record, or counts it in `drop_counter` if the ring is full.
+    /// With `on`, a full ring makes [`ColdTx::send`] wait (spin, then yield) until the cold
+    /// thread has made room, instead of dropping the record. For backtests, whose market
+    /// time is virtual: a dropped fill would be a wrong report, a wait costs nothing real.
+    /// Live runs keep the default: the hot thread never waits for the cold one.
+    pub fn lossless(mut self, on: bool) -> Self {
+        self.wait = on.then(|| Waiter::new(WaitStrategy::SpinThenYield { spins: 256 }));
+        self
+    }
+
+    /// Pushes a record; if the ring is full, waits for room (lossless) or counts it in
+    /// `drop_counter`. A record the cold thread can no longer take is counted too.
     #[inline]
     pub fn send(&mut self, rec: ColdRecord, drop_counter: &Counter) {
-        if self.ring.try_push(rec).is_err() {
-            drop_counter.inc();
+        if let Err(rec) = self.ring.try_push(rec) {
+            match &mut self.wait {
+                Some(w) => {
+                    if self.ring.push_wait(rec, w).is_err() {
+                        drop_counter.inc();
+                    }
+                    w.reset();
+                }
+                None => drop_counter.inc(),
+            }
         }
     }
 }

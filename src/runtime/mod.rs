@@ -314,6 +314,9 @@ struct Built {
     threads: Vec<HotThread>,
     cold_inputs: Vec<ColdInput>,
     stop: Arc<AtomicBool>,
+    /// The trader's cold records (orders, fills, equity) wait for room instead of being
+    /// dropped: backtests, whose reports are built from them.
+    lossless_cold: bool,
 }
 
 fn build_lane(
@@ -325,6 +328,7 @@ fn build_lane(
     built: &mut Built,
 ) -> Result<(), RunError> {
     let files = inputs.files();
+    let lossless = built.lossless_cold;
     let cold_inputs = &mut built.cold_inputs;
     let lane = &cfg.lanes[li];
     let n = table.capacity();
@@ -426,7 +430,7 @@ fn build_lane(
                     ));
                 }
                 Stage::Signals => {
-                    stages.trader = Some(build_trader(cfg, li, stats, cold_inputs)?);
+                    stages.trader = Some(build_trader(cfg, li, stats, cold_inputs, lossless)?);
                 }
                 // Built with the signals stage (they share a thread).
                 Stage::Risk => {}
@@ -486,6 +490,7 @@ fn build_trader(
     li: usize,
     stats: &Arc<LaneStats>,
     cold_inputs: &mut Vec<ColdInput>,
+    lossless: bool,
 ) -> Result<Trader, RunError> {
     let mut limits = cfg.risk.clone();
     limits.initial_equity /= cfg.lanes.len().max(1) as i64;
@@ -503,7 +508,7 @@ fn build_trader(
         epoch,
         TraderSizes::default(),
         stats.clone(),
-        cold_ring(cfg.cold_capacity, li, "trader", cold_inputs)?,
+        cold_ring(cfg.cold_capacity, li, "trader", cold_inputs)?.lossless(lossless),
     )
     .map(|t| {
         t.with_live_from(live_from_ns(cfg))
@@ -560,6 +565,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         threads: Vec::new(),
         cold_inputs: Vec::new(),
         stop: stop.clone(),
+        lossless_cold: opts.mode == "backtest",
     };
     let files = inputs.files();
     let source_names: Vec<Vec<String>> = (0..cfg.lanes.len())

@@ -397,12 +397,12 @@ impl Cursor<'_> {
         }
     }
 
-    /// Plain digits (1..=19).
+    /// A run of digits: its value (wrapping past 19 digits) and its length. Eight at a time
+    /// while they last (ids and times have 10 to 19), then one by one.
     #[inline]
-    fn uint(&mut self) -> Option<u64> {
+    fn digits(&mut self) -> (u64, usize) {
         let start = self.pos;
         let mut v = 0u64;
-        // Eight digits at a time while they last (ids and times are 10 to 19 digits).
         while let Some(d) = self.buf.get(self.pos..).and_then(eight_digits) {
             v = v.wrapping_mul(100_000_000).wrapping_add(d);
             self.pos += 8;
@@ -415,7 +415,13 @@ impl Cursor<'_> {
             v = v.wrapping_mul(10).wrapping_add(u64::from(d));
             self.pos += 1;
         }
-        let n = self.pos - start;
+        (v, self.pos - start)
+    }
+
+    /// Plain digits (1..=19).
+    #[inline]
+    fn uint(&mut self) -> Option<u64> {
+        let (v, n) = self.digits();
         if n == 0 || n > 19 {
             return None;
         }
@@ -427,17 +433,7 @@ impl Cursor<'_> {
     /// the 8th are fine), at 10⁻⁸.
     #[inline]
     fn decimal(&mut self) -> Option<i64> {
-        let start = self.pos;
-        let mut int = 0u64;
-        while let Some(&c) = self.buf.get(self.pos) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            int = int.wrapping_mul(10).wrapping_add(u64::from(d));
-            self.pos += 1;
-        }
-        let n = self.pos - start;
+        let (int, n) = self.digits();
         if n == 0 || n > 10 {
             return None;
         }
