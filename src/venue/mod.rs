@@ -15,7 +15,7 @@ use crate::core::num::e16_to_e8_i64;
 use crate::core::order::{ExecType, Execution};
 use crate::core::sink::Fifo;
 use crate::core::stats::LaneStats;
-use crate::core::{BookTicker, Envelope, InstrumentTable, Payload, Qty, Sink};
+use crate::core::{Envelope, InstrumentTable, Payload, Qty, Sink};
 use sim::{PaperExchange, PaperSpec, PaperSpecError, WireFull};
 
 /// Executions queued for the trader, counted as they are produced.
@@ -86,20 +86,11 @@ impl VenueStage {
                 let booked = self.has_book.get(t.instrument.index()).copied();
                 if self.book_from_trades && booked == Some(false) && t.price.0 > 0 {
                     // Half the representable size each side: never walked through.
-                    let deep = Qty(i64::MAX / 4);
-                    let book = BookTicker {
-                        instrument: t.instrument,
-                        update_id: t.trade_id,
-                        bid_px: t.price,
-                        bid_qty: deep,
-                        ask_px: t.price,
-                        ask_qty: deep,
-                        event_ns: 0,
-                        source: t.source,
-                    };
-                    self.exchange.on_book_ticker(&book, &mut out);
+                    self.exchange
+                        .on_trade_as_book(&t, Qty(i64::MAX / 4), &mut out);
+                } else {
+                    self.exchange.on_trade(&t, &mut out);
                 }
-                self.exchange.on_trade(&t, &mut out);
             }
             Payload::BookTicker(b) => {
                 if let Some(h) = self.has_book.get_mut(b.instrument.index()) {

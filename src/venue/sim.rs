@@ -904,6 +904,42 @@ impl PaperExchange {
         }
     }
 
+    /// A trade that also stands for the book (trade-only data): exactly
+    /// [`PaperExchange::on_book_ticker`] with bid = ask = its price and `depth` on each side,
+    /// then [`PaperExchange::on_trade`]. With nothing on the wire, nothing resting and no
+    /// report waiting (most trades of a backtest) that is only a new clock, book and mark,
+    /// done here without the matching passes.
+    pub fn on_trade_as_book(&mut self, t: &Trade, depth: Qty, out: &mut impl Sink<Execution>) {
+        let idx = t.instrument.index();
+        let quiet = self.wire.len == 0 && self.outbox.len == 0 && self.resting.is_empty();
+        if !quiet || idx >= self.markets.len() || t.price.0 <= 0 || t.qty.0 <= 0 {
+            let book = BookTicker {
+                instrument: t.instrument,
+                update_id: t.trade_id,
+                bid_px: t.price,
+                bid_qty: depth,
+                ask_px: t.price,
+                ask_qty: depth,
+                event_ns: 0,
+                source: t.source,
+            };
+            self.on_book_ticker(&book, out);
+            return self.on_trade(t, out);
+        }
+        let at = match (t.trade_ns, t.event_ns) {
+            (0, 0) => self.now,
+            (0, e) => e,
+            (tn, _) => tn,
+        };
+        self.now = self.now.max(at);
+        let m = &mut self.markets[idx];
+        (m.bid, m.bid_qty, m.ask, m.ask_qty) = (t.price, depth, t.price, depth);
+        (m.bid_taken, m.ask_taken) = (0, 0);
+        if let Some(p) = self.account.positions.get_mut(idx) {
+            p.mark = t.price;
+        }
+    }
+
     /// A public trade: orders that arrived before it are matched first; then it fills resting
     /// orders it prints through or whose queue it clears.
     pub fn on_trade(&mut self, t: &Trade, out: &mut impl Sink<Execution>) {

@@ -929,3 +929,62 @@ fn no_allocation_after_new() {
 }
 
 mod props;
+
+#[test]
+fn a_trade_as_the_book_matches_the_two_call_path() {
+    // Trades standing for the book, with orders resting and in flight at times, give the
+    // same executions, clock and marks through `on_trade_as_book` (quiet fast path or not)
+    // as through `on_book_ticker` then `on_trade`.
+    let depth = Qty(i64::MAX / 4);
+    let spec = PaperSpec {
+        order_latency_ms: 2,
+        ..instant()
+    };
+    let (mut a, mut b) = (exchange(&spec), exchange(&spec));
+    let (mut ra, mut rb): (Vec<Execution>, Vec<Execution>) = (Vec::new(), Vec::new());
+    let prices = [
+        10_000, 10_010, 9_990, 10_005, 9_980, 10_020, 10_000, 9_995, 10_030, 10_001,
+    ];
+    for (k, &px) in prices.iter().enumerate() {
+        let ms = 10 * k as u64;
+        let t = trade(ms, px, 5, if k % 2 == 0 { Side::Buy } else { Side::Sell });
+        a.on_trade_as_book(&t, depth, &mut ra);
+        let bt = BookTicker {
+            instrument: t.instrument,
+            update_id: t.trade_id,
+            bid_px: t.price,
+            bid_qty: depth,
+            ask_px: t.price,
+            ask_qty: depth,
+            event_ns: 0,
+            source: t.source,
+        };
+        b.on_book_ticker(&bt, &mut rb);
+        b.on_trade(&t, &mut rb);
+        match k {
+            2 => {
+                let o = market(1, Side::Buy, 3, ms);
+                a.submit(&o, &mut ra);
+                b.submit(&o, &mut rb);
+            }
+            4 => {
+                let o = limit(2, Side::Sell, TimeInForce::Gtc, 10_015, 2, ms);
+                a.submit(&o, &mut ra);
+                b.submit(&o, &mut rb);
+            }
+            _ => {}
+        }
+        assert_eq!(a.now(), b.now(), "clock after trade {k}");
+        assert_eq!(
+            a.account().position(BTC).map(|p| p.mark),
+            b.account().position(BTC).map(|p| p.mark),
+            "mark after trade {k}"
+        );
+    }
+    assert_eq!(ra, rb);
+    assert!(
+        ra.iter().filter(|e| e.exec == ExecType::Fill).count() >= 2,
+        "{ra:?}"
+    );
+    assert_eq!(a.account().cash(), b.account().cash());
+}
