@@ -42,24 +42,25 @@ const EMIT_MAX: usize = 16;
 /// Room on a thread's emit stack: one window per stage, depth first.
 const EMIT_STACK: usize = EMIT_MAX * 8;
 
-/// One stage's output for one input: a window on top of the thread's emit stack (allocated
-/// with its full capacity before the loop, so a push never reallocates). Depth first, each
-/// stage's window sits above its caller's and is popped before the caller moves on, so a
-/// whole event's fan-out costs no initialization and no allocation.
+/// One stage's output for one input: the front of the free part of the thread's emit stack
+/// (its slots allocated and filled before the loop). Depth first, each stage's outputs sit
+/// in front of what the stages after it use, so a whole event's fan-out is written once per
+/// stage and read in place: no initialization, no allocation, no copy out.
 struct Emitted<'a> {
-    stack: &'a mut Vec<Envelope>,
-    limit: usize,
+    slots: &'a mut [Envelope],
+    len: usize,
 }
 
 impl Sink<Envelope> for Emitted<'_> {
     #[inline]
     fn emit(&mut self, value: Envelope) {
         debug_assert!(
-            self.stack.len() < self.limit,
+            self.len < self.slots.len(),
             "stage emitted more than {EMIT_MAX} values for one input"
         );
-        if self.stack.len() < self.limit {
-            self.stack.push(value);
+        if let Some(slot) = self.slots.get_mut(self.len) {
+            *slot = value;
+            self.len += 1;
         }
     }
 }
@@ -290,15 +291,24 @@ impl Stages {
     /// Runs `env` through stage `s` and everything after it on this thread, depth first, so
     /// the order of events leaving the thread is the order a single thread would produce.
     fn run(&mut self, s: Stage, env: &Envelope, ctx: &mut Ctx) {
+        // The stack leaves the context for the walk (a pointer swap) so that stages can
+        // borrow the context beside it.
+        let mut stack = std::mem::take(&mut ctx.stack);
+        self.run_in(s, env, &mut stack, ctx);
+        ctx.stack = stack;
+    }
+
+    /// [`Stages::run`] with `stack` the free part of the emit stack.
+    fn run_in(&mut self, s: Stage, env: &Envelope, stack: &mut [Envelope], ctx: &mut Ctx) {
         if s.index() > ctx.last {
             ctx.send_out(*env);
             return;
         }
-        let base = ctx.stack.len();
-        let limit = (base + EMIT_MAX).min(ctx.stack.capacity());
+        let cap = stack.len().min(EMIT_MAX);
+        let (mine, rest) = stack.split_at_mut(cap);
         let mut out = Emitted {
-            stack: &mut ctx.stack,
-            limit,
+            slots: mine,
+            len: 0,
         };
         match s {
             Stage::Parse => {}
@@ -322,8 +332,7 @@ impl Stages {
                     ctx.sync_venue(t);
                     t.on_signals(env);
                 }
-                // Within the window: this stage emits the one envelope it was given.
-                ctx.stack.push(*env);
+                out.emit(*env);
             }
             Stage::Risk => {
                 let venue_here = ctx.last >= Stage::Venue.index();
@@ -353,19 +362,16 @@ impl Stages {
                 return;
             }
         }
+        let n = out.len;
         let now = Ctx::stamp(env.stamp_ns);
         ctx.record(s, env.stamp_ns, now);
         let Some(next) = STAGE_AFTER[s.index()] else {
-            ctx.stack.truncate(base);
             return;
         };
-        let end = ctx.stack.len();
-        for i in base..end {
-            let mut e = ctx.stack[i];
+        for e in &mut mine[..n] {
             e.stamp_ns = now;
-            self.run(next, &e, ctx);
+            self.run_in(next, e, rest, ctx);
         }
-        ctx.stack.truncate(base);
     }
 }
 
@@ -440,7 +446,21 @@ impl HotThread {
             tick_to_order: stage_list.contains(&Stage::Venue).then(histogram),
             waiter: Waiter::new(wait),
             lost: 0,
-            stack: Vec::with_capacity(EMIT_STACK),
+            // Placeholders: each slot is written by a stage before it is read.
+            stack: vec![
+                Envelope::at(
+                    0,
+                    Payload::Cancel(crate::core::order::RoutedCancel {
+                        cancel: crate::core::order::VenueCancel {
+                            client_order_id: 0,
+                            instrument: crate::core::InstrumentId(0),
+                            sent_ns: 0,
+                        },
+                        venue: 0,
+                    }),
+                );
+                EMIT_STACK
+            ],
         };
         let mut idle = Waiter::new(wait);
         // One message may carry many events (a trade array, a book's quote): room for the
