@@ -75,21 +75,39 @@ fn col(header: &[String], name: &str) -> usize {
     header.iter().position(|h| h == name).unwrap()
 }
 
+/// `tickwire <command> --data DATA [--report-dir REPORT] <extra>`.
+fn tickwire(
+    command: &str,
+    data: &Path,
+    report: Option<&Path>,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tickwire"));
+    c.arg(command).arg("--data").arg(data);
+    if let Some(r) = report {
+        c.arg("--report-dir").arg(r);
+    }
+    c.args(extra).output().expect("tickwire runs")
+}
+
+/// The same, which must succeed.
+fn tickwire_ok(command: &str, data: &Path, report: &Path, extra: &[&str]) {
+    let out = tickwire(command, data, Some(report), extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs tickwire's `sma_cross` backtest on fixture `name`'s candles; returns its report dir.
 fn run(name: &str, extra: &[&str]) -> PathBuf {
     let tag = extra.join("").replace('-', "");
     let (dir, data) = fixture_copy(name, &format!("parity-{name}{tag}"));
     let report = dir.join("report");
     let mut args = vec![
-        "backtest".to_string(),
-        "--data".into(),
-        data.display().to_string(),
-        "--report-dir".into(),
-        report.display().to_string(),
-        "--strategy".into(),
-        "sma_cross".into(),
-    ];
-    for a in [
+        "--strategy",
+        "sma_cross",
         "--param",
         "fast=10",
         "--param",
@@ -104,21 +122,9 @@ fn run(name: &str, extra: &[&str]) -> PathBuf {
         "paper.taker_fee_bps=\"0\"",
         "--set",
         "paper.maker_fee_bps=\"0\"",
-    ]
-    .iter()
-    .chain(extra)
-    {
-        args.push(a.to_string());
-    }
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(&args)
-        .output()
-        .expect("tickwire runs");
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ];
+    args.extend_from_slice(extra);
+    tickwire_ok("backtest", &data, &report, &args);
     report
 }
 
@@ -231,20 +237,13 @@ fn fill_at_close_enters_on_the_signal_bar_at_its_close() {
 
 #[test]
 fn candle_data_rejects_a_bad_fill_and_trades_refuse_fill() {
-    let dir = std::env::temp_dir().join(format!("tw-parity-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let data = dir.join("BTCUSDT-parity-x.csv.zst");
-    std::fs::copy(
-        root().join("tests/fixtures/talib/binance_btcusdt_1d.csv.zst"),
+    let (dir, data) = fixture_copy("binance_btcusdt_1d", "bad");
+    let out = tickwire(
+        "backtest",
         &data,
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["backtest", "--data"])
-        .arg(&data)
-        .args(["--strategy", "sma_cross", "--fill", "whenever"])
-        .output()
-        .unwrap();
+        None,
+        &["--strategy", "sma_cross", "--fill", "whenever"],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--fill whenever"), "{err}");
@@ -256,12 +255,12 @@ fn candle_data_rejects_a_bad_fill_and_trades_refuse_fill() {
         "1,100.0,1.0,100.0,1704067200000,true,true\n2,101.0,1.0,101.0,1704067201000,false,true\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["backtest", "--data"])
-        .arg(&trades)
-        .args(["--strategy", "sma_cross", "--fill", "close"])
-        .output()
-        .unwrap();
+    let out = tickwire(
+        "backtest",
+        &trades,
+        None,
+        &["--strategy", "sma_cross", "--fill", "close"],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("applies to candle data"), "{err}");
@@ -287,23 +286,11 @@ fn two_hot_threads_write_the_same_files_as_one() {
     let mut outs = Vec::new();
     for threads in ["1", "2"] {
         let report = dir.join(format!("t{threads}"));
-        let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-            .args(["backtest", "--data"])
-            .arg(&data)
-            .args([
-                "--strategy",
-                "ema_cross",
-                "--threads",
-                threads,
-                "--report-dir",
-            ])
-            .arg(&report)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        tickwire_ok(
+            "backtest",
+            &data,
+            &report,
+            &["--strategy", "ema_cross", "--threads", threads],
         );
         outs.push(report);
     }
@@ -325,10 +312,11 @@ fn two_hot_threads_write_the_same_files_as_one() {
 fn walk_forward_folds_pick_in_sample_and_run_out_of_sample() {
     let (dir, data) = fixture_copy("binance_btcusdt_1m", "folds");
     let report = dir.join("sweep");
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["sweep", "--data"])
-        .arg(&data)
-        .args([
+    tickwire_ok(
+        "sweep",
+        &data,
+        &report,
+        &[
             "--strategy",
             "sma_cross",
             "--grid",
@@ -337,15 +325,7 @@ fn walk_forward_folds_pick_in_sample_and_run_out_of_sample() {
             "2",
             "--metric",
             "total_return_pct",
-            "--report-dir",
-        ])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let (h, rows) = csv_rows(&report.join("walk_forward.csv"));
     assert_eq!(rows.len(), 2);
@@ -402,18 +382,7 @@ fn a_directory_of_candle_files_backtests_every_instrument_in_market_time() {
         .unwrap();
     }
     let report = dir.join("report");
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["backtest", "--data"])
-        .arg(&data)
-        .args(["--strategy", "sma_cross", "--report-dir"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tickwire_ok("backtest", &data, &report, &["--strategy", "sma_cross"]);
     let (h, trips) = csv_rows(&report.join("trades.csv"));
     let count = |sym: &str| {
         trips
@@ -440,23 +409,11 @@ fn bar_mode_stops_fill_at_a_price_of_the_bar_that_breached_them() {
     // of the bar it happened in (open, high, low or close), at or beyond the stop level.
     let (dir, data) = fixture_copy("binance_btcusdt_1d", "stops");
     let report = dir.join("report");
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["backtest", "--data"])
-        .arg(&data)
-        .args([
-            "--strategy",
-            "sma_cross",
-            "--set",
-            "risk.stop_loss_bps=500",
-            "--report-dir",
-        ])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    tickwire_ok(
+        "backtest",
+        &data,
+        &report,
+        &["--strategy", "sma_cross", "--set", "risk.stop_loss_bps=500"],
     );
     let text = {
         let bytes = std::fs::read(&data).unwrap();
