@@ -1,7 +1,9 @@
 //! ns per order through the order state machine: submit, ack and full fill of one limit order
 //! (`submit_ack_fill`), beside a base case that feeds the same intent and reports through the
 //! same loop and sink without the table (`base_harness`), and the cost of a timer tick when
-//! nothing is due (`on_timer_idle`). `cargo bench --bench orders`
+//! nothing is due (`on_timer_idle`); and an order's encoding for the wire, a Binance
+//! new-order query string written into a fixed buffer (`order_encode`), beside a base case
+//! that touches the same order and buffer. `cargo bench --bench orders`
 //!
 //! The table holds 1024 orders, so after the first 1024 iterations every submit recycles the
 //! oldest finished slot, which is the steady state of a long run.
@@ -14,6 +16,7 @@ use tickwire::core::order::{
 };
 use tickwire::core::{InstrumentId, OrderType, Price, Qty, Side, Sink};
 use tickwire::orders::blotter::{Blotter, OrderEvent, OrderRules, Routed};
+use tickwire::venue::encode::{binance_new_order, Format};
 
 const S: i64 = 100_000_000;
 
@@ -101,6 +104,40 @@ fn bench(c: &mut Criterion) {
 
     g.bench_function("on_timer_idle", |b| {
         b.iter(|| m.on_timer(black_box(now), &mut sink))
+    });
+    g.finish();
+
+    // The order on the wire: a Binance new-order query string into a fixed buffer.
+    let mut g = c.benchmark_group("order_encode");
+    g.throughput(Throughput::Elements(1));
+    let order = VenueOrder {
+        client_order_id: 1_234_567,
+        intent: it,
+        sent_ns: now,
+    };
+    let fmt = Format {
+        symbol: "BTCUSDT",
+        price_decimals: 2,
+        qty_decimals: 5,
+    };
+    let mut buf = [0u8; 512];
+    g.bench_function("base_harness", |b| {
+        b.iter(|| {
+            let o = black_box(order);
+            buf[0] = o.client_order_id as u8;
+            black_box(&buf);
+        })
+    });
+    g.bench_function("binance_new_order", |b| {
+        b.iter(|| {
+            binance_new_order(
+                black_box(&order),
+                fmt,
+                5_000,
+                black_box(1_723_161_255_342),
+                &mut buf,
+            )
+        })
     });
     g.finish();
     black_box(sink.0);

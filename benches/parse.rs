@@ -80,6 +80,8 @@ fn venues(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("{}/{label}", venue.name()));
         g.throughput(Throughput::Bytes(msg.len() as u64));
         let mut parser = VenueParser::new(venue);
+        // The base case: the loop and the black boxes, no parsing.
+        g.bench_function("harness", |b| b.iter(|| black_box(black_box(msg).len())));
         g.bench_function("tickwire", |b| {
             b.iter(|| {
                 parser.parse(black_box(msg), &mut resolve, &mut |e| {

@@ -42,6 +42,7 @@ pub mod backtest;
 pub mod plot;
 
 pub mod bench;
+pub mod doctor;
 pub mod tools;
 
 /// The process-wide allocator: mimalloc, counted per thread (see [`core::alloc`]).

@@ -145,19 +145,57 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Benchmarks: throughput of the fused pipeline beside a naive baseline.
+    /// Benchmarks beside a naive baseline in the same command: `latency` (the pipeline at
+    /// fixed rates, HDR histograms per stage and end to end, a report directory with plots)
+    /// or `throughput` (the most messages per second each topology sustains).
     Bench {
-        /// throughput
+        /// `latency` or `throughput`.
         kind: String,
-        /// Capture to loop (default: the BTCUSDT capture in ../shared/data).
+        /// TOML config whose topology is measured (default: the built-in tuning/dev-2core.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override one config value: a dotted TOML path.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Capture to play (latency default: the config's synthetic market; throughput
+        /// default: the BTCUSDT capture in ../shared/data).
         #[arg(long)]
         input: Option<PathBuf>,
-        /// Times to loop it.
+        /// Throughput: times to loop the capture (ids and times shifted each loop).
         #[arg(long, default_value_t = 20)]
         loops: u64,
-        /// Where to write summary.json.
+        /// Latency: message rates, e.g. `10k,100k,1M,max`.
+        #[arg(long, default_value = "10k,100k,1M,max")]
+        rates: String,
+        /// Latency: how long each paced rate plays (messages = rate × duration).
+        #[arg(long, default_value = "3s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Latency: interval of the latency-over-time logs and plots, in ms.
+        #[arg(long, default_value_t = 100)]
+        interval_ms: u64,
+        /// Latency: the host's label in the report (default: read from the host).
+        #[arg(long)]
+        label: Option<String>,
+        /// Report directory (latency default: latency-reports/<date>-<host>/; throughput
+        /// default: runs/<UTC timestamp>-bench/).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Check this host (/proc, /sys) and a config's pinning plan for latency: a table of
+    /// findings with the fix for each; exit 2 when the plan cannot run here.
+    Doctor {
+        /// TOML config (default: the built-in tuning/dev-2core.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override one config value: a dotted TOML path, e.g. `--set lanes.0.threads.0.core=1`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Print the findings as JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the findings as a Markdown table (for a latency report).
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -239,6 +277,7 @@ fn execute(cli: Cli) -> Result<()> {
                     captures: None,
                     progress: None,
                     progress_total: None,
+                    latency_intervals: None,
                 },
             )?;
             eprintln!("report: {}", res.report_dir.display());
@@ -283,6 +322,7 @@ fn execute(cli: Cli) -> Result<()> {
                     captures: None,
                     progress: None,
                     progress_total: None,
+                    latency_intervals: None,
                 },
             )?;
             let t = &res.totals;
@@ -458,21 +498,88 @@ fn execute(cli: Cli) -> Result<()> {
         }
         Command::Bench {
             kind,
+            config,
+            sets,
             input,
             loops,
+            rates,
+            duration,
+            interval_ms,
+            label,
             out,
-        } => {
-            if kind != "throughput" {
-                bail!("bench `{kind}`: only `throughput` exists so far");
+        } => match kind.as_str() {
+            "latency" => {
+                let out = out.unwrap_or_else(|| {
+                    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                        .ok()
+                        .map(|h| h.trim().to_string())
+                        .filter(|h| !h.is_empty())
+                        .unwrap_or_else(|| "host".into());
+                    let day = &clock::iso8601_ms(clock::wall_ns())[..10];
+                    PathBuf::from("latency-reports").join(format!("{day}-{host}"))
+                });
+                let bench = tickwire::bench::latency::LatencyBench {
+                    config,
+                    sets,
+                    rates: tickwire::bench::latency::parse_rates(&rates)
+                        .map_err(anyhow::Error::msg)?,
+                    duration_s: duration.as_secs_f64(),
+                    input,
+                    out,
+                    interval_ms,
+                    command: std::env::args().collect::<Vec<_>>().join(" "),
+                    allowed_cores: allowed_cores(),
+                    label,
+                };
+                println!("{}", tickwire::bench::latency::run(&bench)?);
             }
-            let input = input.unwrap_or_else(|| {
-                PathBuf::from(
-                    "../shared/data/ws/binance_spot/hftbacktest_spot_btcusdt_20240808.jsonl.zst",
+            "throughput" => {
+                let input = input.unwrap_or_else(|| {
+                    PathBuf::from(
+                        "../shared/data/ws/binance_spot/hftbacktest_spot_btcusdt_20240808.jsonl.zst",
+                    )
+                });
+                let out = out.unwrap_or_else(|| default_dir("bench"));
+                let report = tickwire::bench::throughput(
+                    &input,
+                    loops,
+                    &out,
+                    config.as_deref(),
+                    &sets,
+                    &allowed_cores(),
+                )?;
+                println!("{report}");
+            }
+            other => bail!("bench `{other}`: choose `latency` or `throughput`"),
+        },
+        Command::Doctor {
+            config,
+            sets,
+            json,
+            markdown,
+        } => {
+            // The config error's own sentence already names its cause: no source chain.
+            let report = tickwire::doctor::Report::new(config.as_deref(), &sets)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let verdict = report.verdict();
+            let text = if json {
+                format!("{}\n", report.to_json())
+            } else if markdown {
+                format!(
+                    "{}\n{verdict}\n",
+                    tickwire::doctor::markdown_table(&report.findings)
                 )
-            });
-            let out = out.unwrap_or_else(|| default_dir("bench"));
-            let report = tickwire::bench::throughput(&input, loops, &out)?;
-            println!("{report}");
+            } else {
+                format!(
+                    "{}\n{verdict}\n",
+                    tickwire::doctor::text_table(&report.findings)
+                )
+            };
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+            if !verdict.runnable {
+                bail!("{}", verdict.summary);
+            }
         }
     }
     Ok(())

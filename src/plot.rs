@@ -2286,6 +2286,175 @@ pub fn heatmap(
     canvas.to_png()
 }
 
+/// One curve of a latency chart: a label, whether it is a baseline (drawn thinner, in warm
+/// colours) and its points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatencyCurve {
+    /// Legend text.
+    pub label: String,
+    /// A baseline (warm colours) rather than the system measured (cool colours).
+    pub baseline: bool,
+    /// (x, latency in ns): x is a quantile in `0..1` for [`latency_by_percentile_chart`],
+    /// seconds since the start for [`latency_over_time_chart`].
+    pub points: Vec<(f64, f64)>,
+}
+
+const COOL: [Rgb; 4] = [
+    BLUE,
+    Rgb::new(24, 150, 160),
+    Rgb::new(90, 70, 180),
+    Rgb::new(20, 60, 110),
+];
+const WARM: [Rgb; 4] = [RED, ORANGE, Rgb::new(160, 40, 120), Rgb::new(150, 90, 30)];
+
+/// `ns` as a short duration label: `250 ns`, `3 us`, `1.5 ms`, `2 s`.
+pub fn format_ns(ns: f64) -> String {
+    let (v, unit) = if ns >= 1e9 {
+        (ns / 1e9, "s")
+    } else if ns >= 1e6 {
+        (ns / 1e6, "ms")
+    } else if ns >= 1e3 {
+        (ns / 1e3, "us")
+    } else {
+        (ns, "ns")
+    };
+    if v >= 10.0 || v.fract() == 0.0 {
+        format!("{v:.0} {unit}")
+    } else {
+        format!("{v:.1} {unit}")
+    }
+}
+
+/// Decades of ns covering `lo..=hi` (log10 values) with their labels.
+fn decade_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
+    let (a, b) = (lo.floor() as i32, hi.ceil() as i32);
+    (a..=b.max(a + 1))
+        .map(|d| (f64::from(d), format_ns(10f64.powi(d))))
+        .collect()
+}
+
+fn latency_canvas(
+    title: &str,
+    curves: &[LatencyCurve],
+    x_range: (f64, f64),
+    x_ticks: &[(f64, String)],
+    x_caption: &str,
+    x_of: impl Fn(f64) -> Option<f64>,
+) -> Vec<u8> {
+    let mut legend = Vec::new();
+    let (mut cool, mut warm) = (0, 0);
+    let colors: Vec<Rgb> = curves
+        .iter()
+        .map(|c| {
+            let k = if c.baseline { &mut warm } else { &mut cool };
+            let col = if c.baseline {
+                WARM[*k % 4]
+            } else {
+                COOL[*k % 4]
+            };
+            *k += 1;
+            col
+        })
+        .collect();
+    for (c, col) in curves.iter().zip(&colors) {
+        legend.push((Swatch::Line(*col), c.label.clone()));
+    }
+    let mut canvas = Canvas::new(CHART_WIDTH, CHART_HEIGHT, BACKGROUND);
+    let top = draw_header(&mut canvas, title, &legend) + 8;
+    let bottom = CHART_HEIGHT as i32 - 52;
+    let ys: Vec<f64> = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .map(f64::log10)
+        .collect();
+    let lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let y_ticks = if ys.is_empty() {
+        decade_ticks(1.0, 6.0)
+    } else {
+        decade_ticks(lo, hi)
+    };
+    let label_w = max_label_width(&y_ticks);
+    let left = (PAD + label_w + 12).max(60);
+    let width = CHART_WIDTH as i32 - left - 24;
+    let (y0, y1) = tick_limits(&y_ticks, (1.0, 6.0));
+    let axes = Axes {
+        left,
+        top,
+        width,
+        height: bottom - top,
+        x_min: x_range.0,
+        x_max: x_range.1,
+        y_min: y0,
+        y_max: y1,
+    };
+    axes.draw_frame(&mut canvas, PLOT_BG);
+    let grid_y: Vec<f64> = y_ticks.iter().map(|t| t.0).collect();
+    let grid_x: Vec<f64> = x_ticks.iter().map(|t| t.0).collect();
+    axes.draw_y_grid(&mut canvas, &grid_y, GRID);
+    axes.draw_x_grid(&mut canvas, &grid_x, GRID);
+    axes.draw_y_labels(&mut canvas, &y_ticks);
+    if ys.is_empty() {
+        draw_no_data(&mut canvas, &axes);
+    }
+    for (c, col) in curves.iter().zip(&colors) {
+        let pts: Vec<(f64, f64)> = c
+            .points
+            .iter()
+            .filter(|p| p.1.is_finite() && p.1 > 0.0)
+            .filter_map(|&(x, y)| Some((axes.x_px(x_of(x)?), axes.y_px(y.log10()))))
+            .collect();
+        canvas.polyline(&pts, *col, if c.baseline { 1.5 } else { 2.0 });
+    }
+    axes.stroke_frame(&mut canvas);
+    axes.draw_x_labels(&mut canvas, x_ticks);
+    canvas.label(
+        left + width / 2,
+        bottom + 34,
+        x_caption,
+        MUTED,
+        1,
+        Align::Center,
+    );
+    canvas.to_png()
+}
+
+/// The standard HdrHistogram chart: latency (log scale) against percentile, the x axis
+/// stretched as 1/(1-p) on a log scale out to 99.999 %. Points are (quantile, ns).
+pub fn latency_by_percentile_chart(title: &str, curves: &[LatencyCurve]) -> Vec<u8> {
+    let ticks: Vec<(f64, String)> = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as f64, (*l).to_string()))
+        .collect();
+    latency_canvas(title, curves, (0.0, 5.0), &ticks, "percentile", |q| {
+        (q < 1.0).then(|| (1.0 / (1.0 - q)).log10().min(5.0))
+    })
+}
+
+/// Latency (log scale) over time; points are (seconds since the start, ns).
+pub fn latency_over_time_chart(title: &str, curves: &[LatencyCurve]) -> Vec<u8> {
+    let t1 = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0))
+        .filter(|t| t.is_finite())
+        .fold(0.0f64, f64::max);
+    let ticks: Vec<(f64, String)> = nice_ticks(0.0, t1.max(1e-3), 10)
+        .into_iter()
+        .map(|t| (t, format!("{} s", format_tick(t, t1.max(1e-3) / 10.0))))
+        .collect();
+    let x1 = ticks.last().map_or(1.0, |t| t.0.max(t1));
+    latency_canvas(
+        title,
+        curves,
+        (0.0, x1),
+        &ticks,
+        "seconds since start",
+        Some,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

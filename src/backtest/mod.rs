@@ -95,6 +95,7 @@ pub fn run(
             captures,
             progress: Some(done),
             progress_total: Some(total),
+            latency_intervals: None,
         },
     );
     finished.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -1,6 +1,9 @@
 //! Benchmarks that need the whole engine: throughput of the fused pipeline on a real capture,
 //! beside the naive baseline in the same command. Cold code: allocates freely.
 
+pub mod hop;
+pub mod host;
+pub mod latency;
 pub mod naive;
 
 use std::path::Path;
@@ -68,53 +71,144 @@ pub fn looped(cap: &Capture, loops: u64) -> Vec<Vec<u8>> {
     out
 }
 
-/// Runs the throughput benchmark and writes `out/summary.json`; returns a one-paragraph report.
-pub fn throughput(input: &Path, loops: u64, out: &Path) -> Result<String, RunError> {
+/// The topologies `bench throughput` compares: (name, description, `--set` for `lanes`, or
+/// `None` for the config's own).
+fn topologies(allowed: usize) -> Vec<(&'static str, &'static str, Option<String>)> {
+    const ALL: &str = r#"["parse","arbiter","candles","indicators","signals","risk","venue"]"#;
+    let mut t = vec![
+        ("config", "the config's own lanes and threads", None),
+        (
+            "fused",
+            "one thread: every stage fused by plain calls",
+            Some(format!(
+                r#"lanes=[{{name="main",threads=[{{name="hot",stages={ALL},wait="spin-then-yield"}}]}}]"#
+            )),
+        ),
+        (
+            "split",
+            "two threads: parse, arbiter, candles | indicators, signals, risk, venue",
+            Some(r#"lanes=[{name="main",threads=[{name="feed",stages=["parse","arbiter","candles"],wait="spin-then-yield"},{name="trade",stages=["indicators","signals","risk","venue"],wait="spin-then-yield"}]}]"#.to_string()),
+        ),
+    ];
+    // One thread per stage needs the cores to be worth measuring.
+    if allowed >= 7 {
+        t.push((
+            "staged",
+            "six threads: one per stage, signals and risk together",
+            Some(r#"lanes=[{name="main",threads=[{name="parse",stages=["parse"],wait="spin-then-yield"},{name="arbiter",stages=["arbiter"],wait="spin-then-yield"},{name="candles",stages=["candles"],wait="spin-then-yield"},{name="indicators",stages=["indicators"],wait="spin-then-yield"},{name="trader",stages=["signals","risk"],wait="spin-then-yield"},{name="venue",stages=["venue"],wait="spin-then-yield"}]}]"#.to_string()),
+        ));
+    }
+    t
+}
+
+/// Runs the throughput benchmark: the capture looped `loops` times, played as fast as each
+/// topology takes it (the source waits for ring room: nothing is dropped, so the rate
+/// reached is the most it sustains), beside the naive baseline on the same lines. Writes
+/// `out/summary.json`; returns a short report.
+pub fn throughput(
+    input: &Path,
+    loops: u64,
+    out: &Path,
+    config: Option<&Path>,
+    sets: &[String],
+    allowed_cores: &[usize],
+) -> Result<String, RunError> {
     let cap = Capture::load(input)?;
     let lines = looped(&cap, loops.max(1));
-    let looped_cap = Capture::from_bytes(input.to_path_buf(), lines.join(&b'\n'));
     std::fs::create_dir_all(out)?;
-
-    let sets = vec![
-        "source.kind=\"replay\"".to_string(),
-        "source.speed=\"max\"".to_string(),
-        "cold.status_line=false".to_string(),
-        "lanes.0.threads.0.wait=\"spin-then-yield\"".to_string(),
-    ];
-    let cfg = Config::load(ConfigSource::Default, &sets, &[])
-        .map_err(|e| RunError::Io(std::io::Error::other(e.to_string())))?;
-    let res = runtime::run(
-        &cfg,
-        RunOptions {
-            mode: "bench".into(),
-            report_dir: out.join("tickwire"),
-            duration: None,
-            stop: Arc::new(AtomicBool::new(false)),
-            captures: Some(vec![Arc::new(looped_cap)]),
-            progress: None,
-            progress_total: None,
-        },
-    )?;
-    let tw_s = res.summary["elapsed_s"].as_f64().unwrap_or(0.0);
-    let tw_rate = res.totals.received as f64 / tw_s.max(1e-9);
-    // The baseline keeps its own fixed EMA-cross trader: it measures the plumbing.
-    let (naive, naive_s) = naive::run(&lines, 2, 5, 0.01, 0.05);
-    let naive_rate = naive.messages as f64 / naive_s.max(1e-9);
-    let doc = json!({
-        "input": input.display().to_string(),
-        "loops": loops,
-        "messages": res.totals.received,
-        "tickwire": {
-            "topology": "fused, one thread (dev-2core)",
-            "elapsed_s": tw_s,
-            "messages_per_s": tw_rate,
+    let mut results = Vec::new();
+    let mut text = format!(
+        "throughput on {} messages ({} loops of {}):\n",
+        lines.len(),
+        loops,
+        input.display()
+    );
+    let mut first = None;
+    for (name, what, lanes) in topologies(allowed_cores.len()) {
+        let mut all = sets.to_vec();
+        all.extend([
+            "source.kind=\"replay\"".to_string(),
+            "source.speed=\"max\"".to_string(),
+            "cold.status_line=false".to_string(),
+        ]);
+        if let Some(l) = &lanes {
+            all.push(l.clone());
+        }
+        let src = match config {
+            Some(p) => ConfigSource::File(p),
+            None => ConfigSource::Default,
+        };
+        let cfg = Config::load(src, &all, allowed_cores)
+            .map_err(|e| RunError::Io(std::io::Error::other(format!("{name}: {e}"))))?;
+        let looped_cap = Capture::from_bytes(input.to_path_buf(), lines.join(&b'\n'));
+        let res = runtime::run(
+            &cfg,
+            RunOptions {
+                mode: "bench".into(),
+                report_dir: out.join(name),
+                duration: None,
+                stop: Arc::new(AtomicBool::new(false)),
+                captures: Some(vec![Arc::new(looped_cap)]),
+                progress: None,
+                progress_total: None,
+                latency_intervals: None,
+            },
+        )?;
+        let secs = res.summary["elapsed_s"].as_f64().unwrap_or(0.0);
+        let rate = res.totals.received as f64 / secs.max(1e-9);
+        let threads: Vec<Value> = res
+            .threads
+            .iter()
+            .map(|t| json!({"thread": t.name, "core": t.core, "stages": t.stages}))
+            .collect();
+        text.push_str(&format!(
+            "  tickwire {name:<7} {rate:>12.0} msg/s ({secs:.3} s, {} threads, lost {})  {what}\n",
+            res.threads.len(),
+            res.summary["lost"]
+        ));
+        first.get_or_insert((res.totals.trades, res.totals.candles, res.totals.signals));
+        results.push(json!({
+            "topology": name,
+            "description": what,
+            "threads": threads,
+            "elapsed_s": secs,
+            "messages_per_s": rate,
+            "messages": res.totals.received,
             "trades": res.totals.trades,
             "candles": res.totals.candles,
             "signals": res.totals.signals,
             "fills": res.totals.fills,
+            "lost": res.summary["lost"],
             "latency_ns": res.summary["latency_ns"],
             "hot_thread_allocations": res.threads.iter().map(|t| t.allocations).sum::<u64>(),
-        },
+        }));
+    }
+    // The baseline keeps its own fixed EMA-cross trader: it measures the plumbing.
+    let (naive, naive_s) = naive::run(&lines, 2, 5, 0.01, 0.05);
+    let naive_rate = naive.messages as f64 / naive_s.max(1e-9);
+    text.push_str(&format!(
+        "  naive baseline   {naive_rate:>12.0} msg/s ({naive_s:.3} s)  std mpsc, serde_json Value, one thread per stage\n"
+    ));
+    let best = results
+        .iter()
+        .filter_map(|r| r["messages_per_s"].as_f64())
+        .fold(0.0f64, f64::max);
+    text.push_str(&format!(
+        "  best tickwire / baseline: {:.1}x\n",
+        best / naive_rate.max(1e-9)
+    ));
+    if let Some((t, c, s)) = first {
+        text.push_str(&format!(
+            "  work: trades {t} vs {}, candles {c} vs {}, signals {s} vs {}\n",
+            naive.trades, naive.candles, naive.signals
+        ));
+    }
+    let doc = json!({
+        "mode": "bench-throughput",
+        "input": input.display().to_string(),
+        "loops": loops,
+        "messages": lines.len(),
+        "topologies": results,
         "baseline": {
             "topology": "naive: std mpsc, serde_json Value, f64, one unpinned thread per stage",
             "elapsed_s": naive_s,
@@ -124,28 +218,15 @@ pub fn throughput(input: &Path, loops: u64, out: &Path) -> Result<String, RunErr
             "signals": naive.signals,
             "fills": naive.fills,
         },
-        "speedup": tw_rate / naive_rate.max(1e-9),
+        "speedup": best / naive_rate.max(1e-9),
     });
     std::fs::write(
         out.join("summary.json"),
         serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n",
     )?;
-    Ok(format!(
-        "throughput on {} messages ({} loops of {}):\n  tickwire fused: {:.0} msg/s ({:.3} s)\n  naive baseline: {:.0} msg/s ({:.3} s)\n  speedup: {:.1}x\n  trades {} vs {}, candles {} vs {}, signals {} vs {}\n  summary: {}",
-        res.totals.received,
-        loops,
-        input.display(),
-        tw_rate,
-        tw_s,
-        naive_rate,
-        naive_s,
-        tw_rate / naive_rate.max(1e-9),
-        res.totals.trades,
-        naive.trades,
-        res.totals.candles,
-        naive.candles,
-        res.totals.signals,
-        naive.signals,
+    text.push_str(&format!(
+        "  summary: {}",
         out.join("summary.json").display()
-    ))
+    ));
+    Ok(text)
 }

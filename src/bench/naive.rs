@@ -4,11 +4,15 @@
 //! (1s/1m candles, EMA cross, position limit, paper fill at the touch), so the throughput
 //! ratio measures the engineering, not a difference in work.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
 use std::time::Instant;
 
+use hdrhistogram::Histogram;
 use serde_json::Value;
+
+use crate::core::clock;
+use crate::runtime::latency::{histogram, Intervals};
 
 #[derive(Clone, Debug)]
 enum Msg {
@@ -118,27 +122,53 @@ impl Ema {
     }
 }
 
+/// One message between naive stages: the value, its ingress stamp and the previous stage's
+/// exit stamp (monotonic ns, the same clock as tickwire's).
+type Hop = (Msg, u64, u64);
+/// A naive stage's thread: what it counted, its name and its latency.
+type StageThread = std::thread::JoinHandle<(u64, &'static str, Histogram<u64>)>;
+
+/// What a timed baseline run measured.
+pub struct NaiveRun {
+    /// Work done.
+    pub counts: NaiveCounts,
+    /// Wall seconds from the first message sent to the last stage finished.
+    pub elapsed_s: f64,
+    /// Per stage (time from the previous stage's exit, channel hop included, to its own
+    /// exit), `tick_to_order` (ingress to the order reaching the venue) and `end_to_end`
+    /// (ingress to market data leaving the venue): the keys tickwire reports.
+    pub latency: BTreeMap<String, Histogram<u64>>,
+    /// `end_to_end` over time, when asked for.
+    pub intervals: Option<Intervals>,
+}
+
 fn stage<F>(
-    rx: mpsc::Receiver<Msg>,
+    name: &'static str,
+    rx: mpsc::Receiver<Hop>,
     mut f: F,
-) -> (mpsc::Receiver<Msg>, std::thread::JoinHandle<u64>)
+) -> (mpsc::Receiver<Hop>, StageThread)
 where
     F: FnMut(Msg, &mut dyn FnMut(Msg)) -> u64 + Send + 'static,
 {
     let (tx, out) = mpsc::channel();
     let h = std::thread::spawn(move || {
         let mut n = 0;
-        for m in rx {
-            n += f(m, &mut |o| {
-                let _ = tx.send(o);
-            });
+        let mut hist = histogram();
+        let mut outs = Vec::new();
+        for (m, ingress, stamp) in rx {
+            n += f(m, &mut |o| outs.push(o));
+            let now = clock::mono_ns();
+            hist.saturating_record(now.saturating_sub(stamp));
+            for o in outs.drain(..) {
+                let _ = tx.send((o, ingress, now));
+            }
         }
-        n
+        (n, name, hist)
     });
     (out, h)
 }
 
-/// Runs the baseline over `lines`; returns counts and wall seconds.
+/// Runs the baseline over `lines` at full speed; returns counts and wall seconds.
 pub fn run(
     lines: &[Vec<u8>],
     fast: usize,
@@ -146,27 +176,47 @@ pub fn run(
     order_qty: f64,
     max_pos: f64,
 ) -> (NaiveCounts, f64) {
-    let started = Instant::now();
-    let (src_tx, src_rx) = mpsc::channel::<Vec<u8>>();
-    let (parsed_tx, parsed_rx) = mpsc::channel::<Msg>();
+    let r = run_timed(lines, fast, slow, order_qty, max_pos, None, None);
+    (r.counts, r.elapsed_s)
+}
+
+/// Runs the baseline over `lines`, sent at `rate` messages per second (`None`: as fast as
+/// it takes them), each stamped with the instant it was due (as tickwire's paced sources do,
+/// so neither side hides a backlog); `intervals` = (ns, count) records end-to-end latency
+/// over time.
+pub fn run_timed(
+    lines: &[Vec<u8>],
+    fast: usize,
+    slow: usize,
+    order_qty: f64,
+    max_pos: f64,
+    rate: Option<f64>,
+    intervals: Option<(u64, usize)>,
+) -> NaiveRun {
+    let (src_tx, src_rx) = mpsc::channel::<(Vec<u8>, u64)>();
+    let (parsed_tx, parsed_rx) = mpsc::channel::<Hop>();
     let parse_h = std::thread::spawn(move || {
         let (mut t, mut b) = (0u64, 0u64);
-        for line in src_rx {
-            if let Some(m) = parse(&line) {
+        let mut hist = histogram();
+        for (line, ingress) in src_rx {
+            let m = parse(&line);
+            let now = clock::mono_ns();
+            hist.saturating_record(now.saturating_sub(ingress));
+            if let Some(m) = m {
                 match m {
                     Msg::Trade { .. } => t += 1,
                     Msg::Book { .. } => b += 1,
                     _ => {}
                 }
-                let _ = parsed_tx.send(m);
+                let _ = parsed_tx.send((m, ingress, now));
             }
         }
-        (t, b)
+        (t, b, hist)
     });
     // Arbiter: drop repeated trade ids and stale quotes.
     let mut last_id: HashMap<String, u64> = HashMap::new();
     let mut last_u: HashMap<String, u64> = HashMap::new();
-    let (arb_rx, arb_h) = stage(parsed_rx, move |m, out| {
+    let (arb_rx, arb_h) = stage("arbiter", parsed_rx, move |m, out| {
         let keep = match &m {
             Msg::Trade { sym, id, .. } => {
                 let e = last_id.entry(sym.clone()).or_insert(0);
@@ -189,7 +239,7 @@ pub fn run(
     });
     // Candles 1s and 1m.
     let mut open: HashMap<(String, u64), (u64, f64, f64)> = HashMap::new();
-    let (candle_rx, candle_h) = stage(arb_rx, move |m, out| {
+    let (candle_rx, candle_h) = stage("candles", arb_rx, move |m, out| {
         let mut closed = 0;
         if let Msg::Trade {
             sym, px, qty, ms, ..
@@ -216,7 +266,7 @@ pub fn run(
         closed
     });
     let mut emas: HashMap<(String, u64), (Ema, Ema)> = HashMap::new();
-    let (ind_rx, ind_h) = stage(candle_rx, move |m, out| {
+    let (ind_rx, ind_h) = stage("indicators", candle_rx, move |m, out| {
         if let Msg::Candle { sym, res_ms, close } = &m {
             let e = emas
                 .entry((sym.clone(), *res_ms))
@@ -234,7 +284,7 @@ pub fn run(
         0
     });
     let mut last_sign: HashMap<String, i8> = HashMap::new();
-    let (sig_rx, sig_h) = stage(ind_rx, move |m, out| {
+    let (sig_rx, sig_h) = stage("signals", ind_rx, move |m, out| {
         let mut n = 0;
         if let Msg::Ema {
             sym, fast, slow, ..
@@ -262,7 +312,7 @@ pub fn run(
         n
     });
     let mut pos: HashMap<String, f64> = HashMap::new();
-    let (risk_rx, risk_h) = stage(sig_rx, move |m, out| {
+    let (risk_rx, risk_h) = stage("risk", sig_rx, move |m, out| {
         if let Msg::Signal { sym, dir } = &m {
             let p = pos.entry(sym.clone()).or_insert(0.0);
             let delta = f64::from(*dir) * order_qty - *p;
@@ -284,7 +334,13 @@ pub fn run(
         let mut books: HashMap<String, (f64, f64)> = HashMap::new();
         let mut fills = 0u64;
         let mut cash = 0.0;
-        for m in risk_rx {
+        let mut venue = histogram();
+        let mut t2o = histogram();
+        let mut e2e = histogram();
+        let mut iv = intervals.map(|(every, n)| Intervals::new(every, n));
+        for (m, ingress, stamp) in risk_rx {
+            let market = matches!(m, Msg::Book { .. } | Msg::Trade { .. });
+            let order = matches!(m, Msg::Order { .. });
             match m {
                 Msg::Book { sym, bid, ask, .. } => {
                     books.insert(sym, (bid, ask));
@@ -297,23 +353,59 @@ pub fn run(
                 }
                 _ => {}
             }
+            let now = clock::mono_ns();
+            venue.saturating_record(now.saturating_sub(stamp));
+            let total = now.saturating_sub(ingress);
+            if order {
+                t2o.saturating_record(total);
+            }
+            if market {
+                e2e.saturating_record(total);
+                if let Some(iv) = &mut iv {
+                    iv.record(now, total);
+                }
+            }
         }
         std::hint::black_box(cash);
-        fills
+        (fills, venue, t2o, e2e, iv)
     });
-    for l in lines {
-        let _ = src_tx.send(l.clone());
+    let started = Instant::now();
+    let start_ns = clock::mono_ns();
+    for (i, l) in lines.iter().enumerate() {
+        let ingress = match rate {
+            Some(r) => {
+                let due = start_ns + (i as f64 * 1e9 / r) as u64;
+                while clock::mono_ns() < due {
+                    std::hint::spin_loop();
+                }
+                due
+            }
+            None => clock::mono_ns(),
+        };
+        let _ = src_tx.send((l.clone(), ingress));
     }
     drop(src_tx);
-    let (trades, book_tickers) = parse_h.join().unwrap_or_default();
-    let _ = arb_h.join();
-    let candles = candle_h.join().unwrap_or(0);
-    let _ = ind_h.join();
-    let signals = sig_h.join().unwrap_or(0);
-    let _ = risk_h.join();
-    let fills = venue_h.join().unwrap_or(0);
-    (
-        NaiveCounts {
+    let mut latency = BTreeMap::new();
+    let (trades, book_tickers, parse_hist) = parse_h.join().unwrap_or_else(|_| (0, 0, histogram()));
+    latency.insert("parse".to_string(), parse_hist);
+    let mut stage_done = |h: StageThread| {
+        let (n, name, hist) = h.join().unwrap_or((0, "lost", histogram()));
+        latency.insert(name.to_string(), hist);
+        n
+    };
+    let _ = stage_done(arb_h);
+    let candles = stage_done(candle_h);
+    let _ = stage_done(ind_h);
+    let signals = stage_done(sig_h);
+    let _ = stage_done(risk_h);
+    let (fills, venue, t2o, e2e, iv) = venue_h
+        .join()
+        .unwrap_or_else(|_| (0, histogram(), histogram(), histogram(), None));
+    latency.insert("venue".to_string(), venue);
+    latency.insert("tick_to_order".to_string(), t2o);
+    latency.insert("end_to_end".to_string(), e2e);
+    NaiveRun {
+        counts: NaiveCounts {
             messages: lines.len() as u64,
             trades,
             book_tickers,
@@ -321,6 +413,8 @@ pub fn run(
             signals,
             fills,
         },
-        started.elapsed().as_secs_f64(),
-    )
+        elapsed_s: started.elapsed().as_secs_f64(),
+        latency,
+        intervals: iv,
+    }
 }

@@ -526,13 +526,28 @@ pub enum Speed {
     Max,
     /// The capture's own timing scaled by this factor (1.0 = real time).
     Factor(f64),
+    /// A fixed rate in messages per second, whatever the data's own timing (latency
+    /// benchmarks). Each message is stamped with the instant it was due, not the instant it
+    /// left, so a source that falls behind counts the wait as latency (no coordinated
+    /// omission).
+    Rate(f64),
 }
 
 impl Speed {
-    /// Parses `max`, `1x`, `10x`, `0.5x`.
+    /// Parses `max`, `1x`, `10x`, `0.5x`, or a rate: `100000/s`, `100k/s`, `1M/s`.
     pub fn parse(s: &str) -> Option<Self> {
         if s == "max" {
             return Some(Speed::Max);
+        }
+        if let Some(r) = s.strip_suffix("/s") {
+            let (num, mult) = match r.as_bytes().last()? {
+                b'k' | b'K' => (&r[..r.len() - 1], 1e3),
+                b'm' | b'M' => (&r[..r.len() - 1], 1e6),
+                _ => (r, 1.0),
+            };
+            let v = num.parse::<f64>().ok()? * mult;
+            // One a minute to a billion a second: beyond that a rate is meaningless.
+            return (1.0 / 60.0..=1e9).contains(&v).then_some(Speed::Rate(v));
         }
         let f: f64 = s.strip_suffix('x')?.parse().ok()?;
         // Beyond these bounds pacing is meaningless (and the arithmetic would saturate).
@@ -905,7 +920,10 @@ fn validate(
     let speed = Speed::parse(&src.speed).ok_or_else(|| {
         invalid(
             "source.speed",
-            format!("`{}` is not max or a factor like 1x", src.speed),
+            format!(
+                "`{}` is not max, a factor like 1x or a rate like 100k/s",
+                src.speed
+            ),
         )
     })?;
     if kind == SourceKind::Synthetic && instruments.is_empty() {
@@ -1481,7 +1499,9 @@ mod tests {
         let cores: Vec<usize> = (0..16).collect();
         for f in [
             "tuning/dev-2core.toml",
+            "tuning/colo-4core.toml",
             "tuning/colo-8core.toml",
+            "tuning/colo-16core.toml",
             "tuning/binance-paper.toml",
         ] {
             let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
@@ -1633,5 +1653,12 @@ mod tests {
         assert_eq!(Speed::parse("0x"), None);
         assert_eq!(Speed::parse("1e-12x"), None);
         assert_eq!(Speed::parse("fast"), None);
+        assert_eq!(Speed::parse("100000/s"), Some(Speed::Rate(100_000.0)));
+        assert_eq!(Speed::parse("10k/s"), Some(Speed::Rate(10_000.0)));
+        assert_eq!(Speed::parse("1M/s"), Some(Speed::Rate(1_000_000.0)));
+        assert_eq!(Speed::parse("0/s"), None);
+        assert_eq!(Speed::parse("k/s"), None);
+        assert_eq!(Speed::parse("/s"), None);
+        assert_eq!(Speed::parse("2G/s"), None);
     }
 }

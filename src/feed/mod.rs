@@ -89,6 +89,27 @@ pub struct SyntheticSource {
     speed: Speed,
     limit: Option<u64>,
     emitted: u64,
+    pacer: Pacer,
+}
+
+/// Fixed-rate pacing ([`Speed::Rate`]): message `n` is due `n / rate` seconds after the
+/// first poll. A message is stamped with the instant it was due, not the instant it left:
+/// when the pipeline falls behind, the wait counts as latency, as it would for a message
+/// arriving on a wire (no coordinated omission). Waiting is a spin ([`Next::Busy`]): a
+/// parked thread would wake late and count its own wake-up.
+#[derive(Default)]
+struct Pacer {
+    start: Option<u64>,
+}
+
+impl Pacer {
+    /// The instant message `n` is due, once `now` has reached it.
+    #[inline]
+    fn due(&mut self, now: u64, n: u64, rate: f64) -> Option<u64> {
+        let start = *self.start.get_or_insert(now);
+        let due = start.saturating_add((n as f64 * 1e9 / rate) as u64);
+        (now >= due).then_some(due)
+    }
 }
 
 impl SyntheticSource {
@@ -110,6 +131,7 @@ impl SyntheticSource {
             speed,
             limit,
             emitted: 0,
+            pacer: Pacer::default(),
         }
     }
 
@@ -125,13 +147,20 @@ impl SyntheticSource {
                 t
             }
         };
-        let now = clock::mono_ns();
-        if let Speed::Factor(f) = self.speed {
-            let due =
-                self.anchor.mono + (market_ns.saturating_sub(self.live_from_ns) as f64 / f) as u64;
-            if now < due {
-                return Next::Wait;
+        let mut now = clock::mono_ns();
+        match self.speed {
+            Speed::Factor(f) => {
+                let due = self.anchor.mono
+                    + (market_ns.saturating_sub(self.live_from_ns) as f64 / f) as u64;
+                if now < due {
+                    return Next::Wait;
+                }
             }
+            Speed::Rate(r) => match self.pacer.due(now, self.emitted, r) {
+                Some(due) => now = due,
+                None => return Next::Busy,
+            },
+            Speed::Max => {}
         }
         self.pending = None;
         self.emitted += 1;
@@ -161,6 +190,7 @@ pub struct ReplaySource {
     limit: Option<u64>,
     emitted: u64,
     progress: Option<Arc<std::sync::atomic::AtomicU64>>,
+    pacer: Pacer,
 }
 
 impl ReplaySource {
@@ -193,6 +223,7 @@ impl ReplaySource {
             limit,
             emitted: 0,
             progress: None,
+            pacer: Pacer::default(),
         }
     }
 
@@ -248,17 +279,24 @@ impl ReplaySource {
         };
         let line = self.cursor[file];
         let cap = &self.captures[file];
-        let now = clock::mono_ns();
+        let mut now = clock::mono_ns();
         let recorded = cap.recv_ns.as_ref().map(|r| r[line]);
-        if let (Speed::Factor(f), Some(t)) = (self.speed, recorded) {
-            let first = *self.first_recv.get_or_insert(t);
-            let due = self
-                .anchor
-                .mono
-                .saturating_add((t.saturating_sub(first) as f64 / f) as u64);
-            if now < due {
-                return Next::Wait;
+        match (self.speed, recorded) {
+            (Speed::Factor(f), Some(t)) => {
+                let first = *self.first_recv.get_or_insert(t);
+                let due = self
+                    .anchor
+                    .mono
+                    .saturating_add((t.saturating_sub(first) as f64 / f) as u64);
+                if now < due {
+                    return Next::Wait;
+                }
             }
+            (Speed::Rate(r), _) => match self.pacer.due(now, self.emitted, r) {
+                Some(due) => now = due,
+                None => return Next::Busy,
+            },
+            _ => {}
         }
         self.cursor[file] += 1;
         self.emitted += 1;
@@ -1253,6 +1291,31 @@ mod tests {
         let mut c = Capture::from_bytes("t.jsonl".into(), lines.join("\n").into_bytes());
         c.recv_ns = recv;
         c
+    }
+
+    #[test]
+    fn a_fixed_rate_stamps_each_message_when_it_was_due() {
+        let mut p = Pacer::default();
+        // 1 M/s: message n is due n µs after the first poll.
+        assert_eq!(p.due(100, 0, 1e6), Some(100));
+        assert_eq!(p.due(600, 1, 1e6), None, "not due before 1,100");
+        // Late by 400 ns: stamped at 1,100, so the wait counts as latency.
+        assert_eq!(p.due(1_500, 1, 1e6), Some(1_100));
+        assert_eq!(p.due(50_000, 7, 1e6), Some(7_100));
+        // A replay at a rate plays every line once, then ends (the pacer spins: Busy).
+        let c = capture(&["{}", "{}", "{}"], None);
+        let mut r = ReplaySource::new(vec![Arc::new(c)], Speed::Rate(1e9), 1, None);
+        let mut got = Vec::new();
+        loop {
+            match r.poll() {
+                Next::Msg(m) => got.push(m.ingress_ns),
+                Next::Busy => {}
+                Next::End => break,
+                _ => panic!("a rate never waits by parking"),
+            }
+        }
+        assert_eq!(got.len(), 3);
+        assert!(got.windows(2).all(|w| w[1] - w[0] == 1), "{got:?}");
     }
 
     #[test]

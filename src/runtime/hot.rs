@@ -34,7 +34,7 @@ use crate::ring::{Consumer, Producer, WaitStrategy, Waiter};
 use crate::trader::Trader;
 use crate::venue::VenueStage;
 
-use super::latency::histogram;
+use super::latency::{histogram, Intervals};
 
 /// Most values a stage emits for one input (a trade can close one candle per resolution and
 /// refresh as many live ones); a debug build asserts the bound.
@@ -108,6 +108,8 @@ pub struct HotThread {
     pub stop: Arc<AtomicBool>,
     /// Time one source message in this many (stage latencies; orders are always timed).
     pub sample_every: u64,
+    /// End-to-end latency over time (benchmarks; kept by the thread hosting the venue).
+    pub intervals: Option<Intervals>,
 }
 
 /// What a hot thread reports when it ends.
@@ -128,6 +130,11 @@ pub struct ThreadReport {
     pub stage_latency: Vec<(Stage, Histogram<u64>)>,
     /// Ingress → order at the venue edge.
     pub tick_to_order: Option<Histogram<u64>>,
+    /// Ingress → market data leaving the venue stage, the end of the pipeline (timed
+    /// envelopes only).
+    pub end_to_end: Option<Histogram<u64>>,
+    /// The same over time, when asked for.
+    pub intervals: Option<Intervals>,
     /// Envelopes or reports that could not be delivered because a peer thread was gone.
     pub lost: u64,
 }
@@ -142,6 +149,8 @@ struct Ctx {
     sent: u64,
     hist: [Option<Histogram<u64>>; 7],
     tick_to_order: Option<Histogram<u64>>,
+    end_to_end: Option<Histogram<u64>>,
+    intervals: Option<Intervals>,
     waiter: Waiter,
     lost: u64,
     /// Time one source message in this many (1 = every one).
@@ -253,6 +262,19 @@ fn venue_step(venue: &mut VenueStage, trader: Option<&mut Trader>, env: &Envelop
     };
     if let (true, Some(h)) = (placed, &mut ctx.tick_to_order) {
         h.saturating_record(now.saturating_sub(env.ingress_ns));
+    }
+    // Market data ends its trip here: the whole pipeline, ingress to venue exit.
+    if now != 0
+        && env.ingress_ns != 0
+        && matches!(env.payload, Payload::Trade(_) | Payload::BookTicker(_))
+    {
+        let v = now.saturating_sub(env.ingress_ns);
+        if let Some(h) = &mut ctx.end_to_end {
+            h.saturating_record(v);
+        }
+        if let Some(iv) = &mut ctx.intervals {
+            iv.record(now, v);
+        }
     }
     ctx.record(Stage::Venue, env.stamp_ns, now);
     match trader {
@@ -426,6 +448,7 @@ impl HotThread {
             venue_done,
             stop,
             sample_every,
+            intervals,
         } = self;
         let mut hist: [Option<Histogram<u64>>; 7] = Default::default();
         for s in &stage_list {
@@ -444,6 +467,8 @@ impl HotThread {
             messages: 0,
             hist,
             tick_to_order: stage_list.contains(&Stage::Venue).then(histogram),
+            end_to_end: stage_list.contains(&Stage::Venue).then(histogram),
+            intervals: intervals.filter(|_| stage_list.contains(&Stage::Venue)),
             waiter: Waiter::new(wait),
             lost: 0,
             // Placeholders: each slot is written by a stage before it is read.
@@ -580,6 +605,8 @@ impl HotThread {
                 .filter_map(|s| ctx.hist[s.index()].take().map(|h| (*s, h)))
                 .collect(),
             tick_to_order: ctx.tick_to_order.take(),
+            end_to_end: ctx.end_to_end.take(),
+            intervals: ctx.intervals.take(),
             lost: ctx.lost,
         }
     }

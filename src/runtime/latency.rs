@@ -109,9 +109,135 @@ pub fn hgrm(h: &Histogram<u64>) -> String {
     s
 }
 
+/// End-to-end latency cut into fixed intervals of wall time (latency over time, `.hlog`).
+/// Every histogram is allocated up front; recording is a subtraction, a division and a
+/// bounded store, so it may run on a hot thread. Samples past the last interval land in it.
+#[derive(Clone, Debug)]
+pub struct Intervals {
+    /// Interval length (ns).
+    pub every_ns: u64,
+    /// Monotonic ns of the first sample (0 = none yet).
+    pub start_ns: u64,
+    /// One histogram per interval (2 significant digits: a fraction of the memory of a
+    /// full one, and what a plot over time can show).
+    pub hists: Vec<Histogram<u64>>,
+}
+
+impl Intervals {
+    /// `count` intervals of `every_ns` (both at least 1).
+    pub fn new(every_ns: u64, count: usize) -> Self {
+        Self {
+            every_ns: every_ns.max(1),
+            start_ns: 0,
+            hists: (0..count.max(1))
+                .map(|_| Histogram::new_with_bounds(1, MAX_NS, 2).expect("static bounds are valid"))
+                .collect(),
+        }
+    }
+
+    /// Records `value` for a sample taken at `now` (monotonic ns).
+    #[inline]
+    pub fn record(&mut self, now: u64, value: u64) {
+        if self.start_ns == 0 {
+            self.start_ns = now.max(1);
+        }
+        let i = (now.saturating_sub(self.start_ns) / self.every_ns) as usize;
+        let last = self.hists.len() - 1;
+        if let Some(h) = self.hists.get_mut(i.min(last)) {
+            h.saturating_record(value);
+        }
+    }
+
+    /// The intervals that hold samples, up to the last one that does.
+    pub fn used(&self) -> &[Histogram<u64>] {
+        let n = self
+            .hists
+            .iter()
+            .rposition(|h| !h.is_empty())
+            .map_or(0, |i| i + 1);
+        &self.hists[..n]
+    }
+
+    /// Adds `other` interval by interval (same length and count; others are ignored).
+    pub fn merge(&mut self, other: &Intervals) {
+        if other.every_ns != self.every_ns {
+            return;
+        }
+        for (a, b) in self.hists.iter_mut().zip(&other.hists) {
+            let _ = a.add(b);
+        }
+        if self.start_ns == 0 || (other.start_ns != 0 && other.start_ns < self.start_ns) {
+            self.start_ns = other.start_ns;
+        }
+    }
+}
+
+/// An HdrHistogram interval log (`.hlog`, V2 compressed histograms, one line per interval)
+/// of `iv`, tagged `tag`; `base_s` is the log's base time (seconds since the Unix epoch).
+pub fn hlog(iv: &Intervals, tag: &str, base_s: f64) -> std::io::Result<Vec<u8>> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    use std::time::Duration;
+    let mut out = Vec::new();
+    let mut ser = V2DeflateSerializer::new();
+    let mut w = IntervalLogWriterBuilder::new()
+        .add_comment(&format!(
+            "tickwire {tag}: end-to-end latency (ns) per interval"
+        ))
+        .with_base_time(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs_f64(base_s))
+        .with_max_value_divisor(1.0)
+        .begin_log_with(&mut out, &mut ser)?;
+    let tag = Tag::new(tag);
+    let every = Duration::from_nanos(iv.every_ns);
+    for (i, h) in iv.used().iter().enumerate() {
+        w.write_histogram(h, every * i as u32, every, tag)
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_bucket_by_time_and_write_a_log() {
+        let mut iv = Intervals::new(1_000, 3);
+        iv.record(10_000, 5);
+        iv.record(10_500, 7);
+        iv.record(11_200, 9);
+        iv.record(99_000, 11); // past the end: the last interval
+        assert_eq!(iv.hists[0].len(), 2);
+        assert_eq!(iv.hists[1].len(), 1);
+        assert_eq!(iv.hists[2].len(), 1);
+        let mut other = Intervals::new(1_000, 3);
+        other.record(5, 100);
+        iv.merge(&other);
+        assert_eq!(iv.hists[0].len(), 3);
+        assert_eq!(iv.used().len(), 3);
+        let log = hlog(&iv, "e2e", 1_700_000_000.0).unwrap();
+        let text = String::from_utf8(log).unwrap();
+        // Read back with the reference parser: three intervals, four samples... and the merged one.
+        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+        use hdrhistogram::serialization::Deserializer;
+        let mut counts = Vec::new();
+        for e in IntervalLogIterator::new(text.as_bytes()) {
+            if let LogEntry::Interval(h) = e.unwrap() {
+                assert_eq!(h.tag().map(|t| t.as_str()), Some("e2e"));
+                let bytes = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    h.encoded_histogram(),
+                )
+                .unwrap();
+                let back: Histogram<u64> = Deserializer::new()
+                    .deserialize(&mut std::io::Cursor::new(bytes))
+                    .unwrap();
+                counts.push(back.len());
+            }
+        }
+        assert_eq!(counts, vec![3, 1, 1]);
+        assert!(text.contains("#[BaseTime: 1700000000.000"));
+    }
 
     #[test]
     fn percentiles_and_text() {

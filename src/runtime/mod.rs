@@ -80,6 +80,9 @@ pub struct RunOptions {
     pub progress: Option<Arc<std::sync::atomic::AtomicU64>>,
     /// Set to the number of messages the replay will play, once its files are loaded.
     pub progress_total: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Record end-to-end latency over time in intervals of this many ns, this many of them
+    /// (latency benchmarks).
+    pub latency_intervals: Option<(u64, usize)>,
 }
 
 /// What a finished run returns.
@@ -94,6 +97,10 @@ pub struct RunResult {
     pub report_dir: PathBuf,
     /// What a backtest keeps for its statistics.
     pub recorded: crate::cold::Recorded,
+    /// Merged latency per stage, plus `tick_to_order` and `end_to_end`.
+    pub latency: BTreeMap<String, Histogram<u64>>,
+    /// End-to-end latency over time, when [`RunOptions::latency_intervals`] asked for it.
+    pub intervals: Option<latency::Intervals>,
 }
 
 fn cold_ring(
@@ -129,6 +136,35 @@ impl Inputs {
     }
 }
 
+/// The synthetic market of lane `lane` (its instruments among `symbols`; all when empty),
+/// starting `cfg.source.warmup_s` before `live_from_ns` (ns since the epoch).
+pub fn synthetic_market(
+    cfg: &Config,
+    lane: usize,
+    symbols: &[String],
+    live_from_ns: u64,
+) -> SyntheticMarket {
+    let specs: Vec<SymbolSpec> = cfg
+        .instruments
+        .iter()
+        .filter(|s| symbols.is_empty() || symbols.iter().any(|x| x == s.instrument.symbol.as_str()))
+        .map(|s| SymbolSpec {
+            symbol: s.instrument.symbol.as_str().to_string(),
+            start_price: s.synthetic_price,
+            tick: s.instrument.tick,
+            lot: s.instrument.lot,
+        })
+        .collect();
+    let share = specs.len() as f64 / cfg.instruments.len().max(1) as f64;
+    let start_ms = (live_from_ns / 1_000_000).saturating_sub(cfg.source.warmup_s * 1000);
+    SyntheticMarket::new(&SyntheticConfig {
+        seed: cfg.source.seed.wrapping_add(lane as u64),
+        symbols: specs,
+        msgs_per_sec: cfg.source.msgs_per_sec * share,
+        start_ms,
+    })
+}
+
 fn build_source(
     cfg: &Config,
     lane: usize,
@@ -139,28 +175,8 @@ fn build_source(
 ) -> Result<Source, RunError> {
     Ok(match cfg.source.kind {
         SourceKind::Synthetic => {
-            let specs: Vec<SymbolSpec> = cfg
-                .instruments
-                .iter()
-                .filter(|s| {
-                    symbols.is_empty() || symbols.iter().any(|x| x == s.instrument.symbol.as_str())
-                })
-                .map(|s| SymbolSpec {
-                    symbol: s.instrument.symbol.as_str().to_string(),
-                    start_price: s.synthetic_price,
-                    tick: s.instrument.tick,
-                    lot: s.instrument.lot,
-                })
-                .collect();
-            let share = specs.len() as f64 / cfg.instruments.len().max(1) as f64;
             let live_from_ns = live_from_ns(cfg);
-            let start_ms = (live_from_ns / 1_000_000).saturating_sub(cfg.source.warmup_s * 1000);
-            let market = SyntheticMarket::new(&SyntheticConfig {
-                seed: cfg.source.seed.wrapping_add(lane as u64),
-                symbols: specs,
-                msgs_per_sec: cfg.source.msgs_per_sec * share,
-                start_ms,
-            });
+            let market = synthetic_market(cfg, lane, symbols, live_from_ns);
             Source::Synthetic(SyntheticSource::new(
                 market,
                 live_from_ns,
@@ -317,6 +333,8 @@ struct Built {
     /// The trader's cold records (orders, fills, equity) wait for room instead of being
     /// dropped: backtests, whose reports are built from them.
     lossless_cold: bool,
+    /// See [`RunOptions::latency_intervals`].
+    intervals: Option<(u64, usize)>,
 }
 
 fn build_lane(
@@ -468,6 +486,10 @@ fn build_lane(
             },
             stop: built.stop.clone(),
             sample_every: cfg.cold.latency_sample_every,
+            intervals: built
+                .intervals
+                .filter(|_| spec.stages.contains(&Stage::Venue))
+                .map(|(every, n)| latency::Intervals::new(every, n)),
         };
         built.threads.push(thread);
         prev_rx = next_rx;
@@ -566,6 +588,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         cold_inputs: Vec::new(),
         stop: stop.clone(),
         lossless_cold: opts.mode == "backtest",
+        intervals: opts.latency_intervals,
     };
     let files = inputs.files();
     let source_names: Vec<Vec<String>> = (0..cfg.lanes.len())
@@ -658,6 +681,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     };
 
     let mut latency: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut intervals: Option<latency::Intervals> = None;
     let mut threads = Vec::new();
     let mut lost = 0;
     for r in reports {
@@ -667,6 +691,15 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         }
         if let Some(h) = &r.tick_to_order {
             merge(&mut latency, "tick_to_order", h);
+        }
+        if let Some(h) = &r.end_to_end {
+            merge(&mut latency, "end_to_end", h);
+        }
+        if let Some(iv) = r.intervals {
+            match &mut intervals {
+                Some(all) => all.merge(&iv),
+                None => intervals = Some(iv),
+            }
         }
         threads.push(ThreadSummary {
             name: r.name,
@@ -712,6 +745,8 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         threads,
         report_dir: opts.report_dir,
         recorded: std::mem::take(&mut writer.recorded),
+        latency,
+        intervals,
     })
 }
 

@@ -74,6 +74,7 @@ pub fn run_until_stopped(
             captures: None,
             progress: None,
             progress_total: None,
+            latency_intervals: None,
         },
     )
     .expect("run")
