@@ -68,7 +68,8 @@ fn ping_pong_bench(
     name: &str,
     mut send: impl FnMut(Env) -> bool,
     mut recv: impl FnMut() -> Option<Env>,
-    echo: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+    echo_pop: impl FnMut() -> Option<Env> + Send + 'static,
+    echo_push: impl FnMut(Env) -> bool + Send + 'static,
 ) {
     // Each side on its own core when there are two: a thread that migrates or shares a core
     // would time the scheduler, not the queue.
@@ -82,7 +83,7 @@ fn ping_pong_bench(
             if let Some((_, b)) = cores {
                 core_affinity::set_for_current(core_affinity::CoreId { id: b });
             }
-            echo(stop)
+            tickwire::bench::hop::echo(&stop, echo_pop, echo_push)
         })
     };
     c.bench_function(name, |b| {
@@ -131,18 +132,8 @@ fn hop(c: &mut Criterion) {
         "tickwire_spsc",
         move |e| a_tx.try_push(e).is_ok(),
         move || b_rx.try_pop(),
-        move |stop| {
-            while !stop.load(Ordering::Relaxed) {
-                match a_rx.try_pop() {
-                    Some(e) => {
-                        while b_tx.try_push(e).is_err() {
-                            std::hint::spin_loop();
-                        }
-                    }
-                    None => std::hint::spin_loop(),
-                }
-            }
-        },
+        move || a_rx.try_pop(),
+        move |e| b_tx.try_push(e).is_ok(),
     );
     let (a, b) = (
         Arc::new(ArrayQueue::<Env>::new(1024)),
@@ -155,18 +146,8 @@ fn hop(c: &mut Criterion) {
         "crossbeam_array_queue",
         move |e| a.push(e).is_ok(),
         move || b.pop(),
-        move |stop| {
-            while !stop.load(Ordering::Relaxed) {
-                match a2.pop() {
-                    Some(e) => {
-                        while b2.push(e).is_err() {
-                            std::hint::spin_loop();
-                        }
-                    }
-                    None => std::hint::spin_loop(),
-                }
-            }
-        },
+        move || a2.pop(),
+        move |e| b2.push(e).is_ok(),
     );
     let (a_tx, a_rx) = std::sync::mpsc::sync_channel::<Env>(1024);
     let (b_tx, b_rx) = std::sync::mpsc::sync_channel::<Env>(1024);
@@ -176,16 +157,8 @@ fn hop(c: &mut Criterion) {
         "std_mpsc_sync_channel",
         move |e| a_tx.try_send(e).is_ok(),
         move || b_rx.try_recv().ok(),
-        move |stop| {
-            while !stop.load(Ordering::Relaxed) {
-                match a_rx.try_recv() {
-                    Ok(e) => {
-                        let _ = b_tx.send(e);
-                    }
-                    Err(_) => std::hint::spin_loop(),
-                }
-            }
-        },
+        move || a_rx.try_recv().ok(),
+        move |e| b_tx.try_send(e).is_ok(),
     );
     g.finish();
 }

@@ -38,7 +38,7 @@ fi
 # Exit 2 means the plan cannot run here: still a finding worth filing.
 "$bin" doctor --markdown "${config[@]}" > "$out/doctor.md" || true
 if [ "$quick" = 0 ]; then
-  cargo bench --quiet -- --warm-up-time 1 --measurement-time 3 2>&1 \
-    | grep -v '^$' > "$out/criterion.txt"
+  cargo bench --bench '*' -- --warm-up-time 1 --measurement-time 3 2>&1 \
+    | grep -v -e '^$' -e '^Benchmarking' > "$out/criterion.txt"
 fi
 echo "$out"

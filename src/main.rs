@@ -221,6 +221,18 @@ fn parse_duration(s: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `a` as a POSIX shell reads it back: bare when it is plain, else in single quotes.
+fn shell_quote(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./=:,+-@%".contains(&b));
+    if plain {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
 fn default_dir(mode: &str) -> PathBuf {
     PathBuf::from("runs").join(format!("{}-{mode}", clock::compact_utc(clock::wall_ns())))
 }
@@ -527,7 +539,10 @@ fn execute(cli: Cli) -> Result<()> {
                     input,
                     out,
                     interval_ms,
-                    command: std::env::args().collect::<Vec<_>>().join(" "),
+                    command: std::env::args()
+                        .map(|a| shell_quote(&a))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     allowed_cores: allowed_cores(),
                     label,
                 };

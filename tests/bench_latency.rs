@@ -130,12 +130,17 @@ fn one_command_writes_a_latency_report_with_both_systems() {
         hgrm_count(&dir.join("20k/tickwire/latency/end_to_end.hgrm")),
         10_000
     );
+    // A benchmark report keeps the latency, not the trading files of the run.
+    assert!(dir.join("20k/tickwire/summary.json").is_file());
+    assert!(!dir.join("20k/tickwire/decisions.csv").exists());
+    assert!(!dir.join("20k/tickwire/metrics.jsonl").exists());
     assert!(is_png(&dir.join("latency_by_percentile.png")));
     assert!(is_png(&dir.join("latency_over_time.png")));
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for needle in [
         "# Latency report: test box",
         "bench latency --rates 20k,max",
+        "--label 'test box'",
         "rustc",
         "CPU:",
         "isolated (isolcpus):",

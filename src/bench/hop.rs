@@ -45,6 +45,25 @@ pub fn two_cores() -> Option<(usize, usize)> {
     }
 }
 
+/// The far side of a ping-pong: hands every value `pop` yields straight back through `push`
+/// (retrying while full), spinning, until `stop`.
+pub fn echo<T: Copy>(
+    stop: &AtomicBool,
+    mut pop: impl FnMut() -> Option<T>,
+    mut push: impl FnMut(T) -> bool,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        match pop() {
+            Some(v) => {
+                while !push(v) {
+                    std::hint::spin_loop();
+                }
+            }
+            None => std::hint::spin_loop(),
+        }
+    }
+}
+
 /// Times `n` round trips through `send`/`recv` on one thread, the echo running `echo` on
 /// another, each pinned to its own core when there are two (a thread that migrates or shares
 /// a core would time the scheduler, not the queue); records half of each.
@@ -52,7 +71,8 @@ fn ping_pong(
     n: usize,
     mut send: impl FnMut(Envelope) -> bool + Send + 'static,
     mut recv: impl FnMut() -> Option<Envelope> + Send + 'static,
-    echo: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+    echo_pop: impl FnMut() -> Option<Envelope> + Send + 'static,
+    echo_push: impl FnMut(Envelope) -> bool + Send + 'static,
 ) -> Histogram<u64> {
     let cores = two_cores();
     let stop = Arc::new(AtomicBool::new(false));
@@ -62,7 +82,7 @@ fn ping_pong(
             if let Some((_, b)) = cores {
                 core_affinity::set_for_current(core_affinity::CoreId { id: b });
             }
-            echo(stop)
+            echo(&stop, echo_pop, echo_push)
         })
     };
     let ping = std::thread::spawn(move || {
@@ -117,17 +137,8 @@ fn round(q: usize, n: usize) -> Histogram<u64> {
                 n,
                 move |e| a_tx.try_push(e).is_ok(),
                 move || b_rx.try_pop(),
-                move |stop| {
-                    while !stop.load(Ordering::Relaxed) {
-                        if let Some(e) = a_rx.try_pop() {
-                            while b_tx.try_push(e).is_err() {
-                                std::hint::spin_loop();
-                            }
-                        } else {
-                            std::hint::spin_loop();
-                        }
-                    }
-                },
+                move || a_rx.try_pop(),
+                move |e| b_tx.try_push(e).is_ok(),
             )
         }
         1 => {
@@ -140,17 +151,8 @@ fn round(q: usize, n: usize) -> Histogram<u64> {
                 n,
                 move |e| a.push(e).is_ok(),
                 move || b.pop(),
-                move |stop| {
-                    while !stop.load(Ordering::Relaxed) {
-                        if let Some(e) = a2.pop() {
-                            while b2.push(e).is_err() {
-                                std::hint::spin_loop();
-                            }
-                        } else {
-                            std::hint::spin_loop();
-                        }
-                    }
-                },
+                move || a2.pop(),
+                move |e| b2.push(e).is_ok(),
             )
         }
         _ => {
@@ -160,15 +162,8 @@ fn round(q: usize, n: usize) -> Histogram<u64> {
                 n,
                 move |e| a_tx.try_send(e).is_ok(),
                 move || b_rx.try_recv().ok(),
-                move |stop| {
-                    while !stop.load(Ordering::Relaxed) {
-                        if let Ok(e) = a_rx.try_recv() {
-                            let _ = b_tx.send(e);
-                        } else {
-                            std::hint::spin_loop();
-                        }
-                    }
-                },
+                move || a_rx.try_recv().ok(),
+                move |e| b_tx.try_send(e).is_ok(),
             )
         }
     }

@@ -29,6 +29,21 @@ fn command(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// The checkout's commit, `+changes` when tracked files differ from it.
+fn commit() -> String {
+    let head = command("git", &["rev-parse", "--short", "HEAD"]);
+    let dirty = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .ok()
+        .is_some_and(|o| o.status.success() && !o.stdout.is_empty());
+    if dirty && head != "unknown" {
+        format!("{head}+changes")
+    } else {
+        head
+    }
+}
+
 fn first_line(path: &str) -> String {
     std::fs::read_to_string(path)
         .ok()
@@ -101,11 +116,7 @@ impl Host {
         let facts = vec![
             (
                 "tickwire",
-                format!(
-                    "{} (commit {})",
-                    env!("CARGO_PKG_VERSION"),
-                    command("git", &["rev-parse", "--short", "HEAD"])
-                ),
+                format!("{} (commit {})", env!("CARGO_PKG_VERSION"), commit()),
             ),
             ("rustc", command("rustc", &["--version"])),
             ("host", first_line("/proc/sys/kernel/hostname")),

@@ -321,6 +321,7 @@ pub fn run(b: &LatencyBench) -> Result<String, RunError> {
                 latency_intervals: Some((interval_ns, count)),
             },
         )?;
+        super::prune_run_dir(&dir.join("tickwire"))?;
         let tw = Side {
             elapsed_s: res.summary["elapsed_s"].as_f64().unwrap_or(0.0),
             messages: lines.len(),
@@ -544,15 +545,7 @@ fn readme(
         ));
     }
     s.push_str("\n## Per stage, median (each stage from the previous one's exit, hop included)\n\n| rate | system |");
-    let stages = [
-        "parse",
-        "arbiter",
-        "candles",
-        "indicators",
-        "signals",
-        "risk",
-        "venue",
-    ];
+    let stages = crate::core::config::Stage::ALL.map(|st| st.name());
     for st in stages {
         s.push_str(&format!(" {st} |"));
     }
@@ -598,7 +591,7 @@ fn readme(
         "![latency over time at {}](latency_over_time.png)\n\n",
         summary["headline_rate"].as_str().unwrap_or("")
     ));
-    s.push_str("## Files\n\n- `summary.json`: both `latency_ns` blocks (headline rate), ratios, every rate under `runs`\n- `<rate>/tickwire/`: tickwire's run report (`summary.json`, `report.md`, `latency/<stage>.hgrm`, `end_to_end.hlog`)\n- `<rate>/baseline/`: `latency/<stage>.hgrm`, `end_to_end.hlog`\n- `<rate>/latency_over_time.png`\n- `ring_hop/<queue>.hgrm`: one hop per queue\n\n");
+    s.push_str("## Files\n\n- `summary.json`: both `latency_ns` blocks (headline rate), ratios, every rate under `runs`\n- `<rate>/tickwire/`: tickwire's run summary (`summary.json`, `report.md`, `latency/<stage>.hgrm`, `end_to_end.hlog`; the trading files are not kept)\n- `<rate>/baseline/`: `latency/<stage>.hgrm`, `end_to_end.hlog`\n- `<rate>/latency_over_time.png`\n- `ring_hop/<queue>.hgrm`: one hop per queue\n\n");
     s.push_str("## Host findings (`tickwire doctor`)\n\n");
     s.push_str(&host.findings);
     s

@@ -16,6 +16,24 @@ use crate::core::config::{Config, ConfigSource};
 use crate::feed::replay::Capture;
 use crate::runtime::{self, RunError, RunOptions};
 
+/// Keeps only what a benchmark report is for in a run's report directory: `summary.json`,
+/// `report.md` and `latency/` (the trading files of a few million benchmark messages run to
+/// tens of megabytes and say nothing about speed).
+pub fn prune_run_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let keep = matches!(
+            name.to_str(),
+            Some("summary.json" | "report.md" | "latency")
+        );
+        if !keep && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Replaces the first `"key":<digits>` in `line` with `"key":<digits + shift>`.
 fn shift_field(line: &mut String, key: &str, shift: u64) {
     let pat = format!("\"{key}\":");
@@ -154,6 +172,7 @@ pub fn throughput(
                 latency_intervals: None,
             },
         )?;
+        prune_run_dir(&out.join(name))?;
         let secs = res.summary["elapsed_s"].as_f64().unwrap_or(0.0);
         let rate = res.totals.received as f64 / secs.max(1e-9);
         let threads: Vec<Value> = res

@@ -191,6 +191,22 @@ pub fn push_scaled(out: &mut String, value: i64, decimals: u32) {
     }
 }
 
+/// The decimal digits of `v`, written into the end of `buf` (no allocation, no formatting
+/// machinery): for writers on the hot path.
+#[inline]
+pub fn u64_digits(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
 /// Counts the decimals a tick or lot size needs (0.01 → 2, 1 → 0).
 pub fn decimals_of(step: i64) -> u32 {
     let mut d = SCALE_DECIMALS;

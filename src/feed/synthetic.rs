@@ -511,18 +511,8 @@ impl SymbolState {
     }
 }
 
-fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+fn push_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(crate::core::num::u64_digits(v, &mut [0u8; 20]));
 }
 
 /// Writes a 1e8-scaled non-negative integer as `123.45000000`.

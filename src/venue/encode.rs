@@ -42,18 +42,8 @@ impl<'a> Buf<'a> {
 
     /// Appends `v` in decimal.
     #[inline]
-    pub fn uint(&mut self, mut v: u64) -> Option<()> {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.put(&digits[i..])
+    pub fn uint(&mut self, v: u64) -> Option<()> {
+        self.put(crate::core::num::u64_digits(v, &mut [0u8; 20]))
     }
 
     /// Appends `value` (10⁻⁸ scale) with exactly `decimals` decimals when that is exact,
