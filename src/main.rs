@@ -58,7 +58,8 @@ enum Command {
         /// Venue whose message format the captures use (detected when omitted).
         #[arg(long)]
         venue: Option<String>,
-        /// max, or the capture's own timing scaled: 1x, 10x.
+        /// max; the capture's own timing scaled: 1x, 10x; or a fixed rate: 100k/s (each message
+        /// stamped when it was due, so a backlog counts as latency).
         #[arg(long, default_value = "max")]
         speed: String,
     },

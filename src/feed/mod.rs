@@ -98,14 +98,14 @@ pub struct SyntheticSource {
 /// arriving on a wire (no coordinated omission). Waiting is a spin ([`Next::Busy`]): a
 /// parked thread would wake late and count its own wake-up.
 #[derive(Default)]
-struct Pacer {
+pub(crate) struct Pacer {
     start: Option<u64>,
 }
 
 impl Pacer {
     /// The instant message `n` is due, once `now` has reached it.
     #[inline]
-    fn due(&mut self, now: u64, n: u64, rate: f64) -> Option<u64> {
+    pub(crate) fn due(&mut self, now: u64, n: u64, rate: f64) -> Option<u64> {
         let start = *self.start.get_or_insert(now);
         let due = start.saturating_add((n as f64 * 1e9 / rate) as u64);
         (now >= due).then_some(due)

@@ -88,6 +88,7 @@ pub struct StreamSource {
     cur: Option<Chunk>,
     pos: usize,
     speed: Speed,
+    pacer: super::Pacer,
     anchor: Anchor,
     limit: Option<u64>,
     emitted: u64,
@@ -139,6 +140,7 @@ impl StreamSource {
             cur: None,
             pos: 0,
             speed,
+            pacer: super::Pacer::default(),
             anchor: Anchor::now(),
             limit,
             emitted: 0,
@@ -183,9 +185,19 @@ impl StreamSource {
         let Some(c) = &self.cur else {
             return Next::End;
         };
-        // A CSV has no recorded times to pace by: every speed plays at full speed.
-        let _ = self.speed;
-        let now = clock::mono_ns();
+        // A streamed file has no recorded times to pace a factor by: it plays at full speed,
+        // or at a fixed rate.
+        let mut now = clock::mono_ns();
+        if let Speed::Rate(r) = self.speed {
+            match self.pacer.due(now, self.emitted, r) {
+                Some(due) => now = due,
+                None => {
+                    // Not due yet: the line is read again on the next poll.
+                    self.pos = a;
+                    return Next::Busy;
+                }
+            }
+        }
         self.emitted += 1;
         Next::Msg(RawMessage {
             line,
@@ -279,6 +291,32 @@ mod tests {
                 _ => std::thread::yield_now(),
             }
         }
+    }
+
+    #[test]
+    fn a_fixed_rate_plays_every_line_stamped_when_due() {
+        let dir = std::env::temp_dir().join(format!("tw-stream-rate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a.csv");
+        std::fs::write(&a, b"l0\nl1\n\nl2\nl3\n").unwrap();
+        // 1e9/s: message n is due n ns after the first poll.
+        let mut s = StreamSource::start(&[a], Speed::Rate(1e9), 1, None, None, None).unwrap();
+        let mut got = Vec::new();
+        loop {
+            match s.poll() {
+                Next::Msg(m) => got.push((m.bytes.to_vec(), m.ingress_ns)),
+                Next::End => break,
+                _ => std::thread::yield_now(),
+            }
+        }
+        let lines: Vec<&[u8]> = got.iter().map(|g| g.0.as_slice()).collect();
+        assert_eq!(
+            lines,
+            [&b"l0"[..], b"l1", b"l2", b"l3"],
+            "none lost or doubled"
+        );
+        assert!(got.windows(2).all(|w| w[1].1 - w[0].1 == 1), "{got:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
