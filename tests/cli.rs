@@ -65,6 +65,18 @@ fn default_run_trades_and_reports() {
     }
     // The live status line went to stderr.
     assert!(String::from_utf8_lossy(&out.stderr).contains("msgs"));
+    // metrics.jsonl samples the process's memory over time (ten seconds: several lines).
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("metrics.jsonl line is JSON"))
+        .collect();
+    assert!(lines.len() >= 2, "{metrics}");
+    if cfg!(target_os = "linux") {
+        assert!(lines
+            .iter()
+            .all(|l| l["rss_kib"].as_u64().is_some_and(|k| k > 0)));
+    }
 }
 
 #[test]

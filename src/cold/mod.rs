@@ -718,6 +718,7 @@ impl ColdWriter {
         let line = serde_json::json!({
             "ts": iso8601_ms(wall_ns()),
             "elapsed_s": self.started.elapsed().as_secs_f64(),
+            "rss_kib": rss_kib(),
             "messages": t.received,
             "parsed": t.parsed,
             "malformed": t.malformed,
@@ -1257,3 +1258,33 @@ fn feed_event_text(e: &crate::core::cold::FeedEvent, table: &InstrumentTable) ->
 
 /// Header of `decisions.csv`: every decision of every strategy, acted on or not.
 pub const DECISIONS_HEADER: &str = "ts,instrument,strategy,action,suppressed,score,threshold,exit_threshold,strength,alignment,volume,volatility,confidence,volume_ratio,atr_ratio,raw_1s,raw_1m,raw_5m,raw_1h,raw_1d,position,qty,price,intents";
+
+/// The process's resident memory (KiB) from `/proc/self/status`; `None` where that cannot be
+/// read (not Linux).
+pub fn rss_kib() -> Option<u64> {
+    rss_from_status(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+/// `VmRSS` of a `/proc/<pid>/status` text, in KiB.
+fn rss_from_status(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rss_is_read_from_proc_status() {
+        let text = "Name:\ttickwire\nVmPeak:\t  123 kB\nVmRSS:\t   49016 kB\nThreads:\t3\n";
+        assert_eq!(rss_from_status(text), Some(49_016));
+        assert_eq!(rss_from_status("Name: x\n"), None);
+        assert_eq!(rss_from_status("VmRSS: lots kB\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(rss_kib().is_some_and(|k| k > 0));
+        }
+    }
+}
