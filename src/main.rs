@@ -14,6 +14,15 @@ use tickwire::core::clock;
 use tickwire::core::config::{Config, ConfigSource};
 use tickwire::runtime::{self, RunOptions};
 
+/// Prints a line to stdout. A closed pipe (`tickwire … | head`) ends the output quietly
+/// instead of panicking, as `println!` would.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "tickwire",
@@ -339,7 +348,7 @@ fn execute(cli: Cli) -> Result<()> {
                 },
             )?;
             let t = &res.totals;
-            println!(
+            say!(
                 "replayed {} messages: {} trades, {} book tickers, {} malformed, skipped {}",
                 t.received,
                 t.trades,
@@ -353,7 +362,7 @@ fn execute(cli: Cli) -> Result<()> {
                     .join(" ")
             );
             for s in &t.sources {
-                println!(
+                say!(
                     "  {}: {} messages, {} trades in {} messages, {} quotes, {} depth, {} snapshots, {} klines, {} book quotes, {} malformed, skipped {}",
                     s.name,
                     s.messages,
@@ -401,7 +410,7 @@ fn execute(cli: Cli) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| default_dir("backtest"));
             let (res, s) = tickwire::backtest::run(&cfg, dir, stop_flag(), None, true)?;
-            println!(
+            say!(
                 "backtest: {} trades in {:.3} s ({:.0}/s), {} round trips, return {:.3}% (buy and hold {:.3}%), max drawdown {:.3}%, Sharpe {:.3}",
                 res.totals.trades,
                 res.summary["elapsed_s"].as_f64().unwrap_or(0.0),
@@ -453,7 +462,7 @@ fn execute(cli: Cli) -> Result<()> {
             let rows = tickwire::backtest::sweep::run(&sw, &cores)?;
             let failed = rows.iter().filter(|r| r.result.is_err()).count();
             if let Some(best) = rows.first() {
-                println!(
+                say!(
                     "sweep: {} points ({} failed); best by {}: {}",
                     rows.len(),
                     failed,
@@ -496,7 +505,7 @@ fn execute(cli: Cli) -> Result<()> {
                 r.trades, r.skipped, r.malformed, r.late
             );
             for (path, rows) in &r.files {
-                println!("{} ({rows} candles)", path.display());
+                say!("{} ({rows} candles)", path.display());
             }
         }
         Command::Indicators { candles, out } => {
@@ -547,7 +556,7 @@ fn execute(cli: Cli) -> Result<()> {
                     allowed_cores: allowed_cores(),
                     label,
                 };
-                println!("{}", tickwire::bench::latency::run(&bench)?);
+                say!("{}", tickwire::bench::latency::run(&bench)?);
             }
             "throughput" => {
                 let input = input.unwrap_or_else(|| {
@@ -564,7 +573,7 @@ fn execute(cli: Cli) -> Result<()> {
                     &sets,
                     &allowed_cores(),
                 )?;
-                println!("{report}");
+                say!("{report}");
             }
             other => bail!("bench `{other}`: choose `latency` or `throughput`"),
         },
@@ -605,7 +614,16 @@ fn main() -> ExitCode {
     match execute(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let msg = format!("{e:#}");
+            // The cause chain, each cause once: an error that already quotes its source
+            // (`cannot read config file F: No such file…`) is not followed by it again.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
             eprintln!("error: {}", msg.lines().collect::<Vec<_>>().join(" "));
             ExitCode::from(2)
         }

@@ -126,9 +126,13 @@ fn broken_toml_and_missing_files_are_one_line_errors() {
         &tickwire(&["run", "--config", cfg.to_str().unwrap()]),
         "broken.toml",
     );
-    assert_user_error(
-        &tickwire(&["run", "--config", "/no/such/config.toml"]),
-        "/no/such/config.toml",
+    let missing = tickwire(&["run", "--config", "/no/such/config.toml"]);
+    assert_user_error(&missing, "/no/such/config.toml");
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(
+        err.matches("os error 2").count(),
+        1,
+        "the cause once: {err}"
     );
     assert_user_error(
         &tickwire(&["replay", "--input", "/no/such/capture.jsonl.zst"]),
@@ -240,4 +244,27 @@ fn corrupted_capture_replays_to_completion() {
     assert_eq!(s["events"]["trades"], good_trades);
     assert_eq!(s["events"]["book_tickers"], good_books);
     assert_eq!(s["messages"]["malformed"], bad);
+}
+
+#[test]
+fn a_closed_stdout_ends_output_quietly() {
+    // `tickwire … | head -1`: the reader is gone before tickwire prints; no panic, no noise.
+    let dir = report_dir("cli-pipe");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args([
+            "run",
+            "--duration",
+            "1s",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
 }
