@@ -292,29 +292,34 @@ impl Arbiter {
             Payload::BookTicker(b) => (b.instrument, b.source, (b.bid_px.0 + b.ask_px.0) / 2),
             _ => {
                 self.stats.arbiter.passed.inc();
-                out.emit(*env);
+                out.forward(env);
                 return;
             }
         };
         let i = instrument.index();
         if i >= self.rows.len() {
             self.stats.arbiter.passed.inc();
-            out.emit(*env);
+            out.forward(env);
             return;
         }
         self.marks = 0;
         let pass = self.route(env, i, instrument, source, price) && self.check(env, i, source);
         if pass {
             self.stats.arbiter.passed.inc();
-            let mut e = *env;
-            if let Payload::Trade(t) = &mut e.payload {
-                // Candles carry what was wrong with the trades they hold.
-                t.anomalies |= self.marks;
-                if self.role(t.source) == Role::Backup {
-                    t.flags |= Trade::FROM_BACKUP;
+            let backup = self.role(source) == Role::Backup;
+            if let (Payload::Trade(_), true) = (env.payload, self.marks != 0 || backup) {
+                let mut e = *env;
+                if let Payload::Trade(t) = &mut e.payload {
+                    // Candles carry what was wrong with the trades they hold.
+                    t.anomalies |= self.marks;
+                    if backup {
+                        t.flags |= Trade::FROM_BACKUP;
+                    }
                 }
+                out.emit(e);
+            } else {
+                out.forward(env);
             }
-            out.emit(e);
         } else {
             self.stats.arbiter.dropped.inc();
         }
@@ -556,8 +561,16 @@ impl Arbiter {
             return;
         }
         // Relative move in 1e-6 (100 = 1 bp).
-        let moved = ((i128::from(px) - i128::from(last)).abs() * 1_000_000 / i128::from(last))
-            .min(i128::from(i64::MAX)) as i64;
+        // In 64 bits when the move fits (always, for real prices): a 128-bit division is a
+        // library call on every trade.
+        let moved = match (px - last)
+            .checked_abs()
+            .and_then(|d| d.checked_mul(1_000_000))
+        {
+            Some(m) => m / last,
+            None => ((i128::from(px) - i128::from(last)).abs() * 1_000_000 / i128::from(last))
+                .min(i128::from(i64::MAX)) as i64,
+        };
         let hard = self.spec.spike_bps / 1_000_000; // bps at 1e-8 → 1e-6 relative ×100 / 1e8
         let by_z = row.moves >= 32
             && moved > SPIKE_FLOOR

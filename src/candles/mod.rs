@@ -297,7 +297,7 @@ impl Candles {
     /// revised).
     #[inline]
     pub fn on_event(&mut self, env: &Envelope, out: &mut impl Sink<Envelope>) {
-        out.emit(*env);
+        out.forward(env);
         if let Payload::Trade(t) = env.payload {
             self.on_trade(env, &t, out);
         }

@@ -10,6 +10,17 @@ use std::collections::VecDeque;
 pub trait Sink<T> {
     /// Hands one value downstream.
     fn emit(&mut self, value: T);
+
+    /// Hands the stage's own input downstream unchanged. A stage calls it only with the
+    /// value it was handed, so a sink that can see that value itself (a fused thread's)
+    /// passes it on in place instead of copying it; any other sink gets a copy.
+    #[inline]
+    fn forward(&mut self, input: &T)
+    where
+        T: Copy,
+    {
+        self.emit(*input);
+    }
 }
 
 impl<T> Sink<T> for Vec<T> {

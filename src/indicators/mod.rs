@@ -134,7 +134,7 @@ impl Indicators {
     /// Passes the event on; after a candle, emits its indicator values.
     #[inline]
     pub fn on_event(&mut self, env: &Envelope, out: &mut impl Sink<Envelope>) {
-        out.emit(*env);
+        out.forward(env);
         let Payload::Candle(c) = env.payload else {
             return;
         };

@@ -270,6 +270,17 @@ fn abs(x: Money) -> Money {
     x.checked_abs().unwrap_or(Money::MAX)
 }
 
+/// `a × b`, saturated. When both fit in 64 bits the product fits in 128 and is one widening
+/// multiply; a checked 128-bit multiply is a library call, and this runs several times on
+/// every trade.
+#[inline]
+fn sat_mul(a: Money, b: Money) -> Money {
+    match (i64::try_from(a), i64::try_from(b)) {
+        (Ok(x), Ok(y)) => Money::from(x) * Money::from(y),
+        _ => a.saturating_mul(b),
+    }
+}
+
 fn units(v: i64) -> Money {
     Money::from(v) * MONEY_PER_UNIT
 }
@@ -690,9 +701,12 @@ impl<B: Sink<Breach>> RiskEngine<B> {
             self.counters.bad_trades += 1;
             return;
         }
-        let day = market_ns / DAY_NS;
-        if self.day.is_none_or(|d| day > d) {
-            self.day = Some(day);
+        // A new day begins at the next multiple of DAY_NS (a division only then).
+        if self
+            .day
+            .is_none_or(|d| market_ns >= d.saturating_add(1).saturating_mul(DAY_NS))
+        {
+            self.day = Some(market_ns / DAY_NS);
             self.day_start = self.equity();
         }
         let h = &mut self.holdings[i];
@@ -739,7 +753,7 @@ impl<B: Sink<Breach>> RiskEngine<B> {
         // The value is only worked out (a division) when the limit is broken.
         let (tripped, limit) = match self.limits.max_drawdown {
             Drawdown::Bps(b) => (
-                down.saturating_mul(Money::from(BPS)) > Money::from(b).saturating_mul(self.peak),
+                sat_mul(down, Money::from(BPS)) > sat_mul(Money::from(b), self.peak),
                 b,
             ),
             Drawdown::Absolute(a) => (down > units(a), a),
@@ -900,8 +914,8 @@ impl<B: Sink<Breach>> RiskEngine<B> {
         let mark = Money::from(h.mark);
         let q = Money::from(h.pos.qty);
         let value = q * mark;
-        let upper = (q + Money::from(h.buy_working)).saturating_mul(mark);
-        let lower = (q - Money::from(h.sell_working)).saturating_mul(mark);
+        let upper = sat_mul(q + Money::from(h.buy_working), mark);
+        let lower = sat_mul(q - Money::from(h.sell_working), mark);
         let gross = abs(upper).max(abs(lower));
         self.value = self.value.wrapping_sub(h.value).wrapping_add(value);
         self.upper = self.upper.wrapping_sub(h.upper).wrapping_add(upper);

@@ -45,10 +45,14 @@ const EMIT_STACK: usize = EMIT_MAX * 8;
 /// One stage's output for one input: the front of the free part of the thread's emit stack
 /// (its slots allocated and filled before the loop). Depth first, each stage's outputs sit
 /// in front of what the stages after it use, so a whole event's fan-out is written once per
-/// stage and read in place: no initialization, no allocation, no copy out.
+/// stage and read in place: no initialization, no allocation, no copy out. An input passed
+/// on unchanged ([`Sink::forward`]) is not copied at all: only its place among the outputs
+/// is kept, and the next stage reads the input itself.
 struct Emitted<'a> {
     slots: &'a mut [Envelope],
     len: usize,
+    /// The input goes on before output `forward_at` (`usize::MAX`: it does not).
+    forward_at: usize,
 }
 
 impl Sink<Envelope> for Emitted<'_> {
@@ -62,6 +66,27 @@ impl Sink<Envelope> for Emitted<'_> {
             *slot = value;
             self.len += 1;
         }
+    }
+
+    #[inline]
+    fn forward(&mut self, _input: &Envelope) {
+        debug_assert!(self.forward_at == usize::MAX, "input forwarded twice");
+        self.forward_at = self.len;
+    }
+}
+
+/// The parse stage's output on a thread that hosts nothing after it: each envelope goes
+/// straight onto the output ring, stamped as it leaves when its message is timed.
+struct ToRing<'a> {
+    ctx: &'a mut Ctx,
+    timed: bool,
+}
+
+impl Sink<Envelope> for ToRing<'_> {
+    #[inline]
+    fn emit(&mut self, mut value: Envelope) {
+        value.stamp_ns = if self.timed { clock::mono_ns() } else { 0 };
+        self.ctx.send_out(value);
     }
 }
 
@@ -155,8 +180,8 @@ struct Ctx {
     lost: u64,
     /// Time one source message in this many (1 = every one).
     sample_every: u64,
-    /// Source messages seen (for the sampling).
-    messages: u64,
+    /// Source messages until the next timed one (a countdown: no division per message).
+    until_timed: u64,
     /// What the stages emit, depth first (see [`Emitted`]).
     stack: Vec<Envelope>,
 }
@@ -251,14 +276,20 @@ const STAGE_AFTER: [Option<Stage>; 7] = [
 
 /// Hands one envelope to the venue on this thread and its executions back to the trader.
 #[inline]
-fn venue_step(venue: &mut VenueStage, trader: Option<&mut Trader>, env: &Envelope, ctx: &mut Ctx) {
+fn venue_step(
+    venue: &mut VenueStage,
+    trader: Option<&mut Trader>,
+    env: &Envelope,
+    since: u64,
+    ctx: &mut Ctx,
+) {
     venue.on_event(env);
     let placed = matches!(env.payload, Payload::Place(_)) && env.ingress_ns != 0;
     // Every order is timed tick to order; other envelopes as sampled.
     let now = if placed {
         clock::mono_ns()
     } else {
-        Ctx::stamp(env.stamp_ns)
+        Ctx::stamp(since)
     };
     if let (true, Some(h)) = (placed, &mut ctx.tick_to_order) {
         h.saturating_record(now.saturating_sub(env.ingress_ns));
@@ -276,7 +307,7 @@ fn venue_step(venue: &mut VenueStage, trader: Option<&mut Trader>, env: &Envelop
             iv.record(now, v);
         }
     }
-    ctx.record(Stage::Venue, env.stamp_ns, now);
+    ctx.record(Stage::Venue, since, now);
     match trader {
         Some(t) => {
             while let Some(r) = venue.pop() {
@@ -303,7 +334,7 @@ fn route(trader: &mut Trader, mut venue: Option<&mut VenueStage>, stamp: u64, ct
     while let Some(mut e) = trader.pop() {
         e.stamp_ns = stamp;
         match venue.as_deref_mut() {
-            Some(v) => venue_step(v, Some(&mut *trader), &e, ctx),
+            Some(v) => venue_step(v, Some(&mut *trader), &e, stamp, ctx),
             None => ctx.send_out(e),
         }
     }
@@ -316,14 +347,26 @@ impl Stages {
         // The stack leaves the context for the walk (a pointer swap) so that stages can
         // borrow the context beside it.
         let mut stack = std::mem::take(&mut ctx.stack);
-        self.run_in(s, env, &mut stack, ctx);
+        self.run_in(s, env, env.stamp_ns, &mut stack, ctx);
         ctx.stack = stack;
     }
 
-    /// [`Stages::run`] with `stack` the free part of the emit stack.
-    fn run_in(&mut self, s: Stage, env: &Envelope, stack: &mut [Envelope], ctx: &mut Ctx) {
+    /// [`Stages::run`] with `stack` the free part of the emit stack. `since` is the previous
+    /// stage's exit stamp (0 = not timed); on this thread it travels beside the envelope, not
+    /// in it, so an envelope passed on unchanged is never rewritten.
+    fn run_in(
+        &mut self,
+        s: Stage,
+        env: &Envelope,
+        since: u64,
+        stack: &mut [Envelope],
+        ctx: &mut Ctx,
+    ) {
         if s.index() > ctx.last {
-            ctx.send_out(*env);
+            ctx.send_out(Envelope {
+                stamp_ns: since,
+                ..*env
+            });
             return;
         }
         let cap = stack.len().min(EMIT_MAX);
@@ -331,6 +374,7 @@ impl Stages {
         let mut out = Emitted {
             slots: mine,
             len: 0,
+            forward_at: usize::MAX,
         };
         match s {
             Stage::Parse => {}
@@ -354,19 +398,29 @@ impl Stages {
                     ctx.sync_venue(t);
                     t.on_signals(env);
                 }
-                out.emit(*env);
+                out.forward(env);
             }
             Stage::Risk => {
                 let venue_here = ctx.last >= Stage::Venue.index();
                 if let Some(t) = &mut self.trader {
-                    t.on_risk(env);
-                    let now = Ctx::stamp(env.stamp_ns);
-                    ctx.record(s, env.stamp_ns, now);
-                    let venue = if venue_here {
+                    let first = t.on_risk(env);
+                    let now = Ctx::stamp(since);
+                    ctx.record(s, since, now);
+                    let mut venue = if venue_here {
                         self.venue.as_mut()
                     } else {
                         None
                     };
+                    if first {
+                        // The market data itself, ahead of what it caused.
+                        match venue.as_deref_mut() {
+                            Some(v) => venue_step(v, Some(&mut *t), env, now, ctx),
+                            None => ctx.send_out(Envelope {
+                                stamp_ns: now,
+                                ..*env
+                            }),
+                        }
+                    }
                     route(t, venue, now, ctx);
                 }
                 return;
@@ -375,7 +429,7 @@ impl Stages {
                 // Reached only on a thread that starts at the venue (with the trader here, the
                 // risk stage hands the venue its envelopes itself).
                 if let Some(v) = &mut self.venue {
-                    venue_step(v, None, env, ctx);
+                    venue_step(v, None, env, since, ctx);
                 }
                 if let Some(d) = &ctx.venue_done {
                     // Everything this envelope caused is on the return ring.
@@ -384,15 +438,21 @@ impl Stages {
                 return;
             }
         }
-        let n = out.len;
-        let now = Ctx::stamp(env.stamp_ns);
-        ctx.record(s, env.stamp_ns, now);
+        let (n, forward_at) = (out.len, out.forward_at);
+        let now = Ctx::stamp(since);
+        ctx.record(s, since, now);
         let Some(next) = STAGE_AFTER[s.index()] else {
             return;
         };
-        for e in &mut mine[..n] {
-            e.stamp_ns = now;
-            self.run_in(next, e, rest, ctx);
+        for i in 0..=n {
+            if i == forward_at {
+                self.run_in(next, env, now, rest, ctx);
+            }
+            if i < n {
+                if let Some(e) = mine.get(i) {
+                    self.run_in(next, e, now, rest, ctx);
+                }
+            }
         }
     }
 }
@@ -464,7 +524,7 @@ impl HotThread {
             venue_done,
             sent: 0,
             sample_every: sample_every.max(1),
-            messages: 0,
+            until_timed: sample_every.max(1),
             hist,
             tick_to_order: stage_list.contains(&Stage::Venue).then(histogram),
             end_to_end: stage_list.contains(&Stage::Venue).then(histogram),
@@ -499,22 +559,40 @@ impl HotThread {
         if let Some((source, parser)) = parse_stage.as_mut() {
             // Source thread: pull, parse, push through the fused stages.
             let next = STAGE_AFTER[Stage::Parse.index()].unwrap_or(Stage::Arbiter);
+            let parse_alone = ctx.last == Stage::Parse.index();
             loop {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
                 match source.poll() {
-                    Next::Msg(m) => {
+                    Next::Msg(mut m) => {
                         idle.reset();
+                        ctx.until_timed -= 1;
+                        let timed = ctx.until_timed == 0;
+                        if timed {
+                            ctx.until_timed = ctx.sample_every;
+                            if m.ingress_ns == 0 {
+                                // A source without arrival times: timed from here.
+                                m.ingress_ns = clock::mono_ns();
+                            }
+                        }
                         let ingress = m.ingress_ns;
+                        if parse_alone {
+                            // Nothing else on this thread: straight onto the ring.
+                            parser.on_message(
+                                m,
+                                &mut ToRing {
+                                    ctx: &mut ctx,
+                                    timed,
+                                },
+                            );
+                            let now = if timed { clock::mono_ns() } else { 0 };
+                            ctx.record(Stage::Parse, if now == 0 { 0 } else { ingress }, now);
+                            continue;
+                        }
                         parse_out.clear();
                         parser.on_message(m, &mut parse_out);
-                        ctx.messages = ctx.messages.wrapping_add(1);
-                        let now = if ctx.messages % ctx.sample_every == 0 {
-                            clock::mono_ns()
-                        } else {
-                            0
-                        };
+                        let now = if timed { clock::mono_ns() } else { 0 };
                         ctx.record(Stage::Parse, if now == 0 { 0 } else { ingress }, now);
                         for mut e in parse_out.iter().copied() {
                             e.stamp_ns = now;

@@ -141,6 +141,16 @@ pub enum TraderError {
     Orders(#[from] crate::orders::blotter::SetupError),
 }
 
+/// An envelope's header: what the envelopes an event causes inherit from it.
+#[derive(Clone, Copy, Default)]
+struct Head {
+    ingress_ns: u64,
+    stamp_ns: u64,
+    recv_ns: u64,
+    market_ns: u64,
+    seq: u64,
+}
+
 /// Sizes of the trader's tables.
 #[derive(Clone, Copy, Debug)]
 pub struct TraderSizes {
@@ -177,8 +187,8 @@ pub struct Trader {
     cancel_ids: Vec<u64>,
     /// Envelopes for the venue, in order.
     outbox: Fifo<Envelope>,
-    /// The envelope being handled (template for the ones it causes).
-    current: Envelope,
+    /// The envelope being handled, less its payload (template for the ones it causes).
+    current: Head,
     kill_seen: bool,
     /// Market time before which the strategies only warm up: their intents are dropped.
     live_from_ns: u64,
@@ -238,17 +248,7 @@ impl Trader {
             events: Vec::with_capacity(sizes.orders.clamp(1, 65_536) * 3 + 64),
             cancel_ids: Vec::with_capacity(sizes.orders.clamp(1, 65_536)),
             outbox: Fifo::with_capacity(sizes.outbox.max(64)),
-            current: Envelope::at(
-                0,
-                Payload::Cancel(crate::core::order::RoutedCancel {
-                    venue: 0,
-                    cancel: crate::core::order::VenueCancel {
-                        client_order_id: 0,
-                        instrument: InstrumentId(0),
-                        sent_ns: 0,
-                    },
-                }),
-            ),
+            current: Head::default(),
             kill_seen: false,
             live_from_ns: 0,
             snapshot_ns: 1_000_000_000,
@@ -320,10 +320,27 @@ impl Trader {
 
     #[inline]
     fn push_out(&mut self, payload: Payload) {
+        let h = self.current;
         self.outbox.emit(Envelope {
+            ingress_ns: h.ingress_ns,
+            stamp_ns: h.stamp_ns,
+            recv_ns: h.recv_ns,
+            market_ns: h.market_ns,
+            seq: h.seq,
             payload,
-            ..self.current
         });
+    }
+
+    /// Market data goes on to the venue ahead of what it causes: as the input itself when
+    /// nothing waits before it (the caller hands it over; no copy), else queued in order.
+    /// Returns whether the caller must hand the input over.
+    #[inline]
+    fn pass_on(&mut self, payload: Payload) -> bool {
+        if self.outbox.is_empty() {
+            return true;
+        }
+        self.push_out(payload);
+        false
     }
 
     #[inline]
@@ -394,15 +411,25 @@ impl Trader {
     // ------------------------------------------------------------------ risk + orders
 
     /// The risk + orders stage (see the module docs). What goes to the venue waits in the
-    /// out-queue ([`Trader::pop`]).
+    /// out-queue ([`Trader::pop`]). Returns true when `env` itself goes to the venue first,
+    /// before what `pop` gives: market data the venue must see, handed over by the caller
+    /// rather than copied into the queue.
     #[inline]
-    pub fn on_risk(&mut self, env: &Envelope) {
-        self.current = *env;
+    #[must_use]
+    pub fn on_risk(&mut self, env: &Envelope) -> bool {
+        self.current = Head {
+            ingress_ns: env.ingress_ns,
+            stamp_ns: env.stamp_ns,
+            recv_ns: env.recv_ns,
+            market_ns: env.market_ns,
+            seq: env.seq,
+        };
         let now = env.market_ns.max(self.last_market_ns);
         self.last_market_ns = now;
+        let mut forward = false;
         match env.payload {
             Payload::Trade(t) => {
-                self.push_out(env.payload);
+                forward = self.pass_on(env.payload);
                 if let Some(m) = self.marks.get_mut(t.instrument.index()) {
                     match m {
                         Some(x) => (x.2, x.3) = (now, t.price),
@@ -416,7 +443,7 @@ impl Trader {
                 self.apply_actions(now);
             }
             Payload::BookTicker(b) => {
-                self.push_out(env.payload);
+                forward = self.pass_on(env.payload);
                 self.orders.on_quote(b.instrument, b.bid_px, b.ask_px);
             }
             _ => {}
@@ -441,6 +468,7 @@ impl Trader {
                 self.snapshot(now);
             }
         }
+        forward
     }
 
     /// Checks and submits the held intents; journals the held decisions with their verdicts.

@@ -150,14 +150,15 @@ impl Rig {
     /// One event through signals and risk, then everything it causes through the venue.
     fn event(&mut self, env: Envelope) -> Result<(), TestCaseError> {
         self.trader.on_signals(&env);
-        self.trader.on_risk(&env);
-        self.pump()?;
+        let first = self.trader.on_risk(&env).then_some(env);
+        self.pump(first)?;
         self.cold.pop_batch(1 << 12, |_| {});
         self.invariants()
     }
 
-    fn pump(&mut self) -> Result<(), TestCaseError> {
-        while let Some(e) = self.trader.pop() {
+    /// `first`: the input, when the trader hands it to the venue ahead of its out-queue.
+    fn pump(&mut self, mut first: Option<Envelope>) -> Result<(), TestCaseError> {
+        while let Some(e) = first.take().or_else(|| self.trader.pop()) {
             if let Payload::Place(r) = e.payload {
                 let it = r.order.intent;
                 let kill = self.trader.risk().view().kill_switch();
@@ -383,7 +384,7 @@ fn play(drawdown_bps: i64, steps: &[Step]) -> Result<Rig, TestCaseError> {
         rig.market(i, now, px[i], st.qty_lots * lot * 10, st.sell)?;
     }
     rig.trader.finish();
-    rig.pump()?;
+    rig.pump(None)?;
     // Let every report come home, then the books must agree.
     let idle = Envelope::at(
         now + 10 * SEC,
@@ -401,7 +402,7 @@ fn play(drawdown_bps: i64, steps: &[Step]) -> Result<Rig, TestCaseError> {
         prop_assert!(rig.sent.contains(&x.client_order_id));
         rig.trader.on_execution(&x);
     }
-    rig.pump()?;
+    rig.pump(None)?;
     prop_assert_eq!(rig.venue.exchange().reports_in_flight(), 0);
     rig.invariants()?;
     let v = rig.trader.risk().view();

@@ -488,20 +488,21 @@ impl Account {
 
 // ---------------------------------------------------------------- fixed tables
 
-/// A fixed-capacity FIFO of `Copy` values; never allocates after `new`.
+/// A fixed-capacity FIFO of `Copy` values; never allocates after `new`. Its room is
+/// reserved, not filled: pages nobody writes are never touched (a backtest's limits reserve
+/// tens of megabytes that a run mostly never uses).
 struct Fifo<T: Copy> {
-    buf: Box<[T]>,
+    items: std::collections::VecDeque<T>,
     cap: usize,
-    head: usize,
+    /// Values held (mirrors `items.len()`, read on every event).
     len: usize,
 }
 
 impl<T: Copy> Fifo<T> {
-    fn new(cap: usize, fill: T) -> Self {
+    fn new(cap: usize) -> Self {
         Self {
-            buf: vec![fill; cap.max(1)].into_boxed_slice(),
+            items: std::collections::VecDeque::with_capacity(cap.max(1)),
             cap,
-            head: 0,
             len: 0,
         }
     }
@@ -510,26 +511,18 @@ impl<T: Copy> Fifo<T> {
         if self.len >= self.cap {
             return Err(v);
         }
-        // head < buf.len() and len < cap ≤ buf.len(): one wrap at most (no division).
-        let mut i = self.head + self.len;
-        if i >= self.buf.len() {
-            i -= self.buf.len();
-        }
-        self.buf[i] = v;
+        // Within the reserved room: never reallocates.
+        self.items.push_back(v);
         self.len += 1;
         Ok(())
     }
 
     fn front(&self) -> Option<T> {
-        (self.len > 0).then(|| self.buf[self.head])
+        self.items.front().copied()
     }
 
     fn pop(&mut self) -> Option<T> {
-        let v = self.front()?;
-        self.head += 1;
-        if self.head == self.buf.len() {
-            self.head = 0;
-        }
+        let v = self.items.pop_front()?;
         self.len -= 1;
         Some(v)
     }
@@ -714,17 +707,6 @@ impl PaperExchange {
             .collect();
         let n = markets.len();
         let ms = |v: u64| v.saturating_mul(NS_PER_MS);
-        let filler_cancel = VenueCancel {
-            client_order_id: 0,
-            instrument: InstrumentId(0),
-            sent_ns: 0,
-        };
-        let filler_exec = OrderRef {
-            id: 0,
-            instrument: InstrumentId(0),
-            side: Side::Buy,
-        }
-        .report(ExecType::Ack, 0, 0);
         let outbox_cap = resting
             .saturating_add(in_transit)
             .saturating_mul(4)
@@ -740,20 +722,8 @@ impl PaperExchange {
             markets,
             resting: Vec::with_capacity(resting),
             resting_cap: resting,
-            wire: Fifo::new(
-                in_transit,
-                InTransit {
-                    arrive_ns: 0,
-                    msg: Message::Cancel(filler_cancel),
-                },
-            ),
-            outbox: Fifo::new(
-                outbox_cap,
-                Outgoing {
-                    due_ns: 0,
-                    exec: filler_exec,
-                },
-            ),
+            wire: Fifo::new(in_transit),
+            outbox: Fifo::new(outbox_cap),
             account: Account {
                 initial_cash,
                 cash: initial_cash,

@@ -244,6 +244,17 @@ impl Parser {
             .flatten()
     }
 
+    /// The row as a trade when it is the common case [`Parser::parse`] reads in one pass
+    /// (a trades or aggTrades row once the symbol is resolved); `None` sends it down the
+    /// general path, which decides everything else exactly as `parse` does.
+    #[inline]
+    pub fn quick_trade(&self, buf: &[u8]) -> Option<Trade> {
+        if self.candles.is_some() {
+            return None;
+        }
+        self.fast_trade(buf)
+    }
+
     /// Parses one row.
     pub fn parse(
         &mut self,

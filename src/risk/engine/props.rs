@@ -729,3 +729,15 @@ fn the_generator_reaches_every_rule_and_exit() {
         assert!(exits.contains(&p), "no {p:?} exit");
     }
 }
+
+proptest! {
+    /// The fast multiply agrees with the saturating one everywhere: operands inside and
+    /// outside 64 bits, and products that saturate.
+    #[test]
+    fn sat_mul_is_saturating_mul(
+        a in prop_oneof![any::<i64>().prop_map(Money::from), any::<i128>()],
+        b in prop_oneof![any::<i64>().prop_map(Money::from), any::<i128>()],
+    ) {
+        prop_assert_eq!(sat_mul(a, b), a.saturating_mul(b));
+    }
+}
