@@ -36,6 +36,7 @@ pub mod trader;
 pub mod venue;
 
 pub mod cold;
+pub mod ops;
 pub mod runtime;
 
 pub mod backtest;

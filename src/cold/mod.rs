@@ -43,6 +43,8 @@ pub struct ColdInput {
     pub stage: &'static str,
     /// The ring.
     pub ring: Consumer<ColdRecord>,
+    /// Its fill level, for the health monitor.
+    pub probe: crate::ring::Probe,
 }
 
 /// The cold thread's state.
@@ -88,6 +90,10 @@ pub struct ColdWriter {
     /// Equity rows written.
     pub equity_rows: u64,
     mode: String,
+    /// The health monitor (sampled once a second), when the run has one.
+    monitor: Option<crate::ops::Monitor>,
+    /// Positions from the journaled fills: (lane, symbol) → quantity at 10⁻⁸.
+    positions: std::collections::BTreeMap<(usize, String), i64>,
 }
 
 fn create(dir: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
@@ -156,6 +162,8 @@ impl ColdWriter {
             last_equity: cfg.risk.initial_equity,
             equity_rows: 0,
             mode: mode.to_string(),
+            monitor: None,
+            positions: std::collections::BTreeMap::new(),
         };
         writeln!(
             w.orders,
@@ -362,6 +370,12 @@ impl ColdWriter {
                 }
                 let (pd, qd) = self.decimals(e.instrument);
                 let sym = self.symbol(Some(e.instrument));
+                let signed = match e.side {
+                    crate::core::event::Side::Buy => e.qty.0,
+                    crate::core::event::Side::Sell => -e.qty.0,
+                };
+                let pos = self.positions.entry((lane, sym.clone())).or_insert(0);
+                *pos = pos.saturating_add(signed);
                 let ts = iso8601_ms(e.market_ns);
                 writeln!(
                     self.fills,
@@ -708,6 +722,71 @@ impl ColdWriter {
         self.inputs.iter().all(|i| i.ring.is_closed())
     }
 
+    /// Watches the hot threads and rings of `tele` (see [`crate::ops`]); returns where the
+    /// monitor publishes its latest metrics and health, for the HTTP endpoint.
+    pub fn monitor(
+        &mut self,
+        tele: crate::ops::Telemetry,
+    ) -> Arc<std::sync::Mutex<crate::ops::Published>> {
+        let m = crate::ops::Monitor::new(tele);
+        let published = m.published.clone();
+        self.monitor = Some(m);
+        published
+    }
+
+    /// One health reading: journals stalls and recoveries, publishes metrics and health.
+    fn health_sample(&mut self) -> std::io::Result<()> {
+        let Some(mut m) = self.monitor.take() else {
+            return Ok(());
+        };
+        let totals = self.totals();
+        let events = m.sample(
+            Instant::now(),
+            &crate::ops::Extra {
+                mode: &self.mode,
+                totals: &totals,
+                equity: self.last_equity,
+                positions: &self.positions,
+                rss_kib: rss_kib(),
+            },
+        );
+        self.monitor = Some(m);
+        for e in events {
+            let ts = iso8601_ms(wall_ns());
+            match e {
+                crate::ops::HealthEvent::Stalled { thread, silent_ms } => {
+                    writeln!(
+                        self.journal,
+                        "- `{ts}` **stall**: hot thread `{thread}` has not moved for {silent_ms} ms (not ready until it does)"
+                    )?;
+                    writeln!(
+                        self.log,
+                        "{ts} WARN stall thread={thread} silent_ms={silent_ms}"
+                    )?;
+                }
+                crate::ops::HealthEvent::Recovered { thread, stalled_ms } => {
+                    writeln!(
+                        self.journal,
+                        "- `{ts}` recovered: hot thread `{thread}` moves again after a {stalled_ms} ms stall"
+                    )?;
+                    writeln!(
+                        self.log,
+                        "{ts} INFO recovered thread={thread} stalled_ms={stalled_ms}"
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A line in the journal's events and the log (before the run starts, or from the cold
+    /// thread).
+    pub fn note(&mut self, text: &str) -> std::io::Result<()> {
+        let ts = iso8601_ms(wall_ns());
+        writeln!(self.journal, "- `{ts}` {text}")?;
+        writeln!(self.log, "{ts} INFO {text}")
+    }
+
     /// Totals across lanes, for status lines and metrics.
     pub fn totals(&self) -> Totals {
         Totals::of(&self.lanes, &self.resolutions, &self.source_names)
@@ -786,6 +865,7 @@ impl ColdWriter {
         let tty = std::io::stderr().is_terminal();
         let mut next_status = Instant::now() + self.status_every;
         let mut next_metrics = Instant::now() + self.metrics_every;
+        let mut next_health = Instant::now();
         let mut next_journal = Instant::now() + self.journal_every;
         let mut last = (Instant::now(), 0u64);
         loop {
@@ -795,6 +875,10 @@ impl ColdWriter {
                 self.metrics_line()?;
                 self.metrics.flush()?;
                 next_metrics = now + self.metrics_every;
+            }
+            if now >= next_health {
+                self.health_sample()?;
+                next_health = now + Duration::from_secs(1);
             }
             if now >= next_journal {
                 let t = self.totals();
@@ -826,6 +910,7 @@ impl ColdWriter {
             }
         }
         self.metrics_line()?;
+        self.health_sample()?;
         if self.status_line {
             self.status(&mut last, tty);
             if tty {

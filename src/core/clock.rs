@@ -34,15 +34,6 @@ pub fn init() {
     let _ = mono();
 }
 
-/// Starts [`init`] on a thread of its own, so that the calibration (tens of milliseconds
-/// of clock reads) overlaps the caller's setup; a later [`init`] or clock read waits for
-/// it only if it is not done yet.
-pub fn init_in_background() {
-    let _ = std::thread::Builder::new()
-        .name("clock-init".into())
-        .spawn(init);
-}
-
 /// Monotonic nanoseconds since [`init`]. For latency only: comparable across threads of one
 /// process, meaningless across processes.
 #[inline]

@@ -81,6 +81,8 @@ struct RawConfig {
     #[serde(default)]
     cold: RawCold,
     #[serde(default)]
+    ops: RawOps,
+    #[serde(default)]
     feeds: std::collections::BTreeMap<String, RawFeed>,
     #[serde(default)]
     arbiter: RawArbiter,
@@ -400,6 +402,26 @@ struct RawCold {
     #[serde(default = "default_sample_every")]
     latency_sample_every: u64,
 }
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOps {
+    #[serde(default)]
+    http: Option<String>,
+    #[serde(default = "default_stall_ms")]
+    stall_ms: u64,
+}
+impl Default for RawOps {
+    fn default() -> Self {
+        Self {
+            http: None,
+            stall_ms: default_stall_ms(),
+        }
+    }
+}
+fn default_stall_ms() -> u64 {
+    2000
+}
+
 fn default_sample_every() -> u64 {
     1
 }
@@ -685,6 +707,31 @@ pub struct ColdSpec {
     pub latency_sample_every: u64,
 }
 
+/// Operations: the metrics endpoint and the health monitor.
+#[derive(Clone, Debug)]
+pub struct OpsSpec {
+    /// Where `/metrics` and `/health` are served: `None` = the default, 127.0.0.1:9187 for
+    /// `run` and nothing for replays, backtests and benchmarks; `Some("off")` = never.
+    pub http: Option<String>,
+    /// A hot thread whose heartbeat has not moved for this long is stalled.
+    pub stall_ms: u64,
+}
+
+/// Address the metrics endpoint takes by default (`run` only).
+pub const DEFAULT_OPS_HTTP: &str = "127.0.0.1:9187";
+
+impl OpsSpec {
+    /// The address to serve on in `mode`, if any.
+    pub fn http_for(&self, mode: &str) -> Option<&str> {
+        match self.http.as_deref() {
+            Some("off") | Some("") => None,
+            Some(a) => Some(a),
+            None if mode == "run" => Some(DEFAULT_OPS_HTTP),
+            None => None,
+        }
+    }
+}
+
 /// A validated configuration. Everything a run needs, checked before any thread starts.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -720,6 +767,8 @@ pub struct Config {
     pub venue: VenueSpec,
     /// Cold side.
     pub cold: ColdSpec,
+    /// Operations: metrics endpoint, health monitor.
+    pub ops: OpsSpec,
     /// WebSocket feeds, by name.
     pub feeds: Vec<FeedSpec>,
     /// Redundancy and anomaly thresholds.
@@ -1250,6 +1299,22 @@ fn validate(
     {
         return Err(invalid("cold", "intervals must be at least 1 ms"));
     }
+    if raw.ops.stall_ms == 0 {
+        return Err(invalid("ops.stall_ms", "must be at least 1 ms"));
+    }
+    if let Some(a) = raw
+        .ops
+        .http
+        .as_deref()
+        .filter(|a| !matches!(*a, "" | "off"))
+    {
+        if a.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "ops.http",
+                format!("`{a}` is not host:port (e.g. 127.0.0.1:9187) or \"off\""),
+            ));
+        }
+    }
 
     let mut feeds = Vec::new();
     for (name, f) in &raw.feeds {
@@ -1406,6 +1471,10 @@ fn validate(
             status_line: raw.cold.status_line,
             equity_interval_ms: raw.cold.equity_interval_ms,
             latency_sample_every: raw.cold.latency_sample_every,
+        },
+        ops: OpsSpec {
+            http: raw.ops.http.clone(),
+            stall_ms: raw.ops.stall_ms,
         },
         effective_toml,
     })

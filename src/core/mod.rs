@@ -6,6 +6,7 @@ pub mod clock;
 pub mod cold;
 pub mod config;
 pub mod event;
+pub mod health;
 pub mod instrument;
 pub mod num;
 pub mod order;

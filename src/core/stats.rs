@@ -29,6 +29,11 @@ impl Counter {
     pub fn inc(&self) {
         self.add(1);
     }
+    /// Sets the count (it must not go down). Only the owning stage may call this.
+    #[inline]
+    pub fn store(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
     /// Current value.
     #[inline]
     pub fn get(&self) -> u64 {

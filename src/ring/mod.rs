@@ -11,5 +11,7 @@ mod spsc;
 mod sync;
 mod wait;
 
+#[cfg(not(loom))]
+pub use spsc::Probe;
 pub use spsc::{channel, Consumer, Producer, RingError};
 pub use wait::{WaitStrategy, Waiter};

@@ -54,6 +54,51 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 // SAFETY: as above; `Shared` owns plain `T` values, which may move with it if `T: Send`.
 unsafe impl<T: Send> Send for Shared<T> {}
 
+/// What a probe reads of a ring: values waiting and slots in all.
+#[cfg(not(loom))]
+trait Fill: Send + Sync {
+    fn depth(&self) -> usize;
+    fn capacity(&self) -> usize;
+}
+
+#[cfg(not(loom))]
+impl<T: Send> Fill for Shared<T> {
+    fn depth(&self) -> usize {
+        self.tail
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.head.load(Ordering::Acquire))
+            .min(self.mask + 1)
+    }
+    fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+}
+
+/// A read-only view of a ring's fill level for monitoring, from any thread. Reading it never
+/// disturbs either end beyond loading the two counters.
+#[cfg(not(loom))]
+#[derive(Clone)]
+pub struct Probe(Arc<dyn Fill>);
+
+#[cfg(not(loom))]
+impl Probe {
+    /// Values waiting now (a snapshot: the ends move on).
+    pub fn depth(&self) -> usize {
+        self.0.depth()
+    }
+    /// Slots in the ring.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
+#[cfg(not(loom))]
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Probe({}/{})", self.depth(), self.capacity())
+    }
+}
+
 /// The writing end. `Send`, not `Clone`: there is exactly one producer.
 pub struct Producer<T> {
     shared: Arc<Shared<T>>,
@@ -97,6 +142,14 @@ pub fn channel<T: Copy + Send>(capacity: usize) -> Result<(Producer<T>, Consumer
             cached_tail: 0,
         },
     ))
+}
+
+#[cfg(not(loom))]
+impl<T: Copy + Send + 'static> Producer<T> {
+    /// A monitoring view of this ring's fill level.
+    pub fn probe(&self) -> Probe {
+        Probe(self.shared.clone())
+    }
 }
 
 impl<T: Copy + Send> Producer<T> {

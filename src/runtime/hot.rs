@@ -26,6 +26,7 @@ use crate::candles::Candles;
 use crate::core::alloc::thread_allocations;
 use crate::core::clock;
 use crate::core::config::Stage;
+use crate::core::health::ThreadProbe;
 use crate::core::order::Execution;
 use crate::core::{Envelope, Payload, Sink};
 use crate::feed::{Next, ParseStage, Source};
@@ -135,6 +136,8 @@ pub struct HotThread {
     pub sample_every: u64,
     /// End-to-end latency over time (benchmarks; kept by the thread hosting the venue).
     pub intervals: Option<Intervals>,
+    /// What the thread publishes for the health monitor while it runs.
+    pub probe: Arc<ThreadProbe>,
 }
 
 /// What a hot thread reports when it ends.
@@ -184,6 +187,11 @@ struct Ctx {
     until_timed: u64,
     /// What the stages emit, depth first (see [`Emitted`]).
     stack: Vec<Envelope>,
+    /// The thread's published state.
+    probe: Arc<ThreadProbe>,
+    /// Loop rounds and events so far (published every 1,024 rounds).
+    beats: u64,
+    events: u64,
 }
 
 impl Ctx {
@@ -193,9 +201,37 @@ impl Ctx {
         if since == 0 {
             return;
         }
+        let v = now.saturating_sub(since);
         if let Some(h) = &mut self.hist[stage.index()] {
-            h.saturating_record(now.saturating_sub(since));
+            h.saturating_record(v);
         }
+        if let Some(h) = self.probe.latency.get(stage.index()) {
+            h.record(v);
+        }
+    }
+
+    /// Counts one loop round that handled `events`, publishing the probe every 1,024 rounds
+    /// (the counters live in the thread until then: two stores per message measured 3.5 %
+    /// of a backtest).
+    #[inline]
+    fn beat(&mut self, events: u64, loop_start: u64) {
+        self.beats = self.beats.wrapping_add(1);
+        self.events = self.events.wrapping_add(events);
+        if self.beats % 1024 == 0 {
+            self.publish(loop_start);
+        }
+    }
+
+    /// Publishes the probe now: heartbeat, events, allocations inside the loop, losses.
+    /// Also on every idle round, so an idle thread's heartbeat still moves.
+    fn publish(&self, loop_start: u64) {
+        self.probe.heartbeat.store(self.beats);
+        self.probe.events.store(self.events);
+        let allocs = thread_allocations().saturating_sub(loop_start);
+        self.probe
+            .allocations
+            .set(allocs.min(i64::MAX as u64) as i64);
+        self.probe.lost.set(self.lost.min(i64::MAX as u64) as i64);
     }
 
     /// The stage exit stamp of an envelope: the clock for a timed one, 0 (no clock read)
@@ -292,7 +328,9 @@ fn venue_step(
         Ctx::stamp(since)
     };
     if let (true, Some(h)) = (placed, &mut ctx.tick_to_order) {
-        h.saturating_record(now.saturating_sub(env.ingress_ns));
+        let v = now.saturating_sub(env.ingress_ns);
+        h.saturating_record(v);
+        ctx.probe.tick_to_order.record(v);
     }
     // Market data ends its trip here: the whole pipeline, ingress to venue exit.
     if now != 0
@@ -303,6 +341,7 @@ fn venue_step(
         if let Some(h) = &mut ctx.end_to_end {
             h.saturating_record(v);
         }
+        ctx.probe.end_to_end.record(v);
         if let Some(iv) = &mut ctx.intervals {
             iv.record(now, v);
         }
@@ -509,6 +548,7 @@ impl HotThread {
             stop,
             sample_every,
             intervals,
+            probe,
         } = self;
         let mut hist: [Option<Histogram<u64>>; 7] = Default::default();
         for s in &stage_list {
@@ -546,6 +586,9 @@ impl HotThread {
                 );
                 EMIT_STACK
             ],
+            probe,
+            beats: 0,
+            events: 0,
         };
         let mut idle = Waiter::new(wait);
         // One message may carry many events (a trade array, a book's quote): room for the
@@ -567,6 +610,7 @@ impl HotThread {
                 match source.poll() {
                     Next::Msg(mut m) => {
                         idle.reset();
+                        ctx.beat(1, loop_start);
                         ctx.until_timed -= 1;
                         let timed = ctx.until_timed == 0;
                         if timed {
@@ -600,6 +644,8 @@ impl HotThread {
                         }
                     }
                     Next::Wait => {
+                        ctx.beat(0, loop_start);
+                        ctx.publish(loop_start);
                         if let Some(t) = &mut stages.trader {
                             ctx.drain_exec(t);
                         }
@@ -607,6 +653,7 @@ impl HotThread {
                         idle.idle();
                     }
                     Next::Busy => {
+                        ctx.beat(0, loop_start);
                         release_held(source, parser, &mut parse_out, &mut stages, next, &mut ctx);
                     }
                     Next::Reset(line) => parser.reset_line(usize::from(line)),
@@ -624,6 +671,7 @@ impl HotThread {
         } else if let Some(rx) = &mut input {
             loop {
                 let n = rx.pop_batch(64, |e| stages.run(first, &e, &mut ctx));
+                ctx.beat(n as u64, loop_start);
                 if n > 0 {
                     idle.reset();
                     continue;
@@ -631,6 +679,7 @@ impl HotThread {
                 if rx.is_closed() {
                     break;
                 }
+                ctx.publish(loop_start);
                 if let Some(t) = &mut stages.trader {
                     ctx.drain_exec(t);
                 }
@@ -670,6 +719,8 @@ impl HotThread {
             tx.close();
         }
         let allocations = thread_allocations() - loop_start;
+        ctx.publish(loop_start);
+        ctx.probe.done.store(true, Ordering::Release);
         drop(parse_stage);
         ThreadReport {
             name,

@@ -25,6 +25,7 @@ use crate::cold::{ColdInput, ColdWriter, Totals};
 use crate::core::clock;
 use crate::core::cold::{ColdRecord, ColdTx};
 use crate::core::config::{Config, SourceKind, Stage};
+use crate::core::health::ThreadProbe;
 use crate::core::order::Execution;
 use crate::core::stats::LaneStats;
 use crate::core::Symbol;
@@ -35,7 +36,7 @@ use crate::feed::replay::{Capture, ReplayError};
 use crate::feed::synthetic::{SymbolSpec, SyntheticConfig, SyntheticMarket};
 use crate::feed::{BookPool, LineSpec, ParseStage, ReplaySource, Source, SyntheticSource};
 use crate::indicators::Indicators;
-use crate::ring::{channel, Consumer, Producer, RingError};
+use crate::ring::{channel, Consumer, Probe, Producer, RingError};
 use crate::trader::{Trader, TraderSizes};
 use crate::venue::VenueStage;
 use hot::{HotThread, Stages, ThreadReport};
@@ -114,6 +115,7 @@ fn cold_ring(
         lane,
         stage,
         ring: rx,
+        probe: tx.probe(),
     });
     Ok(ColdTx::new(tx))
 }
@@ -335,6 +337,10 @@ struct Built {
     lossless_cold: bool,
     /// See [`RunOptions::latency_intervals`].
     intervals: Option<(u64, usize)>,
+    /// Every hot thread's published state, for the health monitor.
+    probes: Vec<Arc<ThreadProbe>>,
+    /// Every hot ring's fill level, by name.
+    rings: Vec<(String, Probe)>,
 }
 
 fn build_lane(
@@ -364,6 +370,9 @@ fn build_lane(
     let mut venue_done = None;
     if risk_t != venue_t {
         let (tx, rx) = channel::<Execution>(cfg.ring_capacity)?;
+        built
+            .rings
+            .push((format!("{}/executions", lane.name), tx.probe()));
         exec_tx = Some(tx);
         exec_rx = Some(rx);
         venue_done = Some(Arc::new(std::sync::atomic::AtomicU64::new(0)));
@@ -467,10 +476,17 @@ fn build_lane(
             (None, None)
         } else {
             let (tx, rx) = channel::<Envelope>(cfg.ring_capacity)?;
+            built
+                .rings
+                .push((format!("{}/{}", lane.name, spec.name), tx.probe()));
             (Some(tx), Some(rx))
         };
+        let name = format!("{}/{}", lane.name, spec.name);
+        let probe = Arc::new(ThreadProbe::new(&name, &spec.stages));
+        built.probes.push(probe.clone());
         let thread = HotThread {
-            name: format!("{}/{}", lane.name, spec.name),
+            name,
+            probe,
             core: spec.core,
             stage_list: spec.stages.clone(),
             wait: spec.wait,
@@ -589,6 +605,8 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         stop: stop.clone(),
         lossless_cold: opts.mode == "backtest",
         intervals: opts.latency_intervals,
+        probes: Vec::new(),
+        rings: Vec::new(),
     };
     let files = inputs.files();
     let source_names: Vec<Vec<String>> = (0..cfg.lanes.len())
@@ -606,8 +624,18 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     }
     drop(inputs);
     let cold_inputs = std::mem::take(&mut built.cold_inputs);
+    let mut rings = std::mem::take(&mut built.rings);
+    for c in &cold_inputs {
+        let lane = cfg.lanes.get(c.lane).map_or("?", |l| l.name.as_str());
+        rings.push((format!("cold/{lane}/{}", c.stage), c.probe.clone()));
+    }
+    let telemetry = crate::ops::Telemetry {
+        threads: built.probes.clone(),
+        rings,
+        stall_ns: cfg.ops.stall_ms.saturating_mul(1_000_000),
+    };
 
-    let writer = ColdWriter::new(
+    let mut writer = ColdWriter::new(
         &opts.report_dir,
         &opts.mode,
         cfg,
@@ -616,6 +644,25 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         table.clone(),
         source_names,
     )?;
+    let published = writer.monitor(telemetry);
+    // The metrics endpoint: a taken port is reported and the run goes on without it.
+    let ops_stop = Arc::new(AtomicBool::new(false));
+    let ops_http = match cfg.ops.http_for(&opts.mode) {
+        Some(addr) => match crate::ops::serve(addr, published, ops_stop.clone()) {
+            Ok((bound, handle)) => {
+                writer.note(&format!(
+                    "metrics: http://{bound}/metrics and http://{bound}/health"
+                ))?;
+                Some(handle)
+            }
+            Err(e) => {
+                eprintln!("warning: {e}; running without /metrics (set ops.http to another address, or \"off\")");
+                writer.note(&format!("metrics endpoint not started: {e}"))?;
+                None
+            }
+        },
+        None => None,
+    };
     let hot_done = Arc::new(AtomicBool::new(false));
     let cold_core = cfg.cold_core;
     let cold = {
@@ -651,6 +698,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
                 }
                 hot_done.store(true, Ordering::Release);
                 let _ = cold.join();
+                ops_stop.store(true, Ordering::Relaxed);
                 return Err(RunError::Io(e));
             }
         }
@@ -675,7 +723,12 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     }
     let elapsed_s = started.elapsed().as_secs_f64();
     hot_done.store(true, Ordering::Release);
-    let mut writer = match cold.join() {
+    let joined = cold.join();
+    ops_stop.store(true, Ordering::Relaxed);
+    if let Some(h) = ops_http {
+        let _ = h.join();
+    }
+    let mut writer = match joined {
         Ok(w) => w?,
         Err(_) => return Err(RunError::Panicked("cold".into())),
     };
