@@ -150,3 +150,55 @@ fn a_taken_port_is_a_warning_and_the_run_goes_on() {
     assert_eq!(bad.status.code(), Some(2), "{err}");
     assert!(err.contains("ops.http"), "{err}");
 }
+
+#[test]
+fn a_lasting_breach_throttles_then_trips_the_kill_switch() {
+    let dir = report_dir("ops-breach");
+    // Any process is over 1 MiB resident: a breach from the first reading.
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args([
+            "run",
+            "--duration",
+            "5s",
+            "--report-dir",
+            dir.to_str().unwrap(),
+            "--set",
+            "ops.http=\"off\"",
+            "--set",
+            "ops.breach_rss_mib=1",
+            "--set",
+            "ops.escalate_after_s=2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let journal = std::fs::read_to_string(dir.join("journal.md")).unwrap();
+    let line = |needle: &str| {
+        journal
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in the journal"))
+    };
+    let throttled = line("**breach**: resident memory");
+    let escalated = line("**breach escalated** after 2 s (resident memory");
+    let tripped = line("**KILL SWITCH tripped**");
+    assert!(throttled < escalated && escalated < tripped);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let text = summary.to_string();
+    assert!(text.contains("\"kill_switch_on\":true"), "{text}");
+    // No order opened risk after the throttle: any opening intent was refused by it or by
+    // the kill switch.
+    let orders = std::fs::read_to_string(dir.join("orders.csv")).unwrap();
+    assert!(
+        orders
+            .lines()
+            .skip(1)
+            .all(|r| r.rsplit(',').next() != Some("open")),
+        "{orders}"
+    );
+}

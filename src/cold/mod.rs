@@ -764,6 +764,30 @@ impl ColdWriter {
                         "{ts} WARN stall thread={thread} silent_ms={silent_ms}"
                     )?;
                 }
+                crate::ops::HealthEvent::Throttled { reasons } => {
+                    writeln!(
+                        self.journal,
+                        "- `{ts}` **breach**: {reasons}: new opening orders refused (throttled) until it clears"
+                    )?;
+                    writeln!(self.log, "{ts} WARN breach throttle reasons=\"{reasons}\"")?;
+                }
+                crate::ops::HealthEvent::Escalated { reasons, after_s } => {
+                    writeln!(
+                        self.journal,
+                        "- `{ts}` **breach escalated** after {after_s} s ({reasons}): kill switch requested"
+                    )?;
+                    writeln!(
+                        self.log,
+                        "{ts} ERROR breach escalate after_s={after_s} reasons=\"{reasons}\""
+                    )?;
+                }
+                crate::ops::HealthEvent::Unthrottled { clear_s } => {
+                    writeln!(
+                        self.journal,
+                        "- `{ts}` breach cleared for {clear_s} s: throttle lifted"
+                    )?;
+                    writeln!(self.log, "{ts} INFO breach cleared clear_s={clear_s}")?;
+                }
                 crate::ops::HealthEvent::Recovered { thread, stalled_ms } => {
                     writeln!(
                         self.journal,

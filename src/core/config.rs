@@ -409,14 +409,35 @@ struct RawOps {
     http: Option<String>,
     #[serde(default = "default_stall_ms")]
     stall_ms: u64,
+    #[serde(default)]
+    breach_latency_p99_us: u64,
+    #[serde(default)]
+    breach_ring_fill_pct: u64,
+    #[serde(default)]
+    breach_rss_mib: u64,
+    #[serde(default)]
+    breach_feed_health: f64,
+    #[serde(default)]
+    escalate_after_s: u64,
+    #[serde(default = "default_recover_s")]
+    recover_after_s: u64,
 }
 impl Default for RawOps {
     fn default() -> Self {
         Self {
             http: None,
             stall_ms: default_stall_ms(),
+            breach_latency_p99_us: 0,
+            breach_ring_fill_pct: 0,
+            breach_rss_mib: 0,
+            breach_feed_health: 0.0,
+            escalate_after_s: 0,
+            recover_after_s: default_recover_s(),
         }
     }
+}
+fn default_recover_s() -> u64 {
+    10
 }
 fn default_stall_ms() -> u64 {
     2000
@@ -715,6 +736,37 @@ pub struct OpsSpec {
     pub http: Option<String>,
     /// A hot thread whose heartbeat has not moved for this long is stalled.
     pub stall_ms: u64,
+    /// When to throttle, escalate and recover.
+    pub breach: BreachPolicy,
+}
+
+/// The breach policy: any limit crossed throttles new opening orders; a breach that lasts
+/// `escalate_after_s` trips the kill switch; `recover_after_s` without a breach lifts the
+/// throttle. A limit of 0 is off (all are off by default).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BreachPolicy {
+    /// End-to-end (ingress to venue) p99 over the last 10 s, µs.
+    pub latency_p99_us: u64,
+    /// Any ring fuller than this, percent.
+    pub ring_fill_pct: u64,
+    /// Resident memory, MiB.
+    pub rss_mib: u64,
+    /// Any source's health score (0..1) below this.
+    pub feed_health: f64,
+    /// A breach lasting this long trips the kill switch (0: never).
+    pub escalate_after_s: u64,
+    /// No breach for this long lifts the throttle.
+    pub recover_after_s: u64,
+}
+
+impl BreachPolicy {
+    /// True when at least one limit is set.
+    pub fn active(&self) -> bool {
+        self.latency_p99_us > 0
+            || self.ring_fill_pct > 0
+            || self.rss_mib > 0
+            || self.feed_health > 0.0
+    }
 }
 
 /// Address the metrics endpoint takes by default (`run` only).
@@ -1302,6 +1354,18 @@ fn validate(
     if raw.ops.stall_ms == 0 {
         return Err(invalid("ops.stall_ms", "must be at least 1 ms"));
     }
+    if raw.ops.breach_ring_fill_pct > 100 {
+        return Err(invalid(
+            "ops.breach_ring_fill_pct",
+            "a percentage: 0 (off) to 100",
+        ));
+    }
+    if !(0.0..=1.0).contains(&raw.ops.breach_feed_health) {
+        return Err(invalid(
+            "ops.breach_feed_health",
+            "a health score: 0 (off) to 1",
+        ));
+    }
     if let Some(a) = raw
         .ops
         .http
@@ -1475,6 +1539,14 @@ fn validate(
         ops: OpsSpec {
             http: raw.ops.http.clone(),
             stall_ms: raw.ops.stall_ms,
+            breach: BreachPolicy {
+                latency_p99_us: raw.ops.breach_latency_p99_us,
+                ring_fill_pct: raw.ops.breach_ring_fill_pct,
+                rss_mib: raw.ops.breach_rss_mib,
+                feed_health: raw.ops.breach_feed_health,
+                escalate_after_s: raw.ops.escalate_after_s,
+                recover_after_s: raw.ops.recover_after_s,
+            },
         },
         effective_toml,
     })

@@ -143,6 +143,16 @@ impl ThreadProbe {
     }
 }
 
+/// What the health monitor asks of the trading side (cold to hot). The trader reads both
+/// flags with a relaxed load once per event.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// Refuse new opening orders (closes and protective exits still go).
+    pub throttle: AtomicBool,
+    /// Trip the kill switch (it stays on until an operator resets it).
+    pub kill: AtomicBool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

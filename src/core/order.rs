@@ -112,6 +112,8 @@ pub enum RiskRule {
     NoMarket,
     /// Below the instrument's lot size or minimum notional.
     MinSize,
+    /// The health monitor is throttling: no new risk until the breach clears.
+    Throttled,
 }
 
 impl RiskRule {
@@ -131,6 +133,7 @@ impl RiskRule {
             RiskRule::KillSwitch => "kill_switch",
             RiskRule::NoMarket => "no_market",
             RiskRule::MinSize => "min_size",
+            RiskRule::Throttled => "throttled",
         }
     }
 }

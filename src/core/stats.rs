@@ -331,6 +331,8 @@ pub struct RiskStats {
     pub equity: Gauge,
     /// 1 while the kill switch is on.
     pub kill_switch: Gauge,
+    /// 1 while the health monitor throttles opening orders.
+    pub throttled: Gauge,
 }
 
 /// Counters of the venue.

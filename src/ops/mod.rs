@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cold::Totals;
+use crate::core::config::BreachPolicy;
 use crate::core::config::Stage;
-use crate::core::health::{quantile, ThreadProbe};
+use crate::core::health::{quantile, Control, ThreadProbe};
 use crate::ring::Probe;
 
 /// Windows the latency percentiles are given over, in seconds.
@@ -36,6 +37,10 @@ pub struct Telemetry {
     pub rings: Vec<(String, Probe)>,
     /// Stall threshold.
     pub stall_ns: u64,
+    /// When to throttle, escalate and recover.
+    pub policy: BreachPolicy,
+    /// Where the throttle and kill requests go (the traders read it).
+    pub control: Option<Arc<Control>>,
 }
 
 /// One thread's state change, for the journal.
@@ -54,6 +59,23 @@ pub enum HealthEvent {
         thread: String,
         /// How long it was stalled, in ms.
         stalled_ms: u64,
+    },
+    /// A limit of the breach policy was crossed: new opening orders are refused.
+    Throttled {
+        /// What crossed which limit, with the numbers.
+        reasons: String,
+    },
+    /// The breach lasted `escalate_after_s`: the kill switch was asked for.
+    Escalated {
+        /// What is still crossed.
+        reasons: String,
+        /// Seconds since the breach began.
+        after_s: u64,
+    },
+    /// No limit crossed for `recover_after_s`: the throttle is lifted.
+    Unthrottled {
+        /// Seconds the breach had been clear.
+        clear_s: u64,
     },
 }
 
@@ -134,6 +156,14 @@ pub struct Monitor {
     started: Instant,
     /// Latest output, shared with the HTTP thread.
     pub published: Arc<Mutex<Published>>,
+    /// Since when a limit has been crossed (none now: `None`).
+    breach_since: Option<Instant>,
+    /// Since when no limit has been crossed while throttled.
+    clear_since: Option<Instant>,
+    throttled: bool,
+    escalated: bool,
+    /// The limits crossed at the last reading.
+    breaches: Vec<String>,
 }
 
 /// What the rest of the cold side adds to a reading.
@@ -169,6 +199,11 @@ impl Monitor {
             live,
             started: now,
             published: Arc::new(Mutex::new(Published::default())),
+            breach_since: None,
+            clear_since: None,
+            throttled: false,
+            escalated: false,
+            breaches: Vec::new(),
         }
     }
 
@@ -214,6 +249,7 @@ impl Monitor {
         {
             self.history.pop_front();
         }
+        events.extend(self.police(now, extra));
         let published = Published {
             metrics: self.prometheus(now, extra),
             health: self.health(now, extra),
@@ -222,6 +258,115 @@ impl Monitor {
         if let Ok(mut p) = self.published.lock() {
             *p = published;
         }
+        events
+    }
+
+    /// The limits the policy finds crossed now, each with its numbers.
+    fn crossed(&self, now: Instant, x: &Extra<'_>) -> Vec<String> {
+        let p = &self.tele.policy;
+        let mut out = Vec::new();
+        if p.latency_p99_us > 0 {
+            for (thread, series, win, qs) in self.latency_rows(now) {
+                if series != "end_to_end" || win != "10s" {
+                    continue;
+                }
+                if let Some(Some(v)) = qs.get(2) {
+                    if *v > p.latency_p99_us.saturating_mul(1000) {
+                        out.push(format!(
+                            "end-to-end p99 of {thread} {} µs > {} µs",
+                            v / 1000,
+                            p.latency_p99_us
+                        ));
+                    }
+                }
+            }
+        }
+        if p.ring_fill_pct > 0 {
+            for (name, r) in &self.tele.rings {
+                let pct = (r.depth() as u64).saturating_mul(100) / (r.capacity() as u64).max(1);
+                if pct > p.ring_fill_pct {
+                    out.push(format!("ring {name} {pct} % full > {} %", p.ring_fill_pct));
+                }
+            }
+        }
+        if let (true, Some(kib)) = (p.rss_mib > 0, x.rss_kib) {
+            if kib / 1024 > p.rss_mib {
+                out.push(format!(
+                    "resident memory {} MiB > {} MiB",
+                    kib / 1024,
+                    p.rss_mib
+                ));
+            }
+        }
+        if p.feed_health > 0.0 {
+            for s in x.totals.sources.iter().filter(|s| s.messages > 0) {
+                let h = crate::cold::health_score(s);
+                if h < p.feed_health {
+                    out.push(format!(
+                        "feed {} health {h:.2} < {:.2}",
+                        s.name, p.feed_health
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The breach policy's state machine: throttle on a breach, escalate to the kill switch
+    /// if it lasts, lift the throttle once it has been clear long enough.
+    fn police(&mut self, now: Instant, x: &Extra<'_>) -> Vec<HealthEvent> {
+        let mut events = Vec::new();
+        if !self.tele.policy.active() {
+            return events;
+        }
+        let crossed = self.crossed(now, x);
+        let set = |c: &Option<Arc<Control>>, throttle: Option<bool>, kill: bool| {
+            if let Some(c) = c {
+                if let Some(t) = throttle {
+                    c.throttle.store(t, Ordering::Relaxed);
+                }
+                if kill {
+                    c.kill.store(true, Ordering::Relaxed);
+                }
+            }
+        };
+        if crossed.is_empty() {
+            self.breach_since = None;
+            if self.throttled {
+                let since = *self.clear_since.get_or_insert(now);
+                let clear = now.duration_since(since);
+                if clear >= Duration::from_secs(self.tele.policy.recover_after_s) {
+                    self.throttled = false;
+                    self.clear_since = None;
+                    set(&self.tele.control, Some(false), false);
+                    events.push(HealthEvent::Unthrottled {
+                        clear_s: clear.as_secs(),
+                    });
+                }
+            }
+        } else {
+            self.clear_since = None;
+            let since = *self.breach_since.get_or_insert(now);
+            let reasons = crossed.join("; ");
+            if !self.throttled {
+                self.throttled = true;
+                set(&self.tele.control, Some(true), false);
+                events.push(HealthEvent::Throttled {
+                    reasons: reasons.clone(),
+                });
+            }
+            let after = now.duration_since(since);
+            let esc = self.tele.policy.escalate_after_s;
+            if esc > 0 && !self.escalated && after >= Duration::from_secs(esc) {
+                self.escalated = true;
+                set(&self.tele.control, None, true);
+                events.push(HealthEvent::Escalated {
+                    reasons,
+                    after_s: after.as_secs(),
+                });
+            }
+        }
+        self.breaches = crossed;
         events
     }
 
@@ -511,6 +656,18 @@ impl Monitor {
             m.gauge(name, help, &[], v as f64 / 1e8);
         }
         m.gauge(
+            "tickwire_throttled",
+            "1 while the breach policy refuses new opening orders.",
+            &[],
+            f64::from(u8::from(self.throttled)),
+        );
+        m.gauge(
+            "tickwire_breaches",
+            "Limits of the breach policy crossed at the last reading.",
+            &[],
+            self.breaches.len() as f64,
+        );
+        m.gauge(
             "tickwire_kill_switch",
             "1 while the kill switch is on.",
             &[],
@@ -570,6 +727,8 @@ impl Monitor {
             "uptime_s": now.duration_since(self.started).as_secs_f64(),
             "threads": threads,
             "kill_switch": x.totals.trading.kill_switch_on,
+            "throttled": self.throttled,
+            "breaches": self.breaches,
         })
         .to_string()
     }

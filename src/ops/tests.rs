@@ -1,5 +1,6 @@
 use super::*;
-use crate::core::config::Stage;
+use crate::core::config::{BreachPolicy, Stage};
+use crate::core::health::Control;
 
 fn probe(name: &str, stages: &[Stage]) -> Arc<ThreadProbe> {
     Arc::new(ThreadProbe::new(name, stages))
@@ -26,6 +27,8 @@ fn windows_stalls_and_valid_exposition() {
         threads: vec![feed.clone(), trade.clone()],
         rings: vec![("main/feed".into(), tx.probe())],
         stall_ns: 2_000_000_000,
+        policy: Default::default(),
+        control: None,
     };
     let mut m = Monitor::new(tele);
     let totals = Totals::default();
@@ -185,4 +188,74 @@ fn numbers_and_labels_are_written_as_prometheus_reads_them() {
         "a sample needs its TYPE"
     );
     assert!(parse_exposition("# TYPE x gauge\nx{a=\"1} 2\n").is_err());
+}
+
+#[test]
+fn the_breach_policy_throttles_escalates_and_recovers() {
+    let (mut tx, _rx) = crate::ring::channel::<u64>(4).unwrap();
+    let control = Arc::new(Control::default());
+    let tele = Telemetry {
+        threads: vec![],
+        rings: vec![("main/feed".into(), tx.probe())],
+        stall_ns: 2_000_000_000,
+        policy: BreachPolicy {
+            ring_fill_pct: 50,
+            escalate_after_s: 5,
+            recover_after_s: 3,
+            ..Default::default()
+        },
+        control: Some(control.clone()),
+    };
+    let mut m = Monitor::new(tele);
+    let totals = Totals::default();
+    let positions = BTreeMap::new();
+    let t0 = Instant::now();
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    let flags = |c: &Control| {
+        (
+            c.throttle.load(Ordering::Relaxed),
+            c.kill.load(Ordering::Relaxed),
+        )
+    };
+    // Half full is not over 50 %.
+    tx.try_push(1).unwrap();
+    tx.try_push(2).unwrap();
+    assert!(m.sample(at(0), &extra(&totals, &positions)).is_empty());
+    // Three of four: throttle.
+    tx.try_push(3).unwrap();
+    let ev = m.sample(at(1), &extra(&totals, &positions));
+    assert_eq!(
+        ev,
+        vec![HealthEvent::Throttled {
+            reasons: "ring main/feed 75 % full > 50 %".into()
+        }]
+    );
+    assert_eq!(flags(&control), (true, false));
+    let text = m.published.lock().unwrap().metrics.clone();
+    assert!(text.contains("tickwire_throttled 1\n") && text.contains("tickwire_breaches 1\n"));
+    assert!(m.sample(at(3), &extra(&totals, &positions)).is_empty());
+    // Five seconds into the breach: the kill switch.
+    let ev = m.sample(at(6), &extra(&totals, &positions));
+    assert!(
+        matches!(&ev[..], [HealthEvent::Escalated { after_s: 5, .. }]),
+        "{ev:?}"
+    );
+    assert_eq!(flags(&control), (true, true));
+    // Clear: the throttle lifts after three clear seconds; the kill switch stays.
+    drop(_rx);
+    let (tx2, _rx2) = crate::ring::channel::<u64>(4).unwrap();
+    m.tele.rings = vec![("main/feed".into(), tx2.probe())];
+    assert!(m.sample(at(7), &extra(&totals, &positions)).is_empty());
+    assert!(m.sample(at(9), &extra(&totals, &positions)).is_empty());
+    let ev = m.sample(at(10), &extra(&totals, &positions));
+    assert_eq!(ev, vec![HealthEvent::Unthrottled { clear_s: 3 }]);
+    assert_eq!(flags(&control), (false, true));
+    // A new breach throttles again but never escalates twice.
+    let (mut tx3, _rx3) = crate::ring::channel::<u64>(2).unwrap();
+    tx3.try_push(1).unwrap();
+    tx3.try_push(2).unwrap();
+    m.tele.rings = vec![("main/feed".into(), tx3.probe())];
+    let ev = m.sample(at(11), &extra(&totals, &positions));
+    assert!(matches!(&ev[..], [HealthEvent::Throttled { .. }]), "{ev:?}");
+    assert!(m.sample(at(30), &extra(&totals, &positions)).is_empty());
 }

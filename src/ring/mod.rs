@@ -11,7 +11,6 @@ mod spsc;
 mod sync;
 mod wait;
 
-#[cfg(not(loom))]
 pub use spsc::Probe;
 pub use spsc::{channel, Consumer, Producer, RingError};
 pub use wait::{WaitStrategy, Waiter};

@@ -326,6 +326,8 @@ pub struct RiskEngine<B: Sink<Breach>> {
     day: Option<u64>,
     day_start: Money,
     kill: Option<KillState>,
+    /// The health monitor's throttle (see [`RiskEngine::set_throttle`]).
+    throttled: bool,
     counters: RiskCounters,
     breaches: B,
 }
@@ -400,6 +402,7 @@ impl<B: Sink<Breach>> RiskEngine<B> {
             day: None,
             day_start: initial,
             kill,
+            throttled: false,
             counters: RiskCounters::default(),
             breaches,
         })
@@ -455,6 +458,9 @@ impl<B: Sink<Breach>> RiskEngine<B> {
         if opening {
             if let Some(k) = self.kill {
                 return reject(RiskRule::KillSwitch, k.limit, k.value);
+            }
+            if self.throttled {
+                return reject(RiskRule::Throttled, 0, 0);
             }
         }
         let q = it.qty.0;
@@ -927,6 +933,17 @@ impl<B: Sink<Breach>> RiskEngine<B> {
     /// Cash + Σ position × mark.
     pub fn equity(&self) -> Money {
         self.cash.saturating_add(self.value)
+    }
+
+    /// Throttles (or stops throttling): while on, every opening intent is refused
+    /// ([`RiskRule::Throttled`]); closes and protective exits still go.
+    pub fn set_throttle(&mut self, on: bool) {
+        self.throttled = on;
+    }
+
+    /// Whether opening intents are refused by the throttle.
+    pub fn throttled(&self) -> bool {
+        self.throttled
     }
 
     /// The read-only view strategies get.

@@ -341,6 +341,8 @@ struct Built {
     probes: Vec<Arc<ThreadProbe>>,
     /// Every hot ring's fill level, by name.
     rings: Vec<(String, Probe)>,
+    /// The health monitor's requests to every trader.
+    control: Arc<crate::core::health::Control>,
 }
 
 fn build_lane(
@@ -378,6 +380,7 @@ fn build_lane(
         venue_done = Some(Arc::new(std::sync::atomic::AtomicU64::new(0)));
     }
     let mut prev_rx: Option<Consumer<Envelope>> = None;
+    let control = built.control.clone();
     for (ti, spec) in lane.threads.iter().enumerate() {
         let mut stages = Stages::default();
         for &st in &spec.stages {
@@ -457,7 +460,14 @@ fn build_lane(
                     ));
                 }
                 Stage::Signals => {
-                    stages.trader = Some(build_trader(cfg, li, stats, cold_inputs, lossless)?);
+                    let trader = build_trader(cfg, li, stats, cold_inputs, lossless)?;
+                    // Only a breach policy ever writes the control flags; without one the
+                    // trader never reads them (backtests stay deterministic).
+                    stages.trader = Some(if cfg.ops.breach.active() {
+                        trader.with_control(control.clone())
+                    } else {
+                        trader
+                    });
                 }
                 // Built with the signals stage (they share a thread).
                 Stage::Risk => {}
@@ -607,6 +617,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         intervals: opts.latency_intervals,
         probes: Vec::new(),
         rings: Vec::new(),
+        control: Arc::default(),
     };
     let files = inputs.files();
     let source_names: Vec<Vec<String>> = (0..cfg.lanes.len())
@@ -633,6 +644,8 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         threads: built.probes.clone(),
         rings,
         stall_ns: cfg.ops.stall_ms.saturating_mul(1_000_000),
+        policy: cfg.ops.breach.clone(),
+        control: Some(built.control.clone()),
     };
 
     let mut writer = ColdWriter::new(

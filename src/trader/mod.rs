@@ -190,6 +190,10 @@ pub struct Trader {
     /// The envelope being handled, less its payload (template for the ones it causes).
     current: Head,
     kill_seen: bool,
+    /// The health monitor's requests, when it has any.
+    control: Option<Arc<crate::core::health::Control>>,
+    /// The monitor's kill request was acted on.
+    control_killed: bool,
     /// Market time before which the strategies only warm up: their intents are dropped.
     live_from_ns: u64,
     /// Market time between account snapshots.
@@ -250,6 +254,8 @@ impl Trader {
             outbox: Fifo::with_capacity(sizes.outbox.max(64)),
             current: Head::default(),
             kill_seen: false,
+            control: None,
+            control_killed: false,
             live_from_ns: 0,
             snapshot_ns: 1_000_000_000,
             last_snapshot: 0,
@@ -262,6 +268,35 @@ impl Trader {
         t.kill_seen = t.risk.view().kill_switch();
         t.stats.risk.kill_switch.set(i64::from(t.kill_seen));
         Ok(t)
+    }
+
+    /// Takes the health monitor's throttle and kill requests (see [`crate::ops`]).
+    pub fn with_control(mut self, control: Arc<crate::core::health::Control>) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    /// Applies the health monitor's requests: the throttle follows its flag; a kill request
+    /// trips the kill switch once.
+    #[inline]
+    fn poll_control(&mut self, now: u64) {
+        let Some(c) = &self.control else {
+            return;
+        };
+        let throttle = c.throttle.load(std::sync::atomic::Ordering::Relaxed);
+        let kill = c.kill.load(std::sync::atomic::Ordering::Relaxed);
+        if throttle != self.risk.throttled() {
+            self.risk.set_throttle(throttle);
+            self.stats.risk.throttled.set(i64::from(throttle));
+        }
+        if kill && !self.control_killed {
+            self.control_killed = true;
+            self.actions.clear();
+            if self.risk.trip_kill(now, &mut self.actions) {
+                self.flush_breaches();
+                self.apply_actions(now);
+            }
+        }
     }
 
     /// Strategies see the market before `ns` (warm-up history) but do not trade on it: their
@@ -426,6 +461,7 @@ impl Trader {
         };
         let now = env.market_ns.max(self.last_market_ns);
         self.last_market_ns = now;
+        self.poll_control(now);
         let mut forward = false;
         match env.payload {
             Payload::Trade(t) => {

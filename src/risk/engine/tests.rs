@@ -969,3 +969,22 @@ fn bad_trades_are_ignored() {
     assert_eq!(d.eng.counters().bad_trades, 3);
     assert_eq!(d.eng.view().mark(BTC), Some(Price(100 * S)));
 }
+
+#[test]
+fn the_throttle_refuses_new_risk_and_lets_closes_through() {
+    let mut d = Desk::new(wide());
+    d.open(buy(S));
+    d.eng.set_throttle(true);
+    assert!(d.eng.throttled());
+    assert_eq!(d.eng.check(&buy(S), d.now), rej(RiskRule::Throttled, 0, 0));
+    assert_eq!(d.eng.check(&sell(S), d.now), rej(RiskRule::Throttled, 0, 0));
+    assert_eq!(d.last_breach().rule, RiskRule::Throttled);
+    // Closing what is held reduces risk: it goes.
+    accept(&mut d, intent(BTC, Side::Sell, Purpose::Close, 100 * S, S));
+    d.eng.set_throttle(false);
+    accept(&mut d, buy(S));
+    assert!(
+        !d.eng.view().kill_switch(),
+        "a throttle is not the kill switch"
+    );
+}
