@@ -324,8 +324,7 @@ pub fn settings(
     ];
     // A CSV or Binance archive holds one symbol: the instrument table needs room for the
     // configured instruments and one per file, not the 256 a capture of unknown symbols
-    // may need. Every per-instrument table is sized by it, and zeroing them for 256 cost
-    // about 80 ms of a 0.7 s run.
+    // may need. Every per-instrument table is sized by it.
     let csv = |f: &PathBuf| {
         let name = f.to_string_lossy();
         name.contains(".csv") || name.ends_with(".zip")

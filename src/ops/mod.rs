@@ -564,7 +564,7 @@ impl Monitor {
                 );
             }
         }
-        for p in &self.tele.threads {
+        for (p, live) in self.tele.threads.iter().zip(&self.live) {
             let l = [("thread", p.name.as_str())];
             m.counter(
                 "tickwire_thread_heartbeats_total",
@@ -590,13 +590,7 @@ impl Monitor {
                 &l,
                 p.lost.get() as f64,
             );
-            let stalled = self
-                .tele
-                .threads
-                .iter()
-                .zip(&self.live)
-                .find(|(q, _)| Arc::ptr_eq(q, p))
-                .is_some_and(|(_, l)| l.stalled_since.is_some());
+            let stalled = live.stalled_since.is_some();
             m.gauge(
                 "tickwire_thread_stalled",
                 "1 while a hot thread's heartbeat has stopped.",

@@ -494,8 +494,6 @@ impl Account {
 struct Fifo<T: Copy> {
     items: std::collections::VecDeque<T>,
     cap: usize,
-    /// Values held (mirrors `items.len()`, read on every event).
-    len: usize,
 }
 
 impl<T: Copy> Fifo<T> {
@@ -503,17 +501,19 @@ impl<T: Copy> Fifo<T> {
         Self {
             items: std::collections::VecDeque::with_capacity(cap.max(1)),
             cap,
-            len: 0,
         }
     }
 
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
     fn push(&mut self, v: T) -> Result<(), T> {
-        if self.len >= self.cap {
+        if self.items.len() >= self.cap {
             return Err(v);
         }
         // Within the reserved room: never reallocates.
         self.items.push_back(v);
-        self.len += 1;
         Ok(())
     }
 
@@ -522,9 +522,7 @@ impl<T: Copy> Fifo<T> {
     }
 
     fn pop(&mut self) -> Option<T> {
-        let v = self.items.pop_front()?;
-        self.len -= 1;
-        Some(v)
+        self.items.pop_front()
     }
 }
 
@@ -754,12 +752,12 @@ impl PaperExchange {
 
     /// Orders and cancels on the wire, not yet at the matching engine.
     pub fn in_transit(&self) -> usize {
-        self.wire.len
+        self.wire.len()
     }
 
     /// Reports on their way back, not yet delivered.
     pub fn reports_in_flight(&self) -> usize {
-        self.outbox.len
+        self.outbox.len()
     }
 
     /// Counters.
@@ -771,7 +769,7 @@ impl PaperExchange {
     /// it is rejected at once with `Rejected(Unavailable)`.
     pub fn submit(&mut self, order: &VenueOrder, out: &mut impl Sink<Execution>) {
         let arrive = self.arrival(order.sent_ns);
-        if arrive <= self.now && self.wire.len == 0 {
+        if arrive <= self.now && self.wire.len() == 0 {
             // No latency and nothing ahead of it on the wire: match it now.
             self.last_arrival = arrive;
             self.arrive_order(order, arrive, out);
@@ -803,7 +801,7 @@ impl PaperExchange {
         out: &mut impl Sink<Execution>,
     ) -> Result<(), WireFull> {
         let arrive = self.arrival(cancel.sent_ns);
-        if arrive <= self.now && self.wire.len == 0 {
+        if arrive <= self.now && self.wire.len() == 0 {
             self.last_arrival = arrive;
             self.arrive_cancel(cancel, arrive, out);
             self.flush(out);
@@ -881,7 +879,7 @@ impl PaperExchange {
     /// done here without the matching passes.
     pub fn on_trade_as_book(&mut self, t: &Trade, depth: Qty, out: &mut impl Sink<Execution>) {
         let idx = t.instrument.index();
-        let quiet = self.wire.len == 0 && self.outbox.len == 0 && self.resting.is_empty();
+        let quiet = self.wire.len() == 0 && self.outbox.len() == 0 && self.resting.is_empty();
         if !quiet || idx >= self.markets.len() || t.price.0 <= 0 || t.qty.0 <= 0 {
             let book = BookTicker {
                 instrument: t.instrument,
@@ -973,7 +971,7 @@ impl PaperExchange {
 
     fn report(&mut self, exec: Execution, out: &mut impl Sink<Execution>) {
         let due_ns = exec.market_ns.saturating_add(self.report_delay_ns);
-        if due_ns <= self.now && self.outbox.len == 0 {
+        if due_ns <= self.now && self.outbox.len() == 0 {
             // Due already and nothing ahead of it: the same order as queueing it, cheaper.
             out.emit(exec);
             return;
