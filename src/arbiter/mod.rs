@@ -217,6 +217,14 @@ pub struct Arbiter {
     marks: u16,
 }
 
+/// The dedupe window may already hold the input, so handling it again would drop it as a
+/// duplicate: the input is dropped (and journaled as lost) instead.
+impl crate::core::health::Recover for Arbiter {
+    fn recover(&mut self, _poison: &Envelope) -> bool {
+        false
+    }
+}
+
 impl Arbiter {
     /// State for up to `instruments` instruments; `roles[s]` is source `s`'s role (sources
     /// beyond the list are primaries).

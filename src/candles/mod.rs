@@ -251,6 +251,15 @@ pub struct Candles {
     cold: ColdTx,
 }
 
+/// A trade may have been half applied when the stage panicked, and applying it again could
+/// count it twice: the input is dropped (and journaled as lost); the open candles keep what
+/// they had.
+impl crate::core::health::Recover for Candles {
+    fn recover(&mut self, _poison: &Envelope) -> bool {
+        false
+    }
+}
+
 impl Candles {
     /// Candles for up to `instruments` instruments at `resolutions` (each must divide the
     /// next; the config guarantees it), skipping empty buckets, with no lateness.

@@ -87,6 +87,8 @@ pub struct ColdWriter {
     pub max_drawdown_pct: f64,
     /// Last equity, quote at 10⁻⁸.
     pub last_equity: i64,
+    /// Stage panics journaled: (restored and retried, input dropped).
+    pub healed: (u64, u64),
     /// Equity rows written.
     pub equity_rows: u64,
     mode: String,
@@ -160,6 +162,7 @@ impl ColdWriter {
             peak_equity: cfg.risk.initial_equity,
             max_drawdown_pct: 0.0,
             last_equity: cfg.risk.initial_equity,
+            healed: (0, 0),
             equity_rows: 0,
             mode: mode.to_string(),
             monitor: None,
@@ -788,6 +791,19 @@ impl ColdWriter {
                     )?;
                     writeln!(self.log, "{ts} INFO breach cleared clear_s={clear_s}")?;
                 }
+                crate::ops::HealthEvent::SafeStop { thread, reason } => {
+                    writeln!(
+                        self.journal,
+                        "- `{ts}` **safe stop** asked by `{thread}`: {reason}. Sources stop; what is in flight drains; reports are written"
+                    )?;
+                    writeln!(
+                        self.log,
+                        "{ts} ERROR safe_stop thread={thread} reason=\"{reason}\""
+                    )?;
+                }
+                crate::ops::HealthEvent::Healed { thread, heal } => {
+                    self.write_heal(&ts, &thread, &heal)?;
+                }
                 crate::ops::HealthEvent::Recovered { thread, stalled_ms } => {
                     writeln!(
                         self.journal,
@@ -801,6 +817,59 @@ impl ColdWriter {
             }
         }
         Ok(())
+    }
+
+    /// Journals a caught stage panic: what the stage was handling and what came of it.
+    fn write_heal(
+        &mut self,
+        ts: &str,
+        thread: &str,
+        heal: &crate::core::health::Heal,
+    ) -> std::io::Result<()> {
+        use crate::core::health::HealOutcome;
+        let stage = heal.stage.name();
+        let i = &heal.input;
+        let input = format!(
+            "{} {} at {} (message #{})",
+            i.kind,
+            self.symbol(i.instrument),
+            iso8601_ms(i.market_ns),
+            i.seq
+        );
+        let (what, level) = match &heal.outcome {
+            HealOutcome::Retried => {
+                self.healed.0 += 1;
+                (
+                    "state restored from its snapshot and the input handled again: nothing lost"
+                        .to_string(),
+                    "WARN",
+                )
+            }
+            HealOutcome::Lost => {
+                self.healed.1 += 1;
+                (
+                    "the input was dropped: what it would have caused downstream is lost".into(),
+                    "ERROR",
+                )
+            }
+            HealOutcome::Stopped(why) => {
+                self.healed.1 += 1;
+                (
+                    format!("the input was dropped and the run stops safely: {why}"),
+                    "ERROR",
+                )
+            }
+        };
+        writeln!(
+            self.journal,
+            "- `{ts}` **restart** stage `{stage}` on `{thread}` panicked on {input}: {} — {what}",
+            heal.panic
+        )?;
+        writeln!(
+            self.log,
+            "{ts} {level} stage_panic thread={thread} stage={stage} input=\"{input}\" panic=\"{}\" outcome=\"{what}\"",
+            heal.panic
+        )
     }
 
     /// A line in the journal's events and the log (before the run starts, or from the cold
@@ -1051,6 +1120,8 @@ pub struct Totals {
     pub candles_by_res: Vec<(Resolution, u64)>,
     /// Indicator updates.
     pub indicator_updates: u64,
+    /// The lanes' indicator digests, combined ([`crate::core::stats::StrategyStats::indicator_digest`]).
+    pub indicator_digest: u64,
     /// Signals.
     pub signals: u64,
     /// Orders sent.
@@ -1250,6 +1321,9 @@ impl Totals {
             .collect();
         t.candles = t.candles_by_res.iter().map(|x| x.1).sum();
         t.indicator_updates = sum(&|l| l.strategy.indicator_updates.get());
+        t.indicator_digest = lanes.iter().fold(0u64, |h, l| {
+            h.rotate_left(17) ^ l.strategy.indicator_digest.get()
+        });
         t.signals = sum(&|l| l.strategy.signals.get());
         t.orders = sum(&|l| l.risk.orders.get());
         t.orders_rejected = sum(&|l| l.risk.rejected.get());

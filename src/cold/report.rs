@@ -50,6 +50,10 @@ pub struct RunSummary<'a> {
     pub lost: u64,
     /// Inputs (replay files) or the source description.
     pub inputs: Vec<String>,
+    /// Stage panics caught: (restored and retried, input dropped).
+    pub stage_panics: (u64, u64),
+    /// Why a hot thread stopped the run safely, if one did.
+    pub safe_stop: Option<String>,
 }
 
 fn money(v: i64) -> f64 {
@@ -119,6 +123,7 @@ impl RunSummary<'_> {
                 "indicator_rewinds": t.indicator_rewinds,
             },
             "indicator_updates": t.indicator_updates,
+            "indicator_digest": format!("{:016x}", t.indicator_digest),
             "signals": t.signals,
             "orders": t.orders,
             "orders_rejected": t.orders_rejected,
@@ -167,6 +172,8 @@ impl RunSummary<'_> {
             },
             "cold_drops": t.cold_drops,
             "lost": self.lost,
+            "stage_panics": { "recovered": self.stage_panics.0, "dropped": self.stage_panics.1 },
+            "safe_stop": self.safe_stop,
             "elapsed_s": self.elapsed_s,
             "messages_per_s": if self.elapsed_s > 0.0 { t.received as f64 / self.elapsed_s } else { 0.0 },
             "inputs": self.inputs,
@@ -189,6 +196,15 @@ impl RunSummary<'_> {
             t.trades,
             t.book_tickers
         ));
+        if self.stage_panics != (0, 0) {
+            s.push_str(&format!(
+                "| stage panics caught | {} restored and retried, {} inputs dropped (see the events) |\n",
+                self.stage_panics.0, self.stage_panics.1
+            ));
+        }
+        if let Some(why) = &self.safe_stop {
+            s.push_str(&format!("| safe stop | {why} |\n"));
+        }
         let skipped: Vec<String> = t
             .skipped
             .iter()

@@ -421,6 +421,10 @@ struct RawOps {
     escalate_after_s: u64,
     #[serde(default = "default_recover_s")]
     recover_after_s: u64,
+    #[serde(default = "default_restart_max")]
+    restart_max: u32,
+    #[serde(default = "default_restart_window_s")]
+    restart_window_s: u64,
 }
 impl Default for RawOps {
     fn default() -> Self {
@@ -433,8 +437,16 @@ impl Default for RawOps {
             breach_feed_health: 0.0,
             escalate_after_s: 0,
             recover_after_s: default_recover_s(),
+            restart_max: default_restart_max(),
+            restart_window_s: default_restart_window_s(),
         }
     }
+}
+fn default_restart_max() -> u32 {
+    3
+}
+fn default_restart_window_s() -> u64 {
+    60
 }
 fn default_recover_s() -> u64 {
     10
@@ -738,6 +750,11 @@ pub struct OpsSpec {
     pub stall_ms: u64,
     /// When to throttle, escalate and recover.
     pub breach: BreachPolicy,
+    /// A hot thread whose stages panic more than this many times within
+    /// `restart_window_s` stops the run safely instead of restarting them again.
+    pub restart_max: u32,
+    /// The window of `restart_max`, seconds.
+    pub restart_window_s: u64,
 }
 
 /// The breach policy: any limit crossed throttles new opening orders; a breach that lasts
@@ -1351,6 +1368,9 @@ fn validate(
     {
         return Err(invalid("cold", "intervals must be at least 1 ms"));
     }
+    if raw.ops.restart_window_s == 0 {
+        return Err(invalid("ops.restart_window_s", "must be at least 1 s"));
+    }
     if raw.ops.stall_ms == 0 {
         return Err(invalid("ops.stall_ms", "must be at least 1 ms"));
     }
@@ -1547,6 +1567,8 @@ fn validate(
                 escalate_after_s: raw.ops.escalate_after_s,
                 recover_after_s: raw.ops.recover_after_s,
             },
+            restart_max: raw.ops.restart_max,
+            restart_window_s: raw.ops.restart_window_s,
         },
         effective_toml,
     })

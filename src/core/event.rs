@@ -264,6 +264,32 @@ pub struct IndicatorUpdate {
     pub adx: f64,
 }
 
+impl IndicatorUpdate {
+    /// Folds this update into a running FNV-1a digest `h` (every field, floats by their bits).
+    pub fn fold(&self, h: u64) -> u64 {
+        let words = [
+            u64::from(self.instrument.0),
+            self.resolution.nanos(),
+            u64::from(self.live),
+            u64::from(self.revision),
+            u64::from(self.patterns),
+            self.open_ns,
+            self.close.0 as u64,
+            self.ema_fast.to_bits(),
+            self.ema_slow.to_bits(),
+            self.rsi.to_bits(),
+            self.macd_hist.to_bits(),
+            self.atr.to_bits(),
+            self.adx.to_bits(),
+        ];
+        words.iter().fold(h, |h, w| {
+            w.to_le_bytes()
+                .iter()
+                .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+        })
+    }
+}
+
 /// Order types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderType {

@@ -8,6 +8,7 @@
 //! the monitor can subtract two readings and get the percentiles of any window.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use crossbeam_utils::CachePadded;
 
@@ -118,6 +119,89 @@ pub struct ThreadProbe {
     pub end_to_end: LiveHist,
     /// Set when the loop has ended.
     pub done: AtomicBool,
+    /// Stage panics caught at the thread boundary so far.
+    pub restarts: Counter,
+    /// What the thread did about each caught panic, oldest first, until the cold thread takes
+    /// it. Written only on that fault path (a lock and an allocation are fine there, never in
+    /// the loop's normal work).
+    pub heals: Mutex<Vec<Heal>>,
+    /// Why the thread asked for a safe stop, once it has.
+    pub stop_reason: Mutex<Option<String>>,
+}
+
+/// What a hot thread did after a stage panicked on an input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heal {
+    /// The stage that panicked.
+    pub stage: Stage,
+    /// The panic's message and where it was raised.
+    pub panic: String,
+    /// What the stage was handling.
+    pub input: HealInput,
+    /// What came of it.
+    pub outcome: HealOutcome,
+}
+
+/// The input a stage panicked on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealInput {
+    /// Payload kind (`trade`, `candle`, …).
+    pub kind: &'static str,
+    /// Instrument, when the payload has one.
+    pub instrument: Option<super::InstrumentId>,
+    /// Market time, ns since epoch.
+    pub market_ns: u64,
+    /// Position of its source message in the stream.
+    pub seq: u64,
+}
+
+impl HealInput {
+    /// What the journal says about `env`.
+    pub fn of(env: &super::Envelope) -> Self {
+        use super::Payload;
+        let instrument = match &env.payload {
+            Payload::Trade(t) => Some(t.instrument),
+            Payload::BookTicker(b) => Some(b.instrument),
+            Payload::Candle(c) => Some(c.instrument),
+            Payload::Indicator(i) => Some(i.instrument),
+            Payload::Place(r) => Some(r.order.intent.instrument),
+            Payload::Cancel(c) => Some(c.cancel.instrument),
+        };
+        Self {
+            kind: payload_kind(&env.payload),
+            instrument,
+            market_ns: env.market_ns,
+            seq: env.seq,
+        }
+    }
+}
+
+/// The kind of a payload, as the journal and fault injection name it.
+pub fn payload_kind(p: &super::Payload) -> &'static str {
+    use super::Payload;
+    match p {
+        Payload::Trade(_) => "trade",
+        Payload::BookTicker(_) => "book_ticker",
+        Payload::Candle(c) if c.flags & super::Candle::FLAG_LIVE == 0 => "candle",
+        Payload::Candle(_) => "live_candle",
+        Payload::Indicator(_) => "indicator",
+        Payload::Place(_) => "place",
+        Payload::Cancel(_) => "cancel",
+    }
+}
+
+/// How a caught panic ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealOutcome {
+    /// The stage's state was restored from its snapshot and the input handled again: nothing
+    /// was lost.
+    Retried,
+    /// The input was dropped (the stage's state restored where it keeps a snapshot): what it
+    /// would have caused downstream is lost.
+    Lost,
+    /// The stage holds money state (orders, positions) or failed too often: the run stops
+    /// safely (sources stop, everything in flight drains, reports are written).
+    Stopped(String),
 }
 
 impl ThreadProbe {
@@ -134,6 +218,25 @@ impl ThreadProbe {
             tick_to_order: LiveHist::default(),
             end_to_end: LiveHist::default(),
             done: AtomicBool::new(false),
+            restarts: Counter::default(),
+            heals: Mutex::new(Vec::new()),
+            stop_reason: Mutex::new(None),
+        }
+    }
+
+    /// Takes what the thread recorded about caught panics since the last call.
+    pub fn take_heals(&self) -> Vec<Heal> {
+        match self.heals.lock() {
+            Ok(mut h) => std::mem::take(&mut *h),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        }
+    }
+
+    /// Why the thread stopped the run, if it did.
+    pub fn stop_reason(&self) -> Option<String> {
+        match self.stop_reason.lock() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
 
@@ -141,6 +244,16 @@ impl ThreadProbe {
     pub fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }
+}
+
+/// How a hot stage comes back after panicking on an input (the thread catches the panic at
+/// its boundary, see [`crate::runtime`]).
+pub trait Recover {
+    /// Restores the state the stage had before `poison` where it keeps what it needs (its
+    /// last snapshot), and says whether handling `poison` again gives exactly what a clean
+    /// run would have. True: the thread retries the input once. False: the input is dropped
+    /// (and journaled), since handling it again could count it twice.
+    fn recover(&mut self, poison: &super::Envelope) -> bool;
 }
 
 /// What the health monitor asks of the trading side (cold to hot). The trader reads both

@@ -290,6 +290,9 @@ pub struct StrategyStats {
     pub indicator_rewinds: Counter,
     /// Revisions of candles older than the last one (not applied to indicators).
     pub indicator_stale_revisions: Counter,
+    /// A digest of every closed-candle indicator update the signals stage received, in order
+    /// ([`crate::core::IndicatorUpdate::fold`]): equal digests, equal indicator streams.
+    pub indicator_digest: Counter,
     /// Decisions that acted (entries, exits, reversals).
     pub signals: Counter,
     /// Decisions taken (one per strategy, instrument and step).

@@ -81,6 +81,25 @@ struct Slot {
     last_open_ns: Option<u64>,
 }
 
+/// After a panic on a candle: the slot's state before that candle is still in `prev` (kept
+/// for revisions, written before the update starts), so the state is restored exactly and
+/// the candle can be applied again. A live candle changes no state.
+impl crate::core::health::Recover for Indicators {
+    fn recover(&mut self, poison: &Envelope) -> bool {
+        if let Payload::Candle(c) = poison.payload {
+            if c.flags & Candle::FLAG_LIVE == 0 {
+                if let Some(slot) = self.slot_of(&c).and_then(|i| self.slots.get_mut(i)) {
+                    if slot.last_open_ns == Some(c.open_ns) {
+                        let Slot { cur, prev, .. } = slot;
+                        cur.copy_from(prev);
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
 /// Packs pattern outputs: bit `2k` when pattern `k` is bullish (> 0), bit `2k + 1` when it is
 /// bearish (< 0), `k` in [`crate::patterns::COLUMNS`] order.
 pub fn pack_patterns(p: &[i32; 12]) -> u32 {
@@ -131,6 +150,12 @@ impl Indicators {
         }
     }
 
+    /// The slot of `c`, if the stage keeps one for it.
+    fn slot_of(&self, c: &Candle) -> Option<usize> {
+        let ri = self.resolutions.iter().position(|&r| r == c.resolution)?;
+        Some(c.instrument.index() * self.resolutions.len() + ri)
+    }
+
     /// Passes the event on; after a candle, emits its indicator values.
     #[inline]
     pub fn on_event(&mut self, env: &Envelope, out: &mut impl Sink<Envelope>) {
@@ -138,13 +163,7 @@ impl Indicators {
         let Payload::Candle(c) = env.payload else {
             return;
         };
-        let Some(ri) = self.resolutions.iter().position(|&r| r == c.resolution) else {
-            return;
-        };
-        let Some(slot) = self
-            .slots
-            .get_mut(c.instrument.index() * self.resolutions.len() + ri)
-        else {
+        let Some(slot) = self.slot_of(&c).and_then(|i| self.slots.get_mut(i)) else {
             return;
         };
         let bar = Bar::of(&c);

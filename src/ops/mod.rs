@@ -77,6 +77,20 @@ pub enum HealthEvent {
         /// Seconds the breach had been clear.
         clear_s: u64,
     },
+    /// A stage panicked and its thread caught it (see [`crate::runtime::heal`]).
+    Healed {
+        /// Thread.
+        thread: String,
+        /// What happened and what came of it.
+        heal: crate::core::health::Heal,
+    },
+    /// A hot thread stopped the run safely.
+    SafeStop {
+        /// Thread.
+        thread: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Sparse bucket counts (bucket, count), non-zero only.
@@ -135,6 +149,8 @@ struct Liveness {
     beat: u64,
     changed: Instant,
     stalled_since: Option<Instant>,
+    /// The thread's safe stop was reported.
+    stop_seen: bool,
 }
 
 /// What the monitor last worked out, ready to serve.
@@ -191,6 +207,7 @@ impl Monitor {
                 beat: p.heartbeat.get(),
                 changed: now,
                 stalled_since: None,
+                stop_seen: false,
             })
             .collect();
         Self {
@@ -213,6 +230,21 @@ impl Monitor {
         let mut events = Vec::new();
         let stall = Duration::from_nanos(self.tele.stall_ns.max(1));
         for (p, l) in self.tele.threads.iter().zip(self.live.iter_mut()) {
+            for heal in p.take_heals() {
+                events.push(HealthEvent::Healed {
+                    thread: p.name.clone(),
+                    heal,
+                });
+            }
+            if !l.stop_seen {
+                if let Some(reason) = p.stop_reason() {
+                    l.stop_seen = true;
+                    events.push(HealthEvent::SafeStop {
+                        thread: p.name.clone(),
+                        reason,
+                    });
+                }
+            }
             let beat = p.heartbeat.get();
             if beat != l.beat || p.is_done() {
                 l.beat = beat;
@@ -589,6 +621,12 @@ impl Monitor {
                 "Envelopes or reports a gone peer thread could not take.",
                 &l,
                 p.lost.get() as f64,
+            );
+            m.counter(
+                "tickwire_thread_stage_panics_total",
+                "Stage panics a hot thread caught (each restored and retried, dropped, or a safe stop).",
+                &l,
+                p.restarts.get() as f64,
             );
             let stalled = live.stalled_since.is_some();
             m.gauge(

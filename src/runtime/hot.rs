@@ -26,7 +26,7 @@ use crate::candles::Candles;
 use crate::core::alloc::thread_allocations;
 use crate::core::clock;
 use crate::core::config::Stage;
-use crate::core::health::ThreadProbe;
+use crate::core::health::{HealInput, HealOutcome, Recover, ThreadProbe};
 use crate::core::order::Execution;
 use crate::core::{Envelope, Payload, Sink};
 use crate::feed::{Next, ParseStage, Source};
@@ -35,6 +35,7 @@ use crate::ring::{Consumer, Producer, WaitStrategy, Waiter};
 use crate::trader::Trader;
 use crate::venue::VenueStage;
 
+use super::heal::{caught, quiet_panics, FaultPlan, Faults, Healer};
 use super::latency::{histogram, Intervals};
 
 /// Most values a stage emits for one input (a trade can close one candle per resolution and
@@ -138,6 +139,19 @@ pub struct HotThread {
     pub intervals: Option<Intervals>,
     /// What the thread publishes for the health monitor while it runs.
     pub probe: Arc<ThreadProbe>,
+    /// Restart limits and injected faults.
+    pub heal: HealSpec,
+}
+
+/// How a hot thread heals (see [`super::heal`]).
+#[derive(Clone, Debug, Default)]
+pub struct HealSpec {
+    /// Panics allowed within `restart_window_s` before a safe stop.
+    pub restart_max: u32,
+    /// Seconds.
+    pub restart_window_s: u64,
+    /// Faults to inject (tests).
+    pub faults: FaultPlan,
 }
 
 /// What a hot thread reports when it ends.
@@ -192,6 +206,12 @@ struct Ctx {
     /// Loop rounds and events so far (published every 1,024 rounds).
     beats: u64,
     events: u64,
+    /// Injected panics (tests).
+    faults: Faults,
+    /// Caught panics, restarts and safe stops.
+    healer: Healer,
+    /// The trader or the venue panicked: they are not fed again (the run stops safely).
+    money_failed: bool,
 }
 
 impl Ctx {
@@ -250,11 +270,41 @@ impl Ctx {
         if let Some(out) = &mut self.output {
             if out.push_wait(env, &mut self.waiter).is_err() {
                 self.lost += 1;
+                self.peer_gone("the next thread");
             } else {
                 self.sent += 1;
             }
             self.waiter.reset();
         }
+    }
+
+    /// A peer thread stopped reading what this one sends: nothing more can get through, so
+    /// the run stops safely (once).
+    #[cold]
+    #[inline(never)]
+    fn peer_gone(&mut self, who: &str) {
+        if !self.healer.stopped {
+            self.healer.stop_run(format!(
+                "{who} stopped reading its input ring (its consumer is gone): {} envelope(s) lost",
+                self.lost
+            ));
+        }
+    }
+
+    /// The trader or the venue panicked on `env`: their state holds orders and positions,
+    /// which only a restart from the order journal rebuilds, so they are fed no more and the
+    /// run stops safely.
+    #[cold]
+    #[inline(never)]
+    fn money_failed(&mut self, s: Stage, env: &Envelope) {
+        self.money_failed = true;
+        self.healer.failed(
+            s,
+            HealInput::of(env),
+            HealOutcome::Stopped(
+                "it holds orders and positions: not restarted in place (a restart recovers them from the order journal)".into(),
+            ),
+        );
     }
 
     /// Applies every report waiting on the return ring (until it is empty), sending what
@@ -358,6 +408,7 @@ fn venue_step(
                 if let Some(tx) = &mut ctx.exec_out {
                     if tx.push_wait(r, &mut ctx.waiter).is_err() {
                         ctx.lost += 1;
+                        ctx.peer_gone("the trader's thread");
                     }
                     ctx.waiter.reset();
                 }
@@ -377,6 +428,87 @@ fn route(trader: &mut Trader, mut venue: Option<&mut VenueStage>, stamp: u64, ct
             None => ctx.send_out(e),
         }
     }
+}
+
+/// The risk stage with the trader: checks, then hands the venue (here, or over the output
+/// ring) the market data it passes on and the orders it caused.
+#[inline]
+fn risk_step(
+    t: &mut Trader,
+    mut venue: Option<&mut VenueStage>,
+    env: &Envelope,
+    since: u64,
+    ctx: &mut Ctx,
+) {
+    let first = t.on_risk(env);
+    ctx.faults.after(Stage::Risk, env);
+    let now = Ctx::stamp(since);
+    ctx.record(Stage::Risk, since, now);
+    if first {
+        // The market data itself, ahead of what it caused.
+        match venue.as_deref_mut() {
+            Some(v) => venue_step(v, Some(&mut *t), env, now, ctx),
+            None => ctx.send_out(Envelope {
+                stamp_ns: now,
+                ..*env
+            }),
+        }
+    }
+    route(t, venue, now, ctx);
+}
+
+/// Runs a stage that can restart ([`Recover`]) on `env` under the thread's catch. After a
+/// panic the stage restores its state and handles `env` once more, or drops it (see
+/// [`heal_stage`]).
+#[inline(always)]
+fn guarded<S: Recover>(
+    st: &mut S,
+    s: Stage,
+    env: &Envelope,
+    out: &mut Emitted<'_>,
+    ctx: &mut Ctx,
+    step: impl Fn(&mut S, &Envelope, &mut Emitted<'_>),
+) {
+    let faults = &mut ctx.faults;
+    if !caught(|| {
+        step(st, env, out);
+        faults.after(s, env);
+    }) {
+        heal_stage(st, s, env, out, ctx, &step);
+    }
+}
+
+/// After stage `s` panicked on `env`: restore, retry once where that is exact, else drop
+/// what it emitted; journal either way (a safe stop once it fails too often).
+#[cold]
+#[inline(never)]
+fn heal_stage<S: Recover>(
+    st: &mut S,
+    s: Stage,
+    env: &Envelope,
+    out: &mut Emitted<'_>,
+    ctx: &mut Ctx,
+    step: &impl Fn(&mut S, &Envelope, &mut Emitted<'_>),
+) {
+    out.len = 0;
+    out.forward_at = usize::MAX;
+    let input = HealInput::of(env);
+    if st.recover(env) {
+        let first = super::heal::take_panic();
+        let faults = &mut ctx.faults;
+        if caught(|| {
+            step(st, env, out);
+            faults.after(s, env);
+        }) {
+            super::heal::set_panic(first);
+            ctx.healer.failed(s, input, HealOutcome::Retried);
+            return;
+        }
+        out.len = 0;
+        out.forward_at = usize::MAX;
+        st.recover(env);
+    }
+    ctx.healer.failed(s, input, HealOutcome::Lost);
 }
 
 impl Stages {
@@ -419,56 +551,52 @@ impl Stages {
             Stage::Parse => {}
             Stage::Arbiter => {
                 if let Some(a) = &mut self.arbiter {
-                    a.on_event(env, &mut out);
+                    guarded(a, s, env, &mut out, ctx, |a, e, o| a.on_event(e, o));
                 }
             }
             Stage::Candles => {
                 if let Some(c) = &mut self.candles {
-                    c.on_event(env, &mut out);
+                    guarded(c, s, env, &mut out, ctx, |c, e, o| c.on_event(e, o));
                 }
             }
             Stage::Indicators => {
                 if let Some(i) = &mut self.indicators {
-                    i.on_event(env, &mut out);
+                    guarded(i, s, env, &mut out, ctx, |i, e, o| i.on_event(e, o));
                 }
             }
             Stage::Signals => {
-                if let Some(t) = &mut self.trader {
-                    ctx.sync_venue(t);
-                    t.on_signals(env);
+                if let Some(t) = self.trader.as_mut().filter(|_| !ctx.money_failed) {
+                    if !caught(|| {
+                        ctx.sync_venue(t);
+                        t.on_signals(env);
+                        ctx.faults.after(s, env);
+                    }) {
+                        ctx.money_failed(s, env);
+                    }
                 }
                 out.forward(env);
             }
             Stage::Risk => {
                 let venue_here = ctx.last >= Stage::Venue.index();
-                if let Some(t) = &mut self.trader {
-                    let first = t.on_risk(env);
-                    let now = Ctx::stamp(since);
-                    ctx.record(s, since, now);
-                    let mut venue = if venue_here {
+                if let Some(t) = self.trader.as_mut().filter(|_| !ctx.money_failed) {
+                    let venue = if venue_here {
                         self.venue.as_mut()
                     } else {
                         None
                     };
-                    if first {
-                        // The market data itself, ahead of what it caused.
-                        match venue.as_deref_mut() {
-                            Some(v) => venue_step(v, Some(&mut *t), env, now, ctx),
-                            None => ctx.send_out(Envelope {
-                                stamp_ns: now,
-                                ..*env
-                            }),
-                        }
+                    if !caught(|| risk_step(t, venue, env, since, ctx)) {
+                        ctx.money_failed(s, env);
                     }
-                    route(t, venue, now, ctx);
                 }
                 return;
             }
             Stage::Venue => {
                 // Reached only on a thread that starts at the venue (with the trader here, the
                 // risk stage hands the venue its envelopes itself).
-                if let Some(v) = &mut self.venue {
-                    venue_step(v, None, env, since, ctx);
+                if let Some(v) = self.venue.as_mut().filter(|_| !ctx.money_failed) {
+                    if !caught(|| venue_step(v, None, env, since, ctx)) {
+                        ctx.money_failed(s, env);
+                    }
                 }
                 if let Some(d) = &ctx.venue_done {
                     // Everything this envelope caused is on the return ring.
@@ -549,7 +677,15 @@ impl HotThread {
             sample_every,
             intervals,
             probe,
+            heal,
         } = self;
+        quiet_panics();
+        let stall = heal.faults.stall.filter(|_| stages.parse.is_some());
+        let drop_after = heal
+            .faults
+            .drop
+            .filter(|(s, _)| stage_list.contains(s) && !stage_list.contains(&Stage::Parse))
+            .map(|(_, n)| n);
         let mut hist: [Option<Histogram<u64>>; 7] = Default::default();
         for s in &stage_list {
             hist[s.index()] = Some(histogram());
@@ -586,9 +722,17 @@ impl HotThread {
                 );
                 EMIT_STACK
             ],
+            faults: Faults::for_thread(&heal.faults, &stage_list),
+            healer: Healer::new(
+                probe.clone(),
+                stop.clone(),
+                heal.restart_max,
+                heal.restart_window_s,
+            ),
             probe,
             beats: 0,
             events: 0,
+            money_failed: false,
         };
         let mut idle = Waiter::new(wait);
         // One message may carry many events (a trade array, a book's quote): room for the
@@ -620,22 +764,40 @@ impl HotThread {
                                 m.ingress_ns = clock::mono_ns();
                             }
                         }
+                        if let Some((at, ms)) = stall {
+                            if ctx.events == at {
+                                // Injected: the feed goes silent.
+                                std::thread::sleep(std::time::Duration::from_millis(ms));
+                            }
+                        }
                         let ingress = m.ingress_ns;
+                        let lost_input = HealInput {
+                            kind: "message",
+                            instrument: None,
+                            market_ns: m.market_ns.unwrap_or(m.recv_ns),
+                            seq: ctx.events.saturating_sub(1),
+                        };
                         if parse_alone {
                             // Nothing else on this thread: straight onto the ring.
-                            parser.on_message(
-                                m,
-                                &mut ToRing {
-                                    ctx: &mut ctx,
-                                    timed,
-                                },
-                            );
+                            let sink = &mut ToRing {
+                                ctx: &mut ctx,
+                                timed,
+                            };
+                            if !caught(|| parser.on_message(m, sink)) {
+                                // The message is lost (what it emitted before went on).
+                                ctx.healer
+                                    .failed(Stage::Parse, lost_input, HealOutcome::Lost);
+                            }
                             let now = if timed { clock::mono_ns() } else { 0 };
                             ctx.record(Stage::Parse, if now == 0 { 0 } else { ingress }, now);
                             continue;
                         }
                         parse_out.clear();
-                        parser.on_message(m, &mut parse_out);
+                        if !caught(|| parser.on_message(m, &mut parse_out)) {
+                            parse_out.clear();
+                            ctx.healer
+                                .failed(Stage::Parse, lost_input, HealOutcome::Lost);
+                        }
                         let now = if timed { clock::mono_ns() } else { 0 };
                         ctx.record(Stage::Parse, if now == 0 { 0 } else { ingress }, now);
                         for mut e in parse_out.iter().copied() {
@@ -674,6 +836,10 @@ impl HotThread {
                 ctx.beat(n as u64, loop_start);
                 if n > 0 {
                     idle.reset();
+                    if drop_after.is_some_and(|d| ctx.events >= d) {
+                        // Injected: this thread stops reading, as if it had died.
+                        break;
+                    }
                     continue;
                 }
                 if rx.is_closed() {
@@ -687,6 +853,10 @@ impl HotThread {
             }
         }
 
+        if drop_after.is_some() {
+            // The consumer goes away with whatever the ring still holds.
+            drop(input.take());
+        }
         // Drain in order: decisions still waiting are taken and their orders sent; then close
         // our output so the next thread finishes and, if the venue is elsewhere, apply its
         // last reports until it closes the return ring.

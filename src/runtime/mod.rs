@@ -7,6 +7,7 @@
 //! thread drains its input, closes its output; the venue closes the return ring last. Then the
 //! cold thread drains everything and the final report is written.
 
+pub mod heal;
 pub mod hot;
 pub mod latency;
 
@@ -62,6 +63,12 @@ pub enum RunError {
     /// A thread panicked (a bug: the hot path must not panic).
     #[error("thread {0} panicked; the report was written with what was collected")]
     Panicked(String),
+    /// A hot thread stopped the run safely (see [`heal`]).
+    #[error("stopped safely: {0}; the report was written (see journal.md)")]
+    SafeStop(String),
+    /// `TICKWIRE_FAULT` could not be read.
+    #[error("{0}")]
+    Fault(String),
 }
 
 /// How to run.
@@ -343,6 +350,7 @@ struct Built {
     rings: Vec<(String, Probe)>,
     /// The health monitor's requests to every trader.
     control: Arc<crate::core::health::Control>,
+    heal: hot::HealSpec,
 }
 
 fn build_lane(
@@ -511,6 +519,7 @@ fn build_lane(
                 None
             },
             stop: built.stop.clone(),
+            heal: built.heal.clone(),
             sample_every: cfg.cold.latency_sample_every,
             intervals: built
                 .intervals
@@ -618,7 +627,13 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         probes: Vec::new(),
         rings: Vec::new(),
         control: Arc::default(),
+        heal: hot::HealSpec {
+            restart_max: cfg.ops.restart_max,
+            restart_window_s: cfg.ops.restart_window_s,
+            faults: heal::FaultPlan::from_env().map_err(RunError::Fault)?,
+        },
     };
+    heal::install_hook();
     let files = inputs.files();
     let source_names: Vec<Vec<String>> = (0..cfg.lanes.len())
         .map(|li| {
@@ -697,8 +712,15 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         let name = t.name.clone();
         match std::thread::Builder::new()
             .name(short(&name))
-            .spawn(move || t.run())
-        {
+            .spawn(move || {
+                let name = t.name.clone();
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.run())).inspect_err(
+                    |_| {
+                        // Outside every stage (a bug in the loop itself): say what it was.
+                        eprintln!("error: hot thread {name} panicked: {}", heal::take_panic());
+                    },
+                )
+            }) {
             Ok(h) => handles.push((name, h)),
             Err(e) => {
                 // Unwind what started: stop the sources, let every ring drain and close, and
@@ -730,10 +752,11 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     let mut panicked = None;
     for (name, h) in handles {
         match h.join() {
-            Ok(r) => reports.push(r),
-            Err(_) => panicked = Some(name),
+            Ok(Ok(r)) => reports.push(r),
+            _ => panicked = Some(name),
         }
     }
+    let stopped = built.probes.iter().find_map(|p| p.stop_reason());
     let elapsed_s = started.elapsed().as_secs_f64();
     hot_done.store(true, Ordering::Release);
     let joined = cold.join();
@@ -789,6 +812,8 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
             * cfg.lanes.len().max(1) as i64,
         max_drawdown_pct: writer.max_drawdown_pct,
         lost,
+        stage_panics: writer.healed,
+        safe_stop: stopped.clone(),
         inputs: match cfg.source.kind {
             SourceKind::Replay => cfg.source.files.clone(),
             SourceKind::Synthetic => vec![format!("synthetic seed {}", cfg.source.seed)],
@@ -804,6 +829,9 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     let json = summary.to_json();
     if let Some(name) = panicked {
         return Err(RunError::Panicked(name));
+    }
+    if let Some(why) = stopped {
+        return Err(RunError::SafeStop(why));
     }
     Ok(RunResult {
         summary: json,

@@ -203,6 +203,8 @@ pub struct Trader {
     /// First and last trade (market ns, price) per instrument, for buy-and-hold.
     marks: Vec<Option<(u64, Price, u64, Price)>>,
     last_market_ns: u64,
+    /// Running digest of the closed-candle indicator updates received.
+    indicator_digest: u64,
     stats: Arc<LaneStats>,
     cold: ColdTx,
 }
@@ -262,6 +264,7 @@ impl Trader {
             last_sec: 0,
             marks: vec![None; n],
             last_market_ns: 0,
+            indicator_digest: 0xcbf2_9ce4_8422_2325,
             stats,
             cold,
         };
@@ -434,6 +437,13 @@ impl Trader {
                 };
                 self.host
                     .on_candle(&c, env.market_ns, &view, &mut intents, &mut decisions);
+            }
+            Payload::Indicator(u) if !u.live => {
+                self.indicator_digest = u.fold(self.indicator_digest);
+                self.stats
+                    .strategy
+                    .indicator_digest
+                    .store(self.indicator_digest);
             }
             _ => {}
         }
