@@ -6,6 +6,7 @@
 //! the disk: nothing hot ever waits for it (a full cold ring drops and counts instead).
 
 pub mod report;
+pub mod wal;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -63,6 +64,10 @@ pub struct ColdWriter {
     decisions: BufWriter<File>,
     equity: BufWriter<File>,
     metrics: BufWriter<File>,
+    /// The order journal (write-ahead for the report's files), when kept.
+    wal: Option<wal::OrderJournal>,
+    /// Its divergence was journaled.
+    wal_diverged_told: bool,
     status_every: Duration,
     metrics_every: Duration,
     journal_every: Duration,
@@ -136,6 +141,17 @@ impl ColdWriter {
             decisions: create(dir, "decisions.csv")?,
             equity: create(dir, "equity.csv")?,
             metrics: create(dir, "metrics.jsonl")?,
+            wal: match cfg.ops.order_journal_for(mode, dir) {
+                Some(p) => Some(wal::OrderJournal::open(
+                    &p,
+                    cfg.ops.order_journal_fsync,
+                    cfg.source.kind == crate::core::config::SourceKind::Replay
+                        || mode == "backtest",
+                    &format!("S|{}|{mode}|{}", cfg.lanes.len(), wall_ns()),
+                )?),
+                None => None,
+            },
+            wal_diverged_told: false,
             status_every: Duration::from_millis(cfg.cold.status_interval_ms),
             metrics_every: Duration::from_millis(cfg.cold.metrics_interval_ms),
             journal_every: Duration::from_secs(10),
@@ -210,6 +226,33 @@ impl ColdWriter {
             cfg.effective_toml
         )?;
         writeln!(w.journal, "## Events\n")?;
+        if let Some(j) = &w.wal {
+            let s = &j.stats;
+            let text = if s.resumed == 0 {
+                format!(
+                    "order journal: `{}` (fsync {})",
+                    j.path().display(),
+                    j.fsync().as_str()
+                )
+            } else {
+                format!(
+                    "**restart**: the order journal `{}` holds {} records of an earlier run{}; {}",
+                    j.path().display(),
+                    s.resumed,
+                    if s.torn_bytes > 0 {
+                        format!(" (a torn last record of {} bytes was cut)", s.torn_bytes)
+                    } else {
+                        String::new()
+                    },
+                    if mode == "run" {
+                        "this run appends after them (its client ids carry its own start second)"
+                    } else {
+                        "this deterministic run derives them again: each is checked against its record and not written twice; only new ones are appended"
+                    }
+                )
+            };
+            w.note(&text)?;
+        }
         w.journal.flush()?;
         Ok(w)
     }
@@ -340,8 +383,7 @@ impl ColdWriter {
                 } else {
                     t.reason.as_str()
                 };
-                writeln!(
-                    self.orders,
+                let row = format!(
                     "{ts},{},{sym},{},{},{},{},{},{reason}",
                     t.client_order_id,
                     t.side.as_str(),
@@ -349,7 +391,16 @@ impl ColdWriter {
                     format_scaled(t.price.0, pd),
                     format_scaled(t.qty.0, qd),
                     t.to.as_str(),
-                )?;
+                );
+                // Journaled first: the order journal is what a restart trusts.
+                if let Some(w) = &mut self.wal {
+                    w.record(&format!(
+                        "O|{lane}|{row}|{}|{}",
+                        t.from.as_str(),
+                        format_scaled(t.filled.0, qd)
+                    ))?;
+                }
+                writeln!(self.orders, "{row}")?;
                 if t.to != crate::core::order::OrderStatus::Acked {
                     writeln!(
                         self.journal,
@@ -380,8 +431,7 @@ impl ColdWriter {
                 let pos = self.positions.entry((lane, sym.clone())).or_insert(0);
                 *pos = pos.saturating_add(signed);
                 let ts = iso8601_ms(e.market_ns);
-                writeln!(
-                    self.fills,
+                let row = format!(
                     "{ts},{},{sym},{},{},{},{},{}",
                     e.client_order_id,
                     e.side.as_str(),
@@ -389,7 +439,11 @@ impl ColdWriter {
                     format_scaled(e.qty.0, qd),
                     format_scaled(e.fee, 8),
                     e.liquidity.as_str(),
-                )?;
+                );
+                if let Some(w) = &mut self.wal {
+                    w.record(&format!("F|{lane}|{row}"))?;
+                }
+                writeln!(self.fills, "{row}")?;
                 writeln!(
                     self.journal,
                     "- `{ts}` fill #{} {sym} {} {} @ {} fee {} ({})",
@@ -718,7 +772,44 @@ impl ColdWriter {
                 self.write_record(lane, r)?;
             }
         }
+        self.commit_wal()?;
         Ok(total)
+    }
+
+    /// Makes the order journal's new records durable; journals a divergence from an earlier
+    /// run's records once.
+    fn commit_wal(&mut self) -> std::io::Result<()> {
+        let Some(w) = &mut self.wal else {
+            return Ok(());
+        };
+        w.commit()?;
+        if let (Some((i, was, now)), false) = (&w.stats.diverged, self.wal_diverged_told) {
+            let text = format!(
+                "order journal diverges from the earlier run at record {i}: it holds `{was}`, this run derived `{now}`; new records are appended after it"
+            );
+            self.wal_diverged_told = true;
+            let ts = iso8601_ms(wall_ns());
+            writeln!(self.journal, "- `{ts}` **error**: {text}")?;
+            writeln!(self.log, "{ts} ERROR {text}")?;
+        }
+        Ok(())
+    }
+
+    /// The order journal's figures for `summary.json`.
+    pub fn order_journal_summary(&self) -> serde_json::Value {
+        match &self.wal {
+            None => serde_json::Value::Null,
+            Some(w) => serde_json::json!({
+                "path": w.path().display().to_string(),
+                "fsync": w.fsync().as_str(),
+                "resumed": w.stats.resumed,
+                "torn_bytes": w.stats.torn_bytes,
+                "matched": w.stats.matched,
+                "appended": w.stats.appended,
+                "unmatched": w.unmatched(),
+                "diverged_at": w.stats.diverged.as_ref().map(|d| d.0),
+            }),
+        }
     }
 
     fn all_closed(&self) -> bool {
@@ -1001,6 +1092,13 @@ impl ColdWriter {
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
+        }
+        self.commit_wal()?;
+        let unmatched = self.wal.as_ref().map_or(0, wal::OrderJournal::unmatched);
+        if unmatched > 0 {
+            self.note(&format!(
+                "the order journal holds {unmatched} records of the earlier run that this run did not derive (it ended before reaching them)"
+            ))?;
         }
         self.metrics_line()?;
         self.health_sample()?;

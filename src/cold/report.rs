@@ -54,6 +54,8 @@ pub struct RunSummary<'a> {
     pub stage_panics: (u64, u64),
     /// Why a hot thread stopped the run safely, if one did.
     pub safe_stop: Option<String>,
+    /// The order journal's figures (null when none is kept).
+    pub order_journal: Value,
 }
 
 fn money(v: i64) -> f64 {
@@ -174,6 +176,7 @@ impl RunSummary<'_> {
             "lost": self.lost,
             "stage_panics": { "recovered": self.stage_panics.0, "dropped": self.stage_panics.1 },
             "safe_stop": self.safe_stop,
+            "order_journal": self.order_journal,
             "elapsed_s": self.elapsed_s,
             "messages_per_s": if self.elapsed_s > 0.0 { t.received as f64 / self.elapsed_s } else { 0.0 },
             "inputs": self.inputs,
@@ -200,6 +203,15 @@ impl RunSummary<'_> {
             s.push_str(&format!(
                 "| stage panics caught | {} restored and retried, {} inputs dropped (see the events) |\n",
                 self.stage_panics.0, self.stage_panics.1
+            ));
+        }
+        if let Some(j) = self.order_journal.as_object() {
+            s.push_str(&format!(
+                "| order journal | `{}`: {} records appended; {} of an earlier run's {} derived again and matched |\n",
+                j["path"].as_str().unwrap_or("?"),
+                j["appended"],
+                j["matched"],
+                j["resumed"]
             ));
         }
         if let Some(why) = &self.safe_stop {

@@ -423,6 +423,10 @@ struct RawOps {
     recover_after_s: u64,
     #[serde(default = "default_restart_max")]
     restart_max: u32,
+    #[serde(default)]
+    order_journal: Option<String>,
+    #[serde(default = "default_fsync")]
+    order_journal_fsync: Fsync,
     #[serde(default = "default_restart_window_s")]
     restart_window_s: u64,
 }
@@ -438,9 +442,14 @@ impl Default for RawOps {
             escalate_after_s: 0,
             recover_after_s: default_recover_s(),
             restart_max: default_restart_max(),
+            order_journal: None,
+            order_journal_fsync: default_fsync(),
             restart_window_s: default_restart_window_s(),
         }
     }
+}
+fn default_fsync() -> Fsync {
+    Fsync::Batch
 }
 fn default_restart_max() -> u32 {
     3
@@ -755,6 +764,11 @@ pub struct OpsSpec {
     pub restart_max: u32,
     /// The window of `restart_max`, seconds.
     pub restart_window_s: u64,
+    /// The order journal: `None` = `orders.wal` in the report directory for `run` and
+    /// `replay`, none for backtests and benchmarks; `Some("off")` = none; else a path.
+    pub order_journal: Option<String>,
+    /// When it is made durable.
+    pub order_journal_fsync: Fsync,
 }
 
 /// The breach policy: any limit crossed throttles new opening orders; a breach that lasts
@@ -786,6 +800,30 @@ impl BreachPolicy {
     }
 }
 
+/// When the journal is made durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fsync {
+    /// `fdatasync` after every batch the cold thread drains (at most a few ms of records at
+    /// risk on power loss; none on a process crash).
+    Batch,
+    /// `fdatasync` after every record.
+    Always,
+    /// Leave it to the OS (a process crash still loses nothing written).
+    Off,
+}
+
+impl Fsync {
+    /// Config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fsync::Batch => "batch",
+            Fsync::Always => "always",
+            Fsync::Off => "off",
+        }
+    }
+}
+
 /// Address the metrics endpoint takes by default (`run` only).
 pub const DEFAULT_OPS_HTTP: &str = "127.0.0.1:9187";
 
@@ -796,6 +834,20 @@ impl OpsSpec {
             Some("off") | Some("") => None,
             Some(a) => Some(a),
             None if mode == "run" => Some(DEFAULT_OPS_HTTP),
+            None => None,
+        }
+    }
+
+    /// Where a run in `mode` writing its report to `dir` keeps its order journal, if any.
+    pub fn order_journal_for(
+        &self,
+        mode: &str,
+        dir: &std::path::Path,
+    ) -> Option<std::path::PathBuf> {
+        match self.order_journal.as_deref() {
+            Some("off") | Some("") => None,
+            Some(p) => Some(std::path::PathBuf::from(p)),
+            None if mode == "run" || mode == "replay" => Some(dir.join("orders.wal")),
             None => None,
         }
     }
@@ -1569,6 +1621,8 @@ fn validate(
             },
             restart_max: raw.ops.restart_max,
             restart_window_s: raw.ops.restart_window_s,
+            order_journal: raw.ops.order_journal.clone(),
+            order_journal_fsync: raw.ops.order_journal_fsync,
         },
         effective_toml,
     })

@@ -814,6 +814,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         lost,
         stage_panics: writer.healed,
         safe_stop: stopped.clone(),
+        order_journal: writer.order_journal_summary(),
         inputs: match cfg.source.kind {
             SourceKind::Replay => cfg.source.files.clone(),
             SourceKind::Synthetic => vec![format!("synthetic seed {}", cfg.source.seed)],
