@@ -18,10 +18,12 @@ mkdir -p "$out"
 ./target/release/tickwire run --duration "$duration" --report-dir "$out/run" \
   --set "source.speed=\"$rate\"" --set cold.status_line=false "$@" > "$out/run.log" 2>&1 &
 pid=$!
-echo "t_s,rss_kib" > "$out/rss.csv"
+echo "t_s,rss_kib,anon_kib,file_kib" > "$out/rss.csv"
 start=$(date +%s)
 while kill -0 "$pid" 2>/dev/null; do
-  rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+  # Resident memory, and its anonymous (heap, stacks) and file-backed (code, mapped files) parts.
+  rss=$(awk '/^VmRSS:/ {r=$2} /^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} END {if (r) print r "," a "," f}' \
+    "/proc/$pid/status" 2>/dev/null || true)
   if [ -n "$rss" ]; then echo "$(( $(date +%s) - start )),$rss" >> "$out/rss.csv"; fi
   sleep 1
 done

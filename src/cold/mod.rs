@@ -71,6 +71,19 @@ pub struct ColdWriter {
     status_every: Duration,
     metrics_every: Duration,
     journal_every: Duration,
+    /// Rotation of `journal.md`: size limit (bytes), daily, the UTC day it was opened, and
+    /// the parts rotated out so far.
+    journal_max_bytes: u64,
+    journal_daily: bool,
+    journal_day: u64,
+    journal_parts: Vec<String>,
+    /// Totals at the last periodic summary (its deltas).
+    last_summary: Option<(Instant, Totals)>,
+    /// Strategy of each live order (and whether its last fill is still to come).
+    order_strategy: std::collections::HashMap<u64, (u8, bool)>,
+    /// Per (strategy, instrument): signed notional paid (price × qty units), signed position
+    /// (qty units) and fees (10⁻⁸), for the lessons' per-strategy PnL.
+    strategy_books: BTreeMap<(u8, u16), (i128, i128, i128)>,
     status_line: bool,
     started: Instant,
     anomalies_journaled: [u64; crate::core::stats::ANOMALY_KINDS],
@@ -102,6 +115,8 @@ pub struct ColdWriter {
     /// Positions from the journaled fills: (lane, symbol) → quantity at 10⁻⁸.
     positions: std::collections::BTreeMap<(usize, String), i64>,
 }
+
+const DAY_NS: u64 = 86_400_000_000_000;
 
 fn create(dir: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
     let p = dir.join(name);
@@ -154,7 +169,14 @@ impl ColdWriter {
             wal_diverged_told: false,
             status_every: Duration::from_millis(cfg.cold.status_interval_ms),
             metrics_every: Duration::from_millis(cfg.cold.metrics_interval_ms),
-            journal_every: Duration::from_secs(10),
+            journal_every: Duration::from_secs(cfg.ops.journal_summary_s),
+            journal_max_bytes: cfg.ops.journal_max_kib.saturating_mul(1024),
+            journal_daily: cfg.ops.journal_rotate_daily,
+            journal_day: wall_ns() / DAY_NS,
+            journal_parts: Vec::new(),
+            last_summary: None,
+            order_strategy: std::collections::HashMap::new(),
+            strategy_books: BTreeMap::new(),
             status_line: cfg.cold.status_line,
             started: Instant::now(),
             anomalies_journaled: [0; crate::core::stats::ANOMALY_KINDS],
@@ -392,6 +414,7 @@ impl ColdWriter {
                     format_scaled(t.qty.0, qd),
                     t.to.as_str(),
                 );
+                self.track_order(&t, strategy);
                 // Journaled first: the order journal is what a restart trusts.
                 if let Some(w) = &mut self.wal {
                     w.record(&format!(
@@ -443,6 +466,7 @@ impl ColdWriter {
                 if let Some(w) = &mut self.wal {
                     w.record(&format!("F|{lane}|{row}"))?;
                 }
+                self.book_fill(&e);
                 writeln!(self.fills, "{row}")?;
                 writeln!(
                     self.journal,
@@ -1062,16 +1086,11 @@ impl ColdWriter {
             }
             if now >= next_health {
                 self.health_sample()?;
+                self.rotate_journal_if_due()?;
                 next_health = now + Duration::from_secs(1);
             }
             if now >= next_journal {
-                let t = self.totals();
-                writeln!(
-                    self.journal,
-                    "- `{}` summary: {} messages, {} trades, {} candles, {} signals, {} orders, {} fills, {} anomalies, {} cold drops",
-                    iso8601_ms(wall_ns()),
-                    t.received, t.trades, t.candles, t.signals, t.orders, t.fills, t.anomalies, t.cold_drops
-                )?;
+                self.periodic_summary(now)?;
                 next_journal = now + self.journal_every;
             }
             if now >= next_status {
@@ -1122,10 +1141,242 @@ impl ColdWriter {
         self.metrics.flush()
     }
 
-    /// Appends the final section to the journal.
-    pub fn finish_journal(&mut self, summary_md: &str) -> std::io::Result<()> {
+    /// Appends the final summary and the lessons to the journal. `latency`: the run's merged
+    /// latency per stage.
+    pub fn finish_journal(
+        &mut self,
+        summary_md: &str,
+        latency: &BTreeMap<String, hdrhistogram::Histogram<u64>>,
+    ) -> std::io::Result<()> {
         writeln!(self.journal, "\n## Final summary\n\n{summary_md}")?;
+        let lessons = self.lessons(latency);
+        writeln!(self.journal, "## Lessons\n\n{lessons}")?;
+        if !self.journal_parts.is_empty() {
+            writeln!(
+                self.journal,
+                "\nEarlier parts of this journal: {}",
+                self.journal_parts
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+        }
         self.journal.flush()
+    }
+
+    /// Remembers which strategy an order belongs to until its last fill has been booked.
+    fn track_order(&mut self, t: &crate::core::order::OrderTransition, strategy: u8) {
+        use crate::core::order::OrderStatus;
+        match t.to {
+            OrderStatus::Sent => {
+                self.order_strategy
+                    .insert(t.client_order_id, (strategy, false));
+            }
+            // The fill that completes an order is sent after the transition: keep it for that.
+            OrderStatus::Filled => {
+                if let Some(e) = self.order_strategy.get_mut(&t.client_order_id) {
+                    e.1 = true;
+                }
+            }
+            OrderStatus::Cancelled | OrderStatus::Rejected | OrderStatus::Expired => {
+                self.order_strategy.remove(&t.client_order_id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Books a fill to its strategy's account (for the lessons).
+    fn book_fill(&mut self, e: &crate::core::order::Execution) {
+        let Some(&(strategy, last)) = self.order_strategy.get(&e.client_order_id) else {
+            return;
+        };
+        if last {
+            self.order_strategy.remove(&e.client_order_id);
+        }
+        let sign: i128 = match e.side {
+            crate::core::event::Side::Buy => 1,
+            crate::core::event::Side::Sell => -1,
+        };
+        let b = self
+            .strategy_books
+            .entry((strategy, e.instrument.0))
+            .or_insert((0, 0, 0));
+        b.0 += sign * i128::from(e.price.0) * i128::from(e.qty.0);
+        b.1 += sign * i128::from(e.qty.0);
+        b.2 += i128::from(e.fee);
+    }
+
+    /// One periodic summary line: activity since the last one, PnL, latency, anomalies by
+    /// category and by source.
+    fn periodic_summary(&mut self, now: Instant) -> std::io::Result<()> {
+        let t = self.totals();
+        let since = self.last_summary.as_ref();
+        let d = |f: &dyn Fn(&Totals) -> u64| f(&t).saturating_sub(since.map_or(0, |(_, p)| f(p)));
+        let secs = since.map_or(self.started.elapsed(), |(at, _)| now.duration_since(*at));
+        let anomalies: Vec<String> = t
+            .anomalies_by_kind
+            .iter()
+            .filter_map(|(k, n)| {
+                let before = since
+                    .and_then(|(_, p)| p.anomalies_by_kind.iter().find(|(pk, _)| pk == k))
+                    .map_or(0, |x| x.1);
+                (n > &before).then(|| format!("{} {}", k.name(), n - before))
+            })
+            .collect();
+        let mut sources: Vec<String> = t
+            .sources
+            .iter()
+            .map(|s| {
+                let a: u64 = s.anomalies.values().sum();
+                format!("{} health {:.0}, {a} anomalies", s.name, s.health)
+            })
+            .collect();
+        sources.truncate(6);
+        let p99 = self
+            .monitor
+            .as_ref()
+            .and_then(|m| m.end_to_end_p99(now, "60s"))
+            .map_or("-".to_string(), |v| format!("{:.1} µs", v as f64 / 1e3));
+        writeln!(
+            self.journal,
+            "- `{}` **summary** (last {} s): {} messages, {} trades, {} candles, {} orders, {} fills; PnL realized {:.2}, unrealized {:.2}, fees {:.2}, equity {:.2}; end-to-end p99 (60 s) {p99}; anomalies {}; sources: {}; cold drops {}",
+            iso8601_ms(wall_ns()),
+            secs.as_secs(),
+            d(&|t| t.received),
+            d(&|t| t.trades),
+            d(&|t| t.candles),
+            d(&|t| t.orders),
+            d(&|t| t.fills),
+            t.realized as f64 / 1e8,
+            t.unrealized as f64 / 1e8,
+            t.fees as f64 / 1e8,
+            self.last_equity as f64 / 1e8,
+            if anomalies.is_empty() { "none".to_string() } else { anomalies.join(", ") },
+            if sources.is_empty() { "-".to_string() } else { sources.join("; ") },
+            t.cold_drops,
+        )?;
+        self.last_summary = Some((now, t));
+        Ok(())
+    }
+
+    /// Rotates `journal.md` when it has grown past `ops.journal_max_kib`, or at UTC midnight
+    /// (`ops.journal_rotate_daily`): the full part keeps its name with the day and a number,
+    /// and a new `journal.md` starts by naming it.
+    fn rotate_journal_if_due(&mut self) -> std::io::Result<()> {
+        let day = wall_ns() / DAY_NS;
+        let path = self.dir.join("journal.md");
+        self.journal.flush()?;
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let new_day = self.journal_daily && day != self.journal_day;
+        if size < self.journal_max_bytes && !new_day {
+            return Ok(());
+        }
+        let date = &iso8601_ms(self.journal_day * DAY_NS)[..10];
+        let name = format!("journal.{date}.{}.md", self.journal_parts.len() + 1);
+        let why = if new_day {
+            "a new UTC day"
+        } else {
+            "ops.journal_max_kib"
+        };
+        writeln!(self.journal, "\n_Continued in `journal.md` ({why})._")?;
+        self.journal.flush()?;
+        std::fs::rename(&path, self.dir.join(&name))?;
+        self.journal = create(&self.dir, "journal.md")?;
+        self.journal_day = day;
+        writeln!(
+            self.journal,
+            "# tickwire journal: {} (continued)\n\nThe part before this one: `{name}` ({why}).\n\n## Events\n",
+            self.mode
+        )?;
+        self.journal_parts.push(name);
+        Ok(())
+    }
+
+    /// The closing lessons: the sources with the most anomalies, the slowest stage, and the
+    /// strategies that lost money.
+    fn lessons(&self, latency: &BTreeMap<String, hdrhistogram::Histogram<u64>>) -> String {
+        let t = self.totals();
+        let mut out = String::new();
+        let mut sources: Vec<(&SourceTotals, u64)> = t
+            .sources
+            .iter()
+            .map(|s| (s, s.anomalies.values().sum::<u64>() + s.malformed))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        sources.sort_by_key(|x| std::cmp::Reverse(x.1));
+        if sources.is_empty() {
+            out.push_str("- Anomalies: no source had any.\n");
+        } else {
+            let top: Vec<String> = sources
+                .iter()
+                .take(3)
+                .map(|(s, n)| {
+                    let mut kinds: Vec<String> = s
+                        .anomalies
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect();
+                    if s.malformed > 0 {
+                        kinds.push(format!("malformed {}", s.malformed));
+                    }
+                    format!("`{}` {n} ({})", s.name, kinds.join(", "))
+                })
+                .collect();
+            out.push_str(&format!("- Top anomaly sources: {}.\n", top.join("; ")));
+        }
+        let slowest = latency
+            .iter()
+            .filter(|(k, h)| *k != "tick_to_order" && *k != "end_to_end" && !h.is_empty())
+            .max_by_key(|(_, h)| h.value_at_quantile(0.99));
+        match slowest {
+            Some((stage, h)) => out.push_str(&format!(
+                "- Slowest stage: `{stage}`, p99 {:.1} µs (p50 {:.1} µs, max {:.1} µs).\n",
+                h.value_at_quantile(0.99) as f64 / 1e3,
+                h.value_at_quantile(0.5) as f64 / 1e3,
+                h.max() as f64 / 1e3
+            )),
+            None => out.push_str("- Slowest stage: no latency was sampled.\n"),
+        }
+        // Per-strategy PnL, marked at each instrument's last price.
+        let last: BTreeMap<u16, crate::core::Price> =
+            self.recorded.marks.iter().map(|m| (m.0 .0, m.4)).collect();
+        let mut per: BTreeMap<u8, f64> = BTreeMap::new();
+        for (&(strategy, instrument), &(paid, qty, fees)) in &self.strategy_books {
+            // Prices and quantities are at 10⁻⁸, so their products at 10⁻¹⁶.
+            let mark = last.get(&instrument).map_or(0, |p| i128::from(p.0));
+            let value = qty * mark - paid;
+            *per.entry(strategy).or_default() += value as f64 / 1e16 - fees as f64 / 1e8;
+        }
+        let losers: Vec<String> = per
+            .iter()
+            .filter(|(_, v)| **v < 0.0)
+            .map(|(s, v)| format!("`{}` {v:.2}", self.strategy_name(*s)))
+            .collect();
+        let winners: Vec<String> = per
+            .iter()
+            .filter(|(_, v)| **v >= 0.0)
+            .map(|(s, v)| format!("`{}` {v:+.2}", self.strategy_name(*s)))
+            .collect();
+        if per.is_empty() {
+            out.push_str("- Strategies: none traded.\n");
+        } else if losers.is_empty() {
+            out.push_str(&format!(
+                "- Strategies that lost money: none (net of fees, marked at the last price: {}).\n",
+                winners.join(", ")
+            ));
+        } else {
+            out.push_str(&format!(
+                "- Strategies that lost money (net of fees, marked at the last price): {}{}.\n",
+                losers.join(", "),
+                if winners.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the others: {}", winners.join(", "))
+                }
+            ));
+        }
+        out
     }
 
     /// The report directory.

@@ -427,6 +427,12 @@ struct RawOps {
     order_journal: Option<String>,
     #[serde(default = "default_fsync")]
     order_journal_fsync: Fsync,
+    #[serde(default = "default_journal_summary_s")]
+    journal_summary_s: u64,
+    #[serde(default = "default_journal_max_kib")]
+    journal_max_kib: u64,
+    #[serde(default = "default_true_ops")]
+    journal_rotate_daily: bool,
     #[serde(default = "default_restart_window_s")]
     restart_window_s: u64,
 }
@@ -444,9 +450,21 @@ impl Default for RawOps {
             restart_max: default_restart_max(),
             order_journal: None,
             order_journal_fsync: default_fsync(),
+            journal_summary_s: default_journal_summary_s(),
+            journal_max_kib: default_journal_max_kib(),
+            journal_rotate_daily: true,
             restart_window_s: default_restart_window_s(),
         }
     }
+}
+fn default_journal_summary_s() -> u64 {
+    3600
+}
+fn default_journal_max_kib() -> u64 {
+    64 * 1024
+}
+fn default_true_ops() -> bool {
+    true
 }
 fn default_fsync() -> Fsync {
     Fsync::Batch
@@ -769,6 +787,12 @@ pub struct OpsSpec {
     pub order_journal: Option<String>,
     /// When it is made durable.
     pub order_journal_fsync: Fsync,
+    /// Seconds between the journal's periodic summaries.
+    pub journal_summary_s: u64,
+    /// `journal.md` is rotated when it grows past this many KiB ...
+    pub journal_max_kib: u64,
+    /// ... and at each UTC midnight when this is set.
+    pub journal_rotate_daily: bool,
 }
 
 /// The breach policy: any limit crossed throttles new opening orders; a breach that lasts
@@ -1420,6 +1444,12 @@ fn validate(
     {
         return Err(invalid("cold", "intervals must be at least 1 ms"));
     }
+    if raw.ops.journal_summary_s == 0 || raw.ops.journal_max_kib == 0 {
+        return Err(invalid(
+            "ops.journal_summary_s / ops.journal_max_kib",
+            "must be at least 1",
+        ));
+    }
     if raw.ops.restart_window_s == 0 {
         return Err(invalid("ops.restart_window_s", "must be at least 1 s"));
     }
@@ -1623,6 +1653,9 @@ fn validate(
             restart_window_s: raw.ops.restart_window_s,
             order_journal: raw.ops.order_journal.clone(),
             order_journal_fsync: raw.ops.order_journal_fsync,
+            journal_summary_s: raw.ops.journal_summary_s,
+            journal_max_kib: raw.ops.journal_max_kib,
+            journal_rotate_daily: raw.ops.journal_rotate_daily,
         },
         effective_toml,
     })

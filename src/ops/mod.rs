@@ -293,6 +293,15 @@ impl Monitor {
         events
     }
 
+    /// The worst end-to-end p99 (ns) over the `window` ("10s", "60s" or "run") across threads.
+    pub fn end_to_end_p99(&self, now: Instant, window: &str) -> Option<u64> {
+        self.latency_rows(now)
+            .into_iter()
+            .filter(|(_, series, win, _)| *series == "end_to_end" && win == window)
+            .filter_map(|(_, _, _, qs)| qs.get(2).copied().flatten())
+            .max()
+    }
+
     /// The limits the policy finds crossed now, each with its numbers.
     fn crossed(&self, now: Instant, x: &Extra<'_>) -> Vec<String> {
         let p = &self.tele.policy;

@@ -826,7 +826,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         },
     };
     summary.write(writer.dir())?;
-    writer.finish_journal(&summary.to_markdown())?;
+    writer.finish_journal(&summary.to_markdown(), &latency)?;
     let json = summary.to_json();
     if let Some(name) = panicked {
         return Err(RunError::Panicked(name));
