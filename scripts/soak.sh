@@ -43,6 +43,17 @@ awk -F, -v rate="$rate" -v duration="$duration" -v rc="$rc" '
     printf "- RSS after warm-up %.1f MiB, at the end %.1f MiB, peak after warm-up %.1f MiB\n", a / 1024, b / 1024, max / 1024;
     printf "- growth after warm-up: %+.2f %%\n", (b - a) / a * 100;
   }' "$out/rss.csv" | tee "$out/soak.md"
+# The heap the program holds (metrics.jsonl, every few seconds): tells real heap growth from
+# allocator and page effects in the resident size.
+python3 - "$out/run/metrics.jsonl" <<'PY' | tee -a "$out/soak.md" || true
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = [r for r in rows if r.get("heap_live_kib") is not None]
+if len(rows) >= 20:
+    w = len(rows) // 10
+    a, b = rows[w]["heap_live_kib"], rows[-1]["heap_live_kib"]
+    print(f"- heap held after warm-up {a} KiB, at the end {b} KiB: {(b - a) / max(a, 1) * 100:+.2f} %")
+PY
 grep -E '"(received|allocations)"' "$out/run/summary.json" | head -5 >> "$out/soak.md" || true
 echo "$out"
 exit "$rc"

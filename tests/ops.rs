@@ -168,6 +168,8 @@ fn a_lasting_breach_throttles_then_trips_the_kill_switch() {
             "ops.breach_rss_mib=1",
             "--set",
             "ops.escalate_after_s=2",
+            "--set",
+            "candles.live=['1m']",
         ])
         .output()
         .unwrap();
@@ -191,6 +193,12 @@ fn a_lasting_breach_throttles_then_trips_the_kill_switch() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let text = summary.to_string();
     assert!(text.contains("\"kill_switch_on\":true"), "{text}");
+    // Optional work is shed while throttled: live candles stop after the first reading.
+    assert!(
+        summary["candle_integrity"]["live_shed"].as_u64().unwrap() > 0,
+        "{}",
+        summary["candle_integrity"]
+    );
     // No order opened risk after the throttle: any opening intent was refused by it or by
     // the kill switch.
     let orders = std::fs::read_to_string(dir.join("orders.csv")).unwrap();

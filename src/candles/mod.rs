@@ -247,6 +247,8 @@ pub struct Candles {
     lateness_ns: u64,
     /// Resolutions whose open candle is emitted after every trade ([`Candle::FLAG_LIVE`]).
     live: Vec<Resolution>,
+    /// The breach policy's throttle: live candles are shed while it is on.
+    control: Option<Arc<crate::core::health::Control>>,
     stats: Arc<LaneStats>,
     cold: ColdTx,
 }
@@ -279,6 +281,7 @@ impl Candles {
             gaps: GapPolicy::Skip,
             lateness_ns: 0,
             live: Vec::new(),
+            control: None,
             stats,
             cold,
         }
@@ -288,6 +291,12 @@ impl Candles {
     pub fn with_policy(mut self, gaps: GapPolicy, lateness_ns: u64) -> Self {
         self.gaps = gaps;
         self.lateness_ns = lateness_ns;
+        self
+    }
+
+    /// Sheds the live candles (optional work) while `control`'s throttle is on.
+    pub fn with_control(mut self, control: Arc<crate::core::health::Control>) -> Self {
+        self.control = Some(control);
         self
     }
 
@@ -349,6 +358,15 @@ impl Candles {
                 // The bar is complete: close it as the next bucket's first trade would.
                 let end = p.c.open_ns.saturating_add(r0.nanos());
                 self.close(env, base, 0, p, end, out);
+            }
+        }
+        if self.live.is_empty() {
+            return;
+        }
+        if let Some(c) = &self.control {
+            if c.throttle.load(std::sync::atomic::Ordering::Relaxed) {
+                self.stats.candles.live_shed.inc();
+                return;
             }
         }
         for k in 0..self.live.len() {

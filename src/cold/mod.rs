@@ -885,7 +885,7 @@ impl ColdWriter {
                 crate::ops::HealthEvent::Throttled { reasons } => {
                     writeln!(
                         self.journal,
-                        "- `{ts}` **breach**: {reasons}: new opening orders refused (throttled) until it clears"
+                        "- `{ts}` **breach**: {reasons}: new opening orders refused and live candles shed (throttled) until it clears"
                     )?;
                     writeln!(self.log, "{ts} WARN breach throttle reasons=\"{reasons}\"")?;
                 }
@@ -1006,6 +1006,7 @@ impl ColdWriter {
             "ts": iso8601_ms(wall_ns()),
             "elapsed_s": self.started.elapsed().as_secs_f64(),
             "rss_kib": rss_kib(),
+            "heap_live_kib": crate::core::alloc::heap_live_bytes() / 1024,
             "messages": t.received,
             "parsed": t.parsed,
             "malformed": t.malformed,
@@ -1515,6 +1516,8 @@ pub struct Totals {
     pub candle_revisions: u64,
     /// Flat candles emitted for empty buckets.
     pub candles_filled: u64,
+    /// Trades whose live candles were shed under a breach.
+    pub candles_live_shed: u64,
     /// Indicator states rewound for a revised candle.
     pub indicator_rewinds: u64,
 }
@@ -1736,6 +1739,7 @@ impl Totals {
         t.reorder_late = sum(&|l| l.parse.reorder_late.get());
         t.candle_revisions = sum(&|l| l.candles.revisions.get());
         t.candles_filled = sum(&|l| l.candles.filled.get());
+        t.candles_live_shed = sum(&|l| l.candles.live_shed.get());
         t.indicator_rewinds = sum(&|l| l.strategy.indicator_rewinds.get());
         for (li, l) in lanes.iter().enumerate() {
             let lane_names = names.get(li).map(Vec::as_slice).unwrap_or(&[]);

@@ -121,6 +121,7 @@ impl RunSummary<'_> {
             "candle_integrity": {
                 "revisions": t.candle_revisions,
                 "filled": t.candles_filled,
+                "live_shed": t.candles_live_shed,
                 "late_trades": anomalies.get("late_trade").cloned().unwrap_or(json!(0)),
                 "indicator_rewinds": t.indicator_rewinds,
             },

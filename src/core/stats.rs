@@ -279,6 +279,8 @@ pub struct CandleStats {
     pub revisions: Counter,
     /// Flat candles emitted for buckets without trades.
     pub filled: Counter,
+    /// Trades after which the live candles were not emitted (shed under a breach).
+    pub live_shed: Counter,
 }
 
 /// Counters of indicators and signals.

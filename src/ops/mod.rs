@@ -162,6 +162,29 @@ pub struct Published {
     pub health: String,
     /// Ready: every hot thread alive and none stalled.
     pub ready: bool,
+    /// When the cold thread published this, and how old it may get before the cold thread
+    /// itself counts as stalled (then `/health` answers 503 whatever `ready` says).
+    pub at: Option<(Instant, Duration)>,
+}
+
+impl Published {
+    /// The health answer now: (ready, JSON). A reading older than its limit means the cold
+    /// thread (journal, metrics, the monitor itself) has stopped.
+    pub fn health_now(&self, now: Instant) -> (bool, String) {
+        match self.at {
+            Some((at, limit)) if now.duration_since(at) > limit => (
+                false,
+                serde_json::json!({
+                    "live": true,
+                    "ready": false,
+                    "cold_stalled": true,
+                    "silent_ms": now.duration_since(at).as_millis() as u64,
+                })
+                .to_string(),
+            ),
+            _ => (self.ready, self.health.clone()),
+        }
+    }
 }
 
 /// The health monitor (see the module docs).
@@ -286,6 +309,12 @@ impl Monitor {
             metrics: self.prometheus(now, extra),
             health: self.health(now, extra),
             ready: self.ready(),
+            // The monitor publishes once a second.
+            at: Some((
+                now,
+                Duration::from_nanos(self.tele.stall_ns).max(Duration::from_secs(2))
+                    + Duration::from_secs(1),
+            )),
         };
         if let Ok(mut p) = self.published.lock() {
             *p = published;
@@ -668,6 +697,12 @@ impl Monitor {
                 kib as f64 * 1024.0,
             );
         }
+        m.gauge(
+            "tickwire_heap_live_bytes",
+            "Bytes held on the heap (allocated, not yet freed), process-wide.",
+            &[],
+            crate::core::alloc::heap_live_bytes() as f64,
+        );
         m.counter(
             "tickwire_cold_allocations_total",
             "Heap calls by the cold thread (it may allocate; the hot threads' are above).",
@@ -930,15 +965,18 @@ fn answer(mut stream: TcpStream, published: &Mutex<Published>) {
             "text/plain; version=0.0.4; charset=utf-8",
             snapshot.metrics,
         ),
-        ("GET", "/health") => (
-            if snapshot.ready {
-                "200 OK"
-            } else {
-                "503 Service Unavailable"
-            },
-            "application/json",
-            snapshot.health,
-        ),
+        ("GET", "/health") => {
+            let (ready, body) = snapshot.health_now(Instant::now());
+            (
+                if ready {
+                    "200 OK"
+                } else {
+                    "503 Service Unavailable"
+                },
+                "application/json",
+                body,
+            )
+        }
         ("GET", _) => (
             "404 Not Found",
             "text/plain",

@@ -135,6 +135,7 @@ fn the_endpoint_answers_metrics_health_and_404() {
         metrics: "# HELP x y\n# TYPE x gauge\nx 1\n".into(),
         health: "{\"ready\":false}".into(),
         ready: false,
+        at: None,
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let (addr, handle) = serve("127.0.0.1:0", published.clone(), stop.clone()).unwrap();
@@ -154,6 +155,16 @@ fn the_endpoint_answers_metrics_health_and_404() {
     published.lock().unwrap().ready = true;
     assert!(get("/health?verbose").starts_with("HTTP/1.1 200 OK"));
     assert!(get("/nope").starts_with("HTTP/1.1 404"));
+    // A cold thread that stopped publishing is not ready, whatever it last said.
+    published.lock().unwrap().at = Some((
+        Instant::now() - Duration::from_secs(10),
+        Duration::from_secs(3),
+    ));
+    let h = get("/health");
+    assert!(h.starts_with("HTTP/1.1 503"), "{h}");
+    assert!(h.contains("\"cold_stalled\":true"), "{h}");
+    published.lock().unwrap().at = Some((Instant::now(), Duration::from_secs(3)));
+    assert!(get("/health").starts_with("HTTP/1.1 200 OK"));
     // A client that sends nothing and hangs up costs nothing.
     drop(TcpStream::connect(addr).unwrap());
     assert!(get("/metrics").starts_with("HTTP/1.1 200"));

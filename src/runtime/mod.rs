@@ -455,8 +455,16 @@ fn build_lane(
                         .with_policy(
                             cfg.candle_gaps,
                             cfg.candle_lateness_ms.saturating_mul(1_000_000),
-                        ),
+                        )
+                        .with_live(&cfg.candle_live),
                     );
+                    if cfg.ops.breach.active() {
+                        // Live candles are optional work: shed while the breach policy
+                        // throttles.
+                        if let Some(c) = stages.candles.take() {
+                            stages.candles = Some(c.with_control(control.clone()));
+                        }
+                    }
                 }
                 Stage::Indicators => {
                     stages.indicators = Some(Indicators::new(
