@@ -205,3 +205,107 @@ fn records_prefix(bytes: &[u8]) -> usize {
     }
     n
 }
+
+/// A live run (the synthetic market) continuing an order journal: the fills it holds are
+/// booked again before the start, so positions, cash and fees carry over (the summary's fees
+/// and positions equal the journal's, old fills and new together), and an order the journal
+/// left live is reconciled with the paper venue (which keeps none across a restart): it is
+/// journaled cancelled, so none is left untracked.
+#[test]
+fn a_live_run_restores_positions_fees_and_open_orders_from_the_journal() {
+    let dir = report_dir("crash-live");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wal = dir.join("state.wal");
+    let line = |body: &str| format!("{body}|{:08x}\n", crc32fast::hash(body.as_bytes()));
+    let earlier = [
+        "S|1|run|1",
+        "O|0|2026-01-01T00:00:00.000Z,7,BTCUSDT,buy,market,60000,0.01,sent,open|new|0",
+        "F|0|2026-01-01T00:00:00.001Z,7,BTCUSDT,buy,60000,0.01,0.6,taker",
+        "O|0|2026-01-01T00:00:00.001Z,7,BTCUSDT,buy,market,60000,0.01,filled,fill|sent|0.01",
+        "O|0|2026-01-01T00:00:01.000Z,8,ETHUSDT,sell,market,3000,0.5,sent,open|new|0",
+        "F|0|2026-01-01T00:00:01.001Z,8,ETHUSDT,sell,3000,0.2,0.6,taker",
+        "O|0|2026-01-01T00:00:01.001Z,8,ETHUSDT,sell,market,3000,0.5,partially_filled,fill|sent|0.2",
+        "F|0|2026-01-01T00:00:01.002Z,8,ETHUSDT,sell,3000,0.1,0.3,taker",
+        "O|0|2026-01-01T00:00:01.002Z,8,ETHUSDT,sell,market,3000,0.5,partially_filled,fill|partially_filled|0.3",
+    ];
+    let text: String = earlier.iter().map(|b| line(b)).collect();
+    // And a torn last record: the crash hit mid-write.
+    std::fs::write(&wal, text + "F|0|2026-01-01T00:00:02.000Z,9,BTC").unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args([
+            "run",
+            "--duration",
+            "3s",
+            "--report-dir",
+            dir.to_str().unwrap(),
+            "--set",
+            "cold.status_line=false",
+            "--set",
+            "ops.http=\"off\"",
+            "--set",
+            &format!(
+                "ops.order_journal={}",
+                toml::Value::String(wal.display().to_string())
+            ),
+        ])
+        .env_remove("TICKWIRE_FAULT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let journal = std::fs::read_to_string(dir.join("journal.md")).unwrap();
+    assert!(
+        journal.contains("**restored** from the order journal: 3 fills booked again")
+            && journal.contains("1 order(s) the journal left live"),
+        "{journal}"
+    );
+    assert!(
+        journal.contains("a torn last record of 34 bytes was cut"),
+        "{journal}"
+    );
+    let recs = records(&dir_of(&wal));
+    assert!(
+        recs.iter().any(|r| r.starts_with("O|0|")
+            && r.contains(",8,ETHUSDT,sell,market,3000,0.5,cancelled,restart|")),
+        "the live order must be journaled cancelled: {recs:?}"
+    );
+    // Fees and positions: everything the journal now holds, old fills and new.
+    let (mut fees, mut pos) = (0i128, BTreeMap::<String, i128>::new());
+    for r in recs.iter().filter(|r| r.starts_with("F|")) {
+        let row: Vec<&str> = r.split('|').nth(2).unwrap().split(',').collect();
+        let scaled = |x: &str| -> i128 {
+            let (i, f) = x.split_once('.').unwrap_or((x, ""));
+            format!("{i}{f:0<8}").parse().unwrap()
+        };
+        fees += scaled(row[6]);
+        let q = scaled(row[5]);
+        *pos.entry(format!("0/{}", row[2])).or_default() += if row[3] == "buy" { q } else { -q };
+    }
+    let s = read_summary(&dir);
+    let got_fees = (s["pnl"]["fees"].as_f64().unwrap() * 1e8).round() as i128;
+    assert_eq!(got_fees, fees, "fees carried over: {}", s["pnl"]);
+    let got: BTreeMap<String, i128> = s["positions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let t = v.as_str().unwrap();
+            let (i, f) = t.split_once('.').unwrap_or((t, ""));
+            (k.clone(), format!("{i}{f:0<8}").parse().unwrap())
+        })
+        .collect();
+    pos.retain(|_, q| *q != 0);
+    assert_eq!(got, pos, "positions carried over");
+}
+
+/// `records` reads `orders.wal` in a directory; this journal lives at another name.
+fn dir_of(wal: &Path) -> std::path::PathBuf {
+    let d = wal.with_extension("dir");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::copy(wal, d.join("orders.wal")).unwrap();
+    d
+}

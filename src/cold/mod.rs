@@ -248,6 +248,7 @@ impl ColdWriter {
             cfg.effective_toml
         )?;
         writeln!(w.journal, "## Events\n")?;
+        w.restore_from_journal()?;
         if let Some(j) = &w.wal {
             let s = &j.stats;
             let text = if s.resumed == 0 {
@@ -800,6 +801,77 @@ impl ColdWriter {
         Ok(total)
     }
 
+    /// A live run continuing an earlier run's order journal: the fills it holds were booked
+    /// into the risk engine before the start (positions, cash, PnL, fees); here the positions
+    /// are seeded for the metrics, and every order the journal left live is reconciled with
+    /// the paper venue, which keeps no orders across a restart: each is journaled cancelled
+    /// (reason `restart`), so no order is left untracked.
+    fn restore_from_journal(&mut self) -> std::io::Result<()> {
+        let Some(j) = &mut self.wal else {
+            return Ok(());
+        };
+        let previous = j.take_previous();
+        if previous.is_empty() {
+            return Ok(());
+        }
+        let r = wal::restore(&previous, &self.table);
+        for f in &r.fills {
+            let sym = self.table.symbol(f.instrument);
+            let signed = match f.side {
+                crate::core::event::Side::Buy => f.qty.0,
+                crate::core::event::Side::Sell => -f.qty.0,
+            };
+            let pos = self.positions.entry((f.lane, sym)).or_insert(0);
+            *pos = pos.saturating_add(signed);
+        }
+        let now = iso8601_ms(wall_ns());
+        for (lane, id, body) in &r.open {
+            let f: Vec<&str> = body.split('|').collect();
+            let row: Vec<&str> = f.get(2).map_or(Vec::new(), |x| x.split(',').collect());
+            if row.len() != 9 {
+                continue;
+            }
+            let cancelled = format!(
+                "O|{lane}|{now},{id},{},{},{},{},{},cancelled,restart|{}|{}",
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                f.get(4).copied().unwrap_or("0")
+            );
+            if let Some(j) = &mut self.wal {
+                j.record(&cancelled)?;
+            }
+        }
+        self.commit_wal()?;
+        let positions: Vec<String> = self
+            .positions
+            .iter()
+            .filter(|(_, q)| **q != 0)
+            .map(|((lane, sym), q)| {
+                let (_, qd) = self
+                    .table
+                    .lookup(sym.as_bytes())
+                    .map_or((0, 8), |i| self.decimals(i));
+                format!("{sym} {} (lane {lane})", format_scaled(*q, qd))
+            })
+            .collect();
+        let text = format!(
+            "**restored** from the order journal: {} fills booked again (positions, cash, realized PnL and fees carry over; positions: {}); {} order(s) the journal left live reconciled with the paper venue, which keeps none across a restart: journaled cancelled (reason `restart`){}",
+            r.fills.len(),
+            if positions.is_empty() { "flat".to_string() } else { positions.join(", ") },
+            r.open.len(),
+            if r.unreadable > 0 {
+                format!("; {} unreadable records skipped", r.unreadable)
+            } else {
+                String::new()
+            }
+        );
+        self.note(&text)
+    }
+
     /// Makes the order journal's new records durable; journals a divergence from an earlier
     /// run's records once.
     fn commit_wal(&mut self) -> std::io::Result<()> {
@@ -817,6 +889,17 @@ impl ColdWriter {
             writeln!(self.log, "{ts} ERROR {text}")?;
         }
         Ok(())
+    }
+
+    /// Net positions for `summary.json`: "lane/SYMBOL" → exact decimal (non-zero only).
+    pub fn positions_summary(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for ((lane, sym), q) in &self.positions {
+            if *q != 0 {
+                m.insert(format!("{lane}/{sym}"), format_scaled(*q, 8).into());
+            }
+        }
+        serde_json::Value::Object(m)
     }
 
     /// The order journal's figures for `summary.json`.

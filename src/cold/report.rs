@@ -56,6 +56,8 @@ pub struct RunSummary<'a> {
     pub safe_stop: Option<String>,
     /// The order journal's figures (null when none is kept).
     pub order_journal: Value,
+    /// Net position per lane and instrument at the end ("lane/SYMBOL": exact decimal).
+    pub positions: Value,
 }
 
 fn money(v: i64) -> f64 {
@@ -178,6 +180,7 @@ impl RunSummary<'_> {
             "stage_panics": { "recovered": self.stage_panics.0, "dropped": self.stage_panics.1 },
             "safe_stop": self.safe_stop,
             "order_journal": self.order_journal,
+            "positions": self.positions,
             "elapsed_s": self.elapsed_s,
             "messages_per_s": if self.elapsed_s > 0.0 { t.received as f64 / self.elapsed_s } else { 0.0 },
             "inputs": self.inputs,

@@ -89,6 +89,70 @@ pub fn load(path: &Path) -> std::io::Result<Loaded> {
     })
 }
 
+pub use crate::core::order::JournaledFill;
+
+/// What a live run restores from an earlier run's journal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// Every fill, oldest first (positions, cash, realized PnL and fees follow from them).
+    pub fills: Vec<JournaledFill>,
+    /// Orders whose last journaled state was live: (lane, client order id, their last
+    /// record).
+    pub open: Vec<(usize, u64, String)>,
+    /// Records that could not be read back (unknown instrument, bad number).
+    pub unreadable: usize,
+}
+
+const TERMINAL: [&str; 4] = ["filled", "cancelled", "rejected", "expired"];
+
+/// Reads the fills and the still-open orders out of journal records (all segments).
+pub fn restore(records: &[String], table: &crate::core::InstrumentTable) -> Restored {
+    use crate::core::num::parse_scaled;
+    let mut out = Restored::default();
+    let mut last: std::collections::BTreeMap<u64, (usize, String, String)> = Default::default();
+    for r in records {
+        let f: Vec<&str> = r.split('|').collect();
+        let lane = f.get(1).and_then(|l| l.parse::<usize>().ok());
+        let row: Vec<&str> = f.get(2).map_or(Vec::new(), |x| x.split(',').collect());
+        match (f.first().copied(), lane) {
+            (Some("F"), Some(lane)) if row.len() == 8 => {
+                let fill = (|| {
+                    Some(JournaledFill {
+                        lane,
+                        instrument: table.lookup(row[2].as_bytes())?,
+                        side: match row[3] {
+                            "buy" => crate::core::Side::Buy,
+                            "sell" => crate::core::Side::Sell,
+                            _ => return None,
+                        },
+                        price: crate::core::Price(parse_scaled(row[4].as_bytes()).ok()?),
+                        qty: crate::core::Qty(parse_scaled(row[5].as_bytes()).ok()?),
+                        fee: parse_scaled(row[6].as_bytes()).ok()?,
+                    })
+                })();
+                match fill {
+                    Some(x) => out.fills.push(x),
+                    None => out.unreadable += 1,
+                }
+            }
+            (Some("O"), Some(lane)) if row.len() == 9 => match row[1].parse::<u64>() {
+                Ok(id) => {
+                    last.insert(id, (lane, row[7].to_string(), r.clone()));
+                }
+                Err(_) => out.unreadable += 1,
+            },
+            (Some("S"), _) => {}
+            _ => out.unreadable += 1,
+        }
+    }
+    out.open = last
+        .into_iter()
+        .filter(|(_, (_, status, _))| !TERMINAL.contains(&status.as_str()))
+        .map(|(id, (lane, _, body))| (lane, id, body))
+        .collect();
+    out
+}
+
 /// The journal a run appends to.
 pub struct OrderJournal {
     path: PathBuf,
@@ -98,6 +162,8 @@ pub struct OrderJournal {
     /// The earlier run's records, checked against what this run derives (deterministic
     /// modes only).
     earlier: Vec<String>,
+    /// An earlier run's records, continued unverified (a live run restores from them).
+    previous: Vec<String>,
     /// Stats.
     pub stats: WalStats,
 }
@@ -124,6 +190,7 @@ impl OrderJournal {
             .map_err(ctx)?;
         let mut stats = WalStats::default();
         let mut earlier = Vec::new();
+        let mut previous = Vec::new();
         if let Some(l) = loaded {
             stats.resumed = l.records.len();
             stats.torn_bytes = l.total_len - l.valid_len;
@@ -132,6 +199,8 @@ impl OrderJournal {
             }
             if verify {
                 earlier = l.records;
+            } else {
+                previous = l.records;
             }
         }
         file.seek(SeekFrom::End(0)).map_err(ctx)?;
@@ -141,6 +210,7 @@ impl OrderJournal {
             fsync,
             buf: Vec::with_capacity(1 << 16),
             earlier,
+            previous,
             stats,
         };
         if j.stats.resumed > 0 && !verify {
@@ -148,6 +218,12 @@ impl OrderJournal {
             j.commit()?;
         }
         Ok(j)
+    }
+
+    /// Takes the earlier run's records a live run continues after (empty for a verified,
+    /// deterministic run).
+    pub fn take_previous(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.previous)
     }
 
     /// Where it is.

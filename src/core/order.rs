@@ -480,3 +480,20 @@ impl OrderTransition {
         out.push('\n');
     }
 }
+
+/// A fill read back from the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournaledFill {
+    /// Lane.
+    pub lane: usize,
+    /// Instrument.
+    pub instrument: super::InstrumentId,
+    /// Side.
+    pub side: super::Side,
+    /// Price (10⁻⁸).
+    pub price: super::Price,
+    /// Quantity (10⁻⁸).
+    pub qty: super::Qty,
+    /// Fee, quote at 10⁻⁸.
+    pub fee: i64,
+}

@@ -281,6 +281,32 @@ fn sat_mul(a: Money, b: Money) -> Money {
     }
 }
 
+/// Books a fill of `q` at `px` (fee `fee`, 10⁻⁸ quote) into a holding: its position and best
+/// price move; returns (realized PnL it made, cash it cost including the fee).
+fn book(
+    h: &mut Holding,
+    side: Side,
+    px: i64,
+    q: i64,
+    fee: i64,
+) -> Result<(Money, Money), ExecRefused> {
+    let sign = side.sign();
+    if h.pos.after(sign, q).is_none() {
+        return Err(ExecRefused::Overflow);
+    }
+    let realized = h.pos.realized;
+    match h.pos.fill(sign, px, q) {
+        Change::Entered => h.best = px,
+        Change::Flat => h.best = 0,
+        Change::Kept => {}
+    }
+    let paid = Money::from(sign) * Money::from(px) * Money::from(q);
+    Ok((
+        h.pos.realized.wrapping_sub(realized),
+        paid.wrapping_add(units(fee)),
+    ))
+}
+
 fn units(v: i64) -> Money {
     Money::from(v) * MONEY_PER_UNIT
 }
@@ -648,21 +674,9 @@ impl<B: Sink<Breach>> RiskEngine<B> {
                 if q > o.leaves {
                     return Err(ExecRefused::Overfill);
                 }
-                let sign = e.side.sign();
-                if h.pos.after(sign, q).is_none() {
-                    return Err(ExecRefused::Overflow);
-                }
-                let realized = h.pos.realized;
-                match h.pos.fill(sign, px, q) {
-                    Change::Entered => h.best = px,
-                    Change::Flat => h.best = 0,
-                    Change::Kept => {}
-                }
-                self.realized = self
-                    .realized
-                    .wrapping_add(h.pos.realized.wrapping_sub(realized));
-                let paid = Money::from(sign) * Money::from(px) * Money::from(q);
-                self.cash = self.cash.wrapping_sub(paid).wrapping_sub(units(e.fee));
+                let booked = book(h, e.side, px, q, e.fee)?;
+                self.realized = self.realized.wrapping_add(booked.0);
+                self.cash = self.cash.wrapping_sub(booked.1);
                 self.fees = self.fees.wrapping_add(units(e.fee));
                 match e.side {
                     Side::Buy => h.buy_working -= q,
@@ -683,6 +697,35 @@ impl<B: Sink<Breach>> RiskEngine<B> {
                 }
             }
         }
+        self.refresh(i);
+        self.peak = self.peak.max(self.equity());
+        Ok(())
+    }
+
+    /// Books a fill from an earlier run (read back from the order journal at a restart):
+    /// position, cash, realized PnL and fees move as they did then; no order is involved, so
+    /// no working quantity changes. The mark becomes the fill's price until a trade moves it.
+    pub fn restore_fill(
+        &mut self,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        fee: i64,
+    ) -> Result<(), ExecRefused> {
+        let i = instrument.index();
+        let (px, q) = (price.0, qty.0);
+        if q <= 0 || px <= 0 {
+            return Err(ExecRefused::BadFill);
+        }
+        let Some(h) = self.holdings.get_mut(i) else {
+            return Err(ExecRefused::Mismatch);
+        };
+        let booked = book(h, side, px, q, fee)?;
+        h.mark = px;
+        self.realized = self.realized.wrapping_add(booked.0);
+        self.cash = self.cash.wrapping_sub(booked.1);
+        self.fees = self.fees.wrapping_add(units(fee));
         self.refresh(i);
         self.peak = self.peak.max(self.equity());
         Ok(())

@@ -351,6 +351,8 @@ struct Built {
     /// The health monitor's requests to every trader.
     control: Arc<crate::core::health::Control>,
     heal: hot::HealSpec,
+    /// Fills of earlier runs a live run books before it starts (from its order journal).
+    restored: Vec<crate::core::order::JournaledFill>,
 }
 
 fn build_lane(
@@ -476,7 +478,15 @@ fn build_lane(
                     ));
                 }
                 Stage::Signals => {
-                    let trader = build_trader(cfg, li, stats, cold_inputs, lossless)?;
+                    let mut trader = build_trader(cfg, li, stats, cold_inputs, lossless)?;
+                    for f in built.restored.iter().filter(|f| f.lane == li) {
+                        if !trader.restore_fill(f) {
+                            return Err(RunError::Feed(format!(
+                                "order journal: a fill of {:?} does not fit this config's risk limits",
+                                f
+                            )));
+                        }
+                    }
                     // Only a breach policy ever writes the control flags; without one the
                     // trader never reads them (backtests stay deterministic).
                     stages.trader = Some(if cfg.ops.breach.active() {
@@ -582,6 +592,30 @@ fn build_trader(
     .map_err(|e| RunError::Feed(e.to_string()))
 }
 
+/// A live run continuing an order journal books the fills it holds first (positions, cash,
+/// realized PnL and fees carry over); replays and backtests derive theirs again instead.
+fn restored_fills(
+    cfg: &Config,
+    opts: &RunOptions,
+    table: &crate::core::InstrumentTable,
+) -> Result<Vec<crate::core::order::JournaledFill>, RunError> {
+    if opts.mode != "run" || cfg.source.kind == SourceKind::Replay {
+        return Ok(Vec::new());
+    }
+    match cfg.ops.order_journal_for(&opts.mode, &opts.report_dir) {
+        Some(p) if p.exists() => {
+            let loaded = crate::cold::wal::load(&p).map_err(|e| {
+                RunError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("order journal {}: {e}", p.display()),
+                ))
+            })?;
+            Ok(crate::cold::wal::restore(&loaded.records, table).fills)
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// Runs the pipeline described by `cfg` until the source ends, the duration passes or `stop`.
 pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     clock::init();
@@ -635,6 +669,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         probes: Vec::new(),
         rings: Vec::new(),
         control: Arc::default(),
+        restored: restored_fills(cfg, &opts, &table)?,
         heal: hot::HealSpec {
             restart_max: cfg.ops.restart_max,
             restart_window_s: cfg.ops.restart_window_s,
@@ -823,6 +858,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         stage_panics: writer.healed,
         safe_stop: stopped.clone(),
         order_journal: writer.order_journal_summary(),
+        positions: writer.positions_summary(),
         inputs: match cfg.source.kind {
             SourceKind::Replay => cfg.source.files.clone(),
             SourceKind::Synthetic => vec![format!("synthetic seed {}", cfg.source.seed)],

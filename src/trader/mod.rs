@@ -758,6 +758,14 @@ impl Trader {
 
     // ------------------------------------------------------------------ executions
 
+    /// Books a fill of an earlier run, read back from the order journal at a restart, into
+    /// the risk engine (positions, cash, realized PnL, fees). False when it does not fit.
+    pub fn restore_fill(&mut self, f: &crate::core::order::JournaledFill) -> bool {
+        self.risk
+            .restore_fill(f.instrument, f.side, f.price, f.qty, f.fee)
+            .is_ok()
+    }
+
     /// A venue report: blotter, risk engine, then the strategy that owns the order.
     /// Orders it causes (a fallback's replacement, a strategy's reaction) wait in the
     /// out-queue.
