@@ -48,7 +48,8 @@ awk -F, -v rate="$rate" -v duration="$duration" -v rc="$rc" '
 python3 - "$out/run/metrics.jsonl" <<'PY' | tee -a "$out/soak.md" || true
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-rows = [r for r in rows if r.get("heap_live_kib") is not None]
+# The last line is written after the threads stop: leave it out.
+rows = [r for r in rows if r.get("heap_live_kib") is not None][:-1]
 if len(rows) >= 20:
     w = len(rows) // 10
     a, b = rows[w]["heap_live_kib"], rows[-1]["heap_live_kib"]

@@ -433,6 +433,8 @@ struct RawOps {
     journal_max_kib: u64,
     #[serde(default = "default_true_ops")]
     journal_rotate_daily: bool,
+    #[serde(default)]
+    heap_huge_pages: bool,
     #[serde(default = "default_restart_window_s")]
     restart_window_s: u64,
 }
@@ -453,6 +455,7 @@ impl Default for RawOps {
             journal_summary_s: default_journal_summary_s(),
             journal_max_kib: default_journal_max_kib(),
             journal_rotate_daily: true,
+            heap_huge_pages: false,
             restart_window_s: default_restart_window_s(),
         }
     }
@@ -793,6 +796,9 @@ pub struct OpsSpec {
     pub journal_max_kib: u64,
     /// ... and at each UTC midnight when this is set.
     pub journal_rotate_daily: bool,
+    /// Let the kernel back the heap with transparent huge pages (off: the resident size then
+    /// follows what the heap holds instead of growing in 2 MiB steps).
+    pub heap_huge_pages: bool,
 }
 
 /// The breach policy: any limit crossed throttles new opening orders; a breach that lasts
@@ -1656,6 +1662,7 @@ fn validate(
             journal_summary_s: raw.ops.journal_summary_s,
             journal_max_kib: raw.ops.journal_max_kib,
             journal_rotate_daily: raw.ops.journal_rotate_daily,
+            heap_huge_pages: raw.ops.heap_huge_pages,
         },
         effective_toml,
     })

@@ -619,6 +619,10 @@ fn restored_fills(
 /// Runs the pipeline described by `cfg` until the source ends, the duration passes or `stop`.
 pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     clock::init();
+    if !cfg.ops.heap_huge_pages {
+        // Before the rings and tables are allocated.
+        crate::core::alloc::disable_heap_huge_pages();
+    }
     let table = Arc::new(cfg.instrument_table());
     // A replay of one file without a receive-time sidecar, on one lane, streams it from
     // disk; otherwise the files are loaded once (dated and merged in market time, see
