@@ -200,6 +200,10 @@ fn normalized(s: &Value) -> Value {
     ] {
         o.remove(k);
     }
+    // The order journal lives in each run's own report directory.
+    if let Some(j) = o.get_mut("order_journal").and_then(Value::as_object_mut) {
+        j.remove("path");
+    }
     for src in o["sources"].as_array_mut().unwrap() {
         let so = src.as_object_mut().unwrap();
         for k in [
