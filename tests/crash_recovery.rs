@@ -15,21 +15,8 @@ use std::time::Duration;
 use common::*;
 
 fn replay(capture: &Path, dir: &Path, speed: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickwire"));
-    cmd.args([
-        "replay",
-        "--input",
-        capture.to_str().unwrap(),
-        "--report-dir",
-        dir.to_str().unwrap(),
-        "--speed",
-        speed,
-        "--set",
-        "cold.status_line=false",
-    ])
-    .env_remove("TICKWIRE_FAULT")
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    let mut cmd = replay_cmd(capture, dir, speed, &[]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     cmd
 }
 

@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 
@@ -18,20 +18,7 @@ fn spread() -> String {
 
 /// `tickwire replay` of `capture` into `dir` with `fault` injected (if any).
 fn replay(capture: &Path, dir: &Path, fault: Option<&str>, sets: &[String]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickwire"));
-    cmd.args([
-        "replay",
-        "--input",
-        capture.to_str().unwrap(),
-        "--report-dir",
-        dir.to_str().unwrap(),
-        "--set",
-        "cold.status_line=false",
-    ]);
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
-    cmd.env_remove("TICKWIRE_FAULT");
+    let mut cmd = replay_cmd(capture, dir, "max", sets);
     if let Some(f) = fault {
         cmd.env("TICKWIRE_FAULT", f);
     }

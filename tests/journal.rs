@@ -5,34 +5,24 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 #[test]
 fn summaries_lessons_and_rotation() {
     let Some(data) = shared_data() else { return };
     let dir = report_dir("journal-rotate");
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args([
-            "replay",
-            "--input",
-            btc_capture(&data).to_str().unwrap(),
-            "--report-dir",
-            dir.to_str().unwrap(),
-            // About 3 s of wall time, so the once-a-second checks run.
-            "--speed",
-            "100x",
-            "--set",
-            "cold.status_line=false",
-            "--set",
-            "ops.journal_summary_s=1",
-            "--set",
-            "ops.journal_max_kib=24",
-        ])
-        .env_remove("TICKWIRE_FAULT")
-        .output()
-        .unwrap();
+    // About 3 s of wall time, so the once-a-second checks run.
+    let out = replay_cmd(
+        &btc_capture(&data),
+        &dir,
+        "100x",
+        &[
+            "ops.journal_summary_s=1".into(),
+            "ops.journal_max_kib=24".into(),
+        ],
+    )
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -469,13 +469,25 @@ fn guarded<S: Recover>(
     ctx: &mut Ctx,
     step: impl Fn(&mut S, &Envelope, &mut Emitted<'_>),
 ) {
-    let faults = &mut ctx.faults;
-    if !caught(|| {
-        step(st, env, out);
-        faults.after(s, env);
-    }) {
+    if !attempt(st, s, env, out, &mut ctx.faults, &step) {
         heal_stage(st, s, env, out, ctx, &step);
     }
+}
+
+/// One try of a stage on `env` (and the fault plan's say after it); false if it panicked.
+#[inline(always)]
+fn attempt<S>(
+    st: &mut S,
+    s: Stage,
+    env: &Envelope,
+    out: &mut Emitted<'_>,
+    faults: &mut Faults,
+    step: &impl Fn(&mut S, &Envelope, &mut Emitted<'_>),
+) -> bool {
+    caught(|| {
+        step(st, env, out);
+        faults.after(s, env);
+    })
 }
 
 /// After stage `s` panicked on `env`: restore, retry once where that is exact, else drop
@@ -495,11 +507,7 @@ fn heal_stage<S: Recover>(
     let input = HealInput::of(env);
     if st.recover(env) {
         let first = super::heal::take_panic();
-        let faults = &mut ctx.faults;
-        if caught(|| {
-            step(st, env, out);
-            faults.after(s, env);
-        }) {
+        if attempt(st, s, env, out, &mut ctx.faults, step) {
             super::heal::set_panic(first);
             ctx.healer.failed(s, input, HealOutcome::Retried);
             return;

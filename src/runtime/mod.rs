@@ -340,7 +340,7 @@ struct Built {
     cold_inputs: Vec<ColdInput>,
     stop: Arc<AtomicBool>,
     /// The trader's cold records (orders, fills, equity) wait for room instead of being
-    /// dropped: backtests, whose reports are built from them.
+    /// dropped: backtests, whose reports are built from them, and runs with an order journal.
     lossless_cold: bool,
     /// See [`RunOptions::latency_intervals`].
     intervals: Option<(u64, usize)>,
@@ -668,7 +668,15 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         threads: Vec::new(),
         cold_inputs: Vec::new(),
         stop: stop.clone(),
-        lossless_cold: opts.mode == "backtest",
+        // The trader's cold ring waits for room rather than drop a record in a backtest (its
+        // time is virtual) and whenever an order journal is kept: an order or fill the journal
+        // never saw would break its write-ahead promise (the wait comes only when the cold
+        // thread is a whole ring behind, which the breach policy's ring limit reports).
+        lossless_cold: opts.mode == "backtest"
+            || cfg
+                .ops
+                .order_journal_for(&opts.mode, &opts.report_dir)
+                .is_some(),
         intervals: opts.latency_intervals,
         probes: Vec::new(),
         rings: Vec::new(),

@@ -111,3 +111,30 @@ pub fn read_summary(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary.json"))
         .expect("summary.json is JSON")
 }
+
+/// `tickwire replay` of `capture` into `dir` at `speed`, without the status line and without
+/// injected faults, with `sets` as more `--set KEY=VALUE`s.
+pub fn replay_cmd(
+    capture: &Path,
+    dir: &Path,
+    speed: &str,
+    sets: &[String],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tickwire"));
+    cmd.args([
+        "replay",
+        "--input",
+        capture.to_str().unwrap(),
+        "--report-dir",
+        dir.to_str().unwrap(),
+        "--speed",
+        speed,
+        "--set",
+        "cold.status_line=false",
+    ]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    cmd.env_remove("TICKWIRE_FAULT");
+    cmd
+}
