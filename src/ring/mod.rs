@@ -12,5 +12,5 @@ mod sync;
 mod wait;
 
 pub use spsc::Probe;
-pub use spsc::{channel, Consumer, Producer, RingError};
+pub use spsc::{channel, channel_prefaulted, Consumer, Producer, RingError};
 pub use wait::{WaitStrategy, Waiter};

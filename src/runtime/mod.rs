@@ -37,7 +37,7 @@ use crate::feed::replay::{Capture, ReplayError};
 use crate::feed::synthetic::{SymbolSpec, SyntheticConfig, SyntheticMarket};
 use crate::feed::{BookPool, LineSpec, ParseStage, ReplaySource, Source, SyntheticSource};
 use crate::indicators::Indicators;
-use crate::ring::{channel, Consumer, Probe, Producer, RingError};
+use crate::ring::{channel, channel_prefaulted, Consumer, Probe, Producer, RingError};
 use crate::trader::{Trader, TraderSizes};
 use crate::venue::VenueStage;
 use hot::{HotThread, Stages, ThreadReport};
@@ -111,13 +111,27 @@ pub struct RunResult {
     pub intervals: Option<latency::Intervals>,
 }
 
-fn cold_ring(
+/// A ring of `capacity`, its pages written now when `prefault` (long runs; see
+/// [`channel_prefaulted`]).
+fn ring<T: Copy + Send>(
     capacity: usize,
+    prefault: bool,
+) -> Result<(Producer<T>, Consumer<T>), RingError> {
+    if prefault {
+        channel_prefaulted(capacity)
+    } else {
+        channel(capacity)
+    }
+}
+
+/// A cold ring: `(capacity, prefault)`.
+fn cold_ring(
+    (capacity, prefault): (usize, bool),
     lane: usize,
     stage: &'static str,
     inputs: &mut Vec<ColdInput>,
 ) -> Result<ColdTx, RingError> {
-    let (tx, rx) = channel::<ColdRecord>(capacity)?;
+    let (tx, rx) = ring::<ColdRecord>(capacity, prefault)?;
     inputs.push(ColdInput {
         lane,
         stage,
@@ -342,6 +356,9 @@ struct Built {
     /// The trader's cold records (orders, fills, equity) wait for room instead of being
     /// dropped: backtests, whose reports are built from them, and runs with an order journal.
     lossless_cold: bool,
+    /// Rings written through at build (every mode but backtests, whose runs are short and
+    /// whose setup time counts).
+    prefault: bool,
     /// See [`RunOptions::latency_intervals`].
     intervals: Option<(u64, usize)>,
     /// Every hot thread's published state, for the health monitor.
@@ -368,7 +385,7 @@ fn build_lane(
     let cold_inputs = &mut built.cold_inputs;
     let lane = &cfg.lanes[li];
     let n = table.capacity();
-    let cc = cfg.cold_capacity;
+    let cc = (cfg.cold_capacity, built.prefault);
     let thread_of = |st: Stage| {
         lane.threads
             .iter()
@@ -381,7 +398,7 @@ fn build_lane(
         (None, None);
     let mut venue_done = None;
     if risk_t != venue_t {
-        let (tx, rx) = channel::<Execution>(cfg.ring_capacity)?;
+        let (tx, rx) = ring::<Execution>(cfg.ring_capacity, built.prefault)?;
         built
             .rings
             .push((format!("{}/executions", lane.name), tx.probe()));
@@ -478,7 +495,7 @@ fn build_lane(
                     ));
                 }
                 Stage::Signals => {
-                    let mut trader = build_trader(cfg, li, stats, cold_inputs, lossless)?;
+                    let mut trader = build_trader(cfg, li, stats, cold_inputs, lossless, cc)?;
                     for f in built.restored.iter().filter(|f| f.lane == li) {
                         if !trader.restore_fill(f) {
                             return Err(RunError::Feed(format!(
@@ -511,7 +528,7 @@ fn build_lane(
         let (out_tx, next_rx) = if last {
             (None, None)
         } else {
-            let (tx, rx) = channel::<Envelope>(cfg.ring_capacity)?;
+            let (tx, rx) = ring::<Envelope>(cfg.ring_capacity, built.prefault)?;
             built
                 .rings
                 .push((format!("{}/{}", lane.name, spec.name), tx.probe()));
@@ -566,6 +583,7 @@ fn build_trader(
     stats: &Arc<LaneStats>,
     cold_inputs: &mut Vec<ColdInput>,
     lossless: bool,
+    cc: (usize, bool),
 ) -> Result<Trader, RunError> {
     let mut limits = cfg.risk.clone();
     limits.initial_equity /= cfg.lanes.len().max(1) as i64;
@@ -583,7 +601,7 @@ fn build_trader(
         epoch,
         TraderSizes::default(),
         stats.clone(),
-        cold_ring(cfg.cold_capacity, li, "trader", cold_inputs)?.lossless(lossless),
+        cold_ring(cc, li, "trader", cold_inputs)?.lossless(lossless),
     )
     .map(|t| {
         t.with_live_from(live_from_ns(cfg))
@@ -672,6 +690,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         // time is virtual) and whenever an order journal is kept: an order or fill the journal
         // never saw would break its write-ahead promise (the wait comes only when the cold
         // thread is a whole ring behind, which the breach policy's ring limit reports).
+        prefault: opts.mode != "backtest",
         lossless_cold: opts.mode == "backtest"
             || cfg
                 .ops
