@@ -20,9 +20,9 @@ fn replay(capture: &Path, dir: &Path, speed: &str) -> Command {
     cmd
 }
 
-/// The journal's records, each checked against its CRC.
-fn records(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("orders.wal")).unwrap();
+/// The records of the journal at `path`, each checked against its CRC.
+fn records(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
     text.lines()
         .map(|l| {
             let (body, sum) = l.rsplit_once('|').unwrap();
@@ -84,7 +84,7 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let want = records(&clean);
+    let want = records(&clean.join("orders.wal"));
     let (orders, fills, positions) = book(&want);
     assert!(orders.len() >= 100 && fills.len() >= 30, "a busy replay");
     let want_bytes = std::fs::read(clean.join("orders.wal")).unwrap();
@@ -113,7 +113,7 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
             "trial {trial} (killed at {kill_ms} ms): {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let got = records(&dir);
+        let got = records(&dir.join("orders.wal"));
         let (o, f, p) = book(&got);
         // Every transition once (an order may be partly filled many times, each time with
         // more filled), and every client order id sent exactly once.
@@ -254,7 +254,7 @@ fn a_live_run_restores_positions_fees_and_open_orders_from_the_journal() {
         journal.contains("a torn last record of 34 bytes was cut"),
         "{journal}"
     );
-    let recs = records(&dir_of(&wal));
+    let recs = records(&wal);
     assert!(
         recs.iter().any(|r| r.starts_with("O|0|")
             && r.contains(",8,ETHUSDT,sell,market,3000,0.5,cancelled,restart|")),
@@ -287,12 +287,4 @@ fn a_live_run_restores_positions_fees_and_open_orders_from_the_journal() {
         .collect();
     pos.retain(|_, q| *q != 0);
     assert_eq!(got, pos, "positions carried over");
-}
-
-/// `records` reads `orders.wal` in a directory; this journal lives at another name.
-fn dir_of(wal: &Path) -> std::path::PathBuf {
-    let d = wal.with_extension("dir");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::copy(wal, d.join("orders.wal")).unwrap();
-    d
 }

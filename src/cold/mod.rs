@@ -953,66 +953,47 @@ impl ColdWriter {
         );
         self.monitor = Some(m);
         for e in events {
+            use crate::ops::HealthEvent as H;
             let ts = iso8601_ms(wall_ns());
-            match e {
-                crate::ops::HealthEvent::Stalled { thread, silent_ms } => {
-                    writeln!(
-                        self.journal,
-                        "- `{ts}` **stall**: hot thread `{thread}` has not moved for {silent_ms} ms (not ready until it does)"
-                    )?;
-                    writeln!(
-                        self.log,
-                        "{ts} WARN stall thread={thread} silent_ms={silent_ms}"
-                    )?;
-                }
-                crate::ops::HealthEvent::Throttled { reasons } => {
-                    writeln!(
-                        self.journal,
-                        "- `{ts}` **breach**: {reasons}: new opening orders refused and live candles shed (throttled) until it clears"
-                    )?;
-                    writeln!(self.log, "{ts} WARN breach throttle reasons=\"{reasons}\"")?;
-                }
-                crate::ops::HealthEvent::Escalated { reasons, after_s } => {
-                    writeln!(
-                        self.journal,
-                        "- `{ts}` **breach escalated** after {after_s} s ({reasons}): kill switch requested"
-                    )?;
-                    writeln!(
-                        self.log,
-                        "{ts} ERROR breach escalate after_s={after_s} reasons=\"{reasons}\""
-                    )?;
-                }
-                crate::ops::HealthEvent::Unthrottled { clear_s } => {
-                    writeln!(
-                        self.journal,
-                        "- `{ts}` breach cleared for {clear_s} s: throttle lifted"
-                    )?;
-                    writeln!(self.log, "{ts} INFO breach cleared clear_s={clear_s}")?;
-                }
-                crate::ops::HealthEvent::SafeStop { thread, reason } => {
-                    writeln!(
-                        self.journal,
-                        "- `{ts}` **safe stop** asked by `{thread}`: {reason}. Sources stop; what is in flight drains; reports are written"
-                    )?;
-                    writeln!(
-                        self.log,
-                        "{ts} ERROR safe_stop thread={thread} reason=\"{reason}\""
-                    )?;
-                }
-                crate::ops::HealthEvent::Healed { thread, heal } => {
+            // Each event: its journal line, and its log level and fields.
+            let (journal, level, log) = match e {
+                H::Healed { thread, heal } => {
                     self.write_heal(&ts, &thread, &heal)?;
+                    continue;
                 }
-                crate::ops::HealthEvent::Recovered { thread, stalled_ms } => {
-                    writeln!(
-                        self.journal,
-                        "- `{ts}` recovered: hot thread `{thread}` moves again after a {stalled_ms} ms stall"
-                    )?;
-                    writeln!(
-                        self.log,
-                        "{ts} INFO recovered thread={thread} stalled_ms={stalled_ms}"
-                    )?;
-                }
-            }
+                H::Stalled { thread, silent_ms } => (
+                    format!("**stall**: hot thread `{thread}` has not moved for {silent_ms} ms (not ready until it does)"),
+                    "WARN",
+                    format!("stall thread={thread} silent_ms={silent_ms}"),
+                ),
+                H::Recovered { thread, stalled_ms } => (
+                    format!("recovered: hot thread `{thread}` moves again after a {stalled_ms} ms stall"),
+                    "INFO",
+                    format!("recovered thread={thread} stalled_ms={stalled_ms}"),
+                ),
+                H::Throttled { reasons } => (
+                    format!("**breach**: {reasons}: new opening orders refused and live candles shed (throttled) until it clears"),
+                    "WARN",
+                    format!("breach throttle reasons=\"{reasons}\""),
+                ),
+                H::Escalated { reasons, after_s } => (
+                    format!("**breach escalated** after {after_s} s ({reasons}): kill switch requested"),
+                    "ERROR",
+                    format!("breach escalate after_s={after_s} reasons=\"{reasons}\""),
+                ),
+                H::Unthrottled { clear_s } => (
+                    format!("breach cleared for {clear_s} s: throttle lifted"),
+                    "INFO",
+                    format!("breach cleared clear_s={clear_s}"),
+                ),
+                H::SafeStop { thread, reason } => (
+                    format!("**safe stop** asked by `{thread}`: {reason}. Sources stop; what is in flight drains; reports are written"),
+                    "ERROR",
+                    format!("safe_stop thread={thread} reason=\"{reason}\""),
+                ),
+            };
+            writeln!(self.journal, "- `{ts}` {journal}")?;
+            writeln!(self.log, "{ts} {level} {log}")?;
         }
         Ok(())
     }

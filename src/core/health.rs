@@ -176,6 +176,17 @@ impl HealInput {
     }
 }
 
+/// Every name [`payload_kind`] gives.
+pub const PAYLOAD_KINDS: [&str; 7] = [
+    "trade",
+    "book_ticker",
+    "candle",
+    "live_candle",
+    "indicator",
+    "place",
+    "cancel",
+];
+
 /// The kind of a payload, as the journal and fault injection name it.
 pub fn payload_kind(p: &super::Payload) -> &'static str {
     use super::Payload;

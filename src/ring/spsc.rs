@@ -156,7 +156,7 @@ pub fn channel_prefaulted<T: Copy + Send>(
 
 fn build<T: Copy + Send>(
     capacity: usize,
-    slot: fn() -> MaybeUninit<T>,
+    slot: impl Fn() -> MaybeUninit<T>,
 ) -> Result<(Producer<T>, Consumer<T>), RingError> {
     if capacity < 2 || !capacity.is_power_of_two() {
         return Err(RingError::CapacityNotPowerOfTwo(capacity));

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 
 use crate::core::config::Stage;
-use crate::core::health::{payload_kind, Heal, HealInput, HealOutcome, ThreadProbe};
+use crate::core::health::{payload_kind, Heal, HealInput, HealOutcome, ThreadProbe, PAYLOAD_KINDS};
 use crate::core::Envelope;
 
 /// The environment variable that injects faults.
@@ -55,16 +55,6 @@ pub struct FaultPlan {
     /// Drop the input ring's consumer of the thread hosting a stage: (stage, after N).
     pub drop: Option<(Stage, u64)>,
 }
-
-const KINDS: [&str; 7] = [
-    "trade",
-    "book_ticker",
-    "candle",
-    "live_candle",
-    "indicator",
-    "place",
-    "cancel",
-];
 
 impl FaultPlan {
     /// The plan in `TICKWIRE_FAULT`, if set.
@@ -103,7 +93,7 @@ impl FaultPlan {
                     "ms" => ms = Some(num()?),
                     "kind" => {
                         kind = Some(
-                            KINDS
+                            PAYLOAD_KINDS
                                 .iter()
                                 .find(|k| **k == v)
                                 .copied()

@@ -69,6 +69,9 @@ pub enum RunError {
     /// `TICKWIRE_FAULT` could not be read.
     #[error("{0}")]
     Fault(String),
+    /// The order journal could not be read back or does not fit this config.
+    #[error("order journal: {0}")]
+    Journal(String),
 }
 
 /// How to run.
@@ -498,9 +501,12 @@ fn build_lane(
                     let mut trader = build_trader(cfg, li, stats, cold_inputs, lossless, cc)?;
                     for f in built.restored.iter().filter(|f| f.lane == li) {
                         if !trader.restore_fill(f) {
-                            return Err(RunError::Feed(format!(
-                                "order journal: a fill of {:?} does not fit this config's risk limits",
-                                f
+                            return Err(RunError::Journal(format!(
+                                "a {} fill of {} {} at {} does not fit this config's risk limits",
+                                f.side.as_str(),
+                                crate::core::num::format_scaled(f.qty.0, 8),
+                                table.symbol(f.instrument),
+                                crate::core::num::format_scaled(f.price.0, 8),
                             )));
                         }
                     }
@@ -622,12 +628,8 @@ fn restored_fills(
     }
     match cfg.ops.order_journal_for(&opts.mode, &opts.report_dir) {
         Some(p) if p.exists() => {
-            let loaded = crate::cold::wal::load(&p).map_err(|e| {
-                RunError::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("order journal {}: {e}", p.display()),
-                ))
-            })?;
+            let loaded = crate::cold::wal::load(&p)
+                .map_err(|e| RunError::Journal(format!("{}: {e}", p.display())))?;
             Ok(crate::cold::wal::restore(&loaded.records, table).fills)
         }
         _ => Ok(Vec::new()),
