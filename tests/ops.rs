@@ -210,3 +210,69 @@ fn a_lasting_breach_throttles_then_trips_the_kill_switch() {
         "{orders}"
     );
 }
+
+#[test]
+fn a_breach_can_widen_entry_thresholds_instead_of_pausing_openings() {
+    let dir = report_dir("ops-widen");
+    // Breached from the first reading; openings stay allowed but need 3× the score.
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
+        .args([
+            "run",
+            "--duration",
+            "8s",
+            "--report-dir",
+            dir.to_str().unwrap(),
+            "--set",
+            "ops.http=\"off\"",
+            "--set",
+            "ops.breach_rss_mib=1",
+            "--set",
+            "ops.breach_pause_openings=false",
+            "--set",
+            "ops.breach_widen=3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let journal = std::fs::read_to_string(dir.join("journal.md")).unwrap();
+    assert!(
+        journal.contains("throttled (entry thresholds ×3, live candles shed) until it clears"),
+        "{journal}"
+    );
+    let decisions = std::fs::read_to_string(dir.join("decisions.csv")).unwrap();
+    let mut lines = decisions.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let (action, why, score, entry) = (
+        col("action"),
+        col("suppressed"),
+        col("score"),
+        col("threshold"),
+    );
+    let mut held = 0;
+    for row in lines {
+        let f: Vec<&str> = row.split(',').collect();
+        if f[why] != "breach_threshold" {
+            continue;
+        }
+        held += 1;
+        let (x, e): (f64, f64) = (f[score].parse().unwrap(), f[entry].parse().unwrap());
+        // Held back only for the widening: strong enough for the plain threshold (the
+        // widened one is 3× it, capped at 1), not for the widened one.
+        assert!(
+            x.abs() < e && x.abs() >= (e / 3.0) - 1e-4,
+            "{row}: score {x} against a widened entry {e}"
+        );
+        assert_eq!(f[action], "stay", "{row}");
+    }
+    // The synthetic market gives scores over the plain entry within seconds (a clean run
+    // of the same length opens positions).
+    assert!(
+        held > 0,
+        "no entry was held back by the breach:\n{decisions}"
+    );
+}

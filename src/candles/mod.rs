@@ -364,7 +364,8 @@ impl Candles {
             return;
         }
         if let Some(c) = &self.control {
-            if c.throttle.load(std::sync::atomic::Ordering::Relaxed) {
+            if c.actions.shed_live_candles && c.throttle.load(std::sync::atomic::Ordering::Relaxed)
+            {
                 self.stats.candles.live_shed.inc();
                 return;
             }

@@ -971,8 +971,8 @@ impl ColdWriter {
                     "INFO",
                     format!("recovered thread={thread} stalled_ms={stalled_ms}"),
                 ),
-                H::Throttled { reasons } => (
-                    format!("**breach**: {reasons}: new opening orders refused and live candles shed (throttled) until it clears"),
+                H::Throttled { reasons, actions } => (
+                    format!("**breach**: {reasons}: throttled ({actions}) until it clears"),
                     "WARN",
                     format!("breach throttle reasons=\"{reasons}\""),
                 ),

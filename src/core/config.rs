@@ -437,6 +437,12 @@ struct RawOps {
     heap_huge_pages: bool,
     #[serde(default = "default_restart_window_s")]
     restart_window_s: u64,
+    #[serde(default = "default_true_ops")]
+    breach_pause_openings: bool,
+    #[serde(default = "default_breach_widen")]
+    breach_widen: f64,
+    #[serde(default = "default_true_ops")]
+    breach_shed_live_candles: bool,
 }
 impl Default for RawOps {
     fn default() -> Self {
@@ -457,8 +463,14 @@ impl Default for RawOps {
             journal_rotate_daily: true,
             heap_huge_pages: false,
             restart_window_s: default_restart_window_s(),
+            breach_pause_openings: true,
+            breach_widen: default_breach_widen(),
+            breach_shed_live_candles: true,
         }
     }
+}
+fn default_breach_widen() -> f64 {
+    1.5
 }
 fn default_journal_summary_s() -> u64 {
     3600
@@ -801,7 +813,7 @@ pub struct OpsSpec {
     pub heap_huge_pages: bool,
 }
 
-/// The breach policy: any limit crossed throttles new opening orders; a breach that lasts
+/// The breach policy: any limit crossed throttles (see `actions`); a breach that lasts
 /// `escalate_after_s` trips the kill switch; `recover_after_s` without a breach lifts the
 /// throttle. A limit of 0 is off (all are off by default).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -818,6 +830,8 @@ pub struct BreachPolicy {
     pub escalate_after_s: u64,
     /// No breach for this long lifts the throttle.
     pub recover_after_s: u64,
+    /// What the throttle does while it is on.
+    pub actions: crate::core::health::BreachActions,
 }
 
 impl BreachPolicy {
@@ -1468,6 +1482,12 @@ fn validate(
             "a percentage: 0 (off) to 100",
         ));
     }
+    if !(raw.ops.breach_widen.is_finite() && raw.ops.breach_widen >= 1.0) {
+        return Err(invalid(
+            "ops.breach_widen",
+            "a factor on entry thresholds while throttled: 1 (off) or more",
+        ));
+    }
     if !(0.0..=1.0).contains(&raw.ops.breach_feed_health) {
         return Err(invalid(
             "ops.breach_feed_health",
@@ -1654,6 +1674,11 @@ fn validate(
                 feed_health: raw.ops.breach_feed_health,
                 escalate_after_s: raw.ops.escalate_after_s,
                 recover_after_s: raw.ops.recover_after_s,
+                actions: crate::core::health::BreachActions {
+                    pause_openings: raw.ops.breach_pause_openings,
+                    entry_widen: raw.ops.breach_widen,
+                    shed_live_candles: raw.ops.breach_shed_live_candles,
+                },
             },
             restart_max: raw.ops.restart_max,
             restart_window_s: raw.ops.restart_window_s,
@@ -1884,6 +1909,41 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("rings.capacity"), "{e}");
+    }
+
+    #[test]
+    fn breach_actions_are_read_and_checked() {
+        let d = Config::load(ConfigSource::Default, &[], CORES).unwrap();
+        assert_eq!(
+            d.ops.breach.actions,
+            crate::core::health::BreachActions::default()
+        );
+        let c = Config::load(
+            ConfigSource::Default,
+            &[
+                "ops.breach_pause_openings=false".into(),
+                "ops.breach_widen=2.5".into(),
+                "ops.breach_shed_live_candles=false".into(),
+            ],
+            CORES,
+        )
+        .unwrap();
+        let a = c.ops.breach.actions;
+        assert_eq!(
+            (a.pause_openings, a.entry_widen, a.shed_live_candles),
+            (false, 2.5, false)
+        );
+        assert_eq!(a.describe(), "entry thresholds ×2.5");
+        for bad in ["0.5", "nan", "inf"] {
+            let e = Config::load(
+                ConfigSource::Default,
+                &[format!("ops.breach_widen={bad}")],
+                CORES,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("ops.breach_widen"), "{bad}: {e}");
+        }
     }
 
     #[test]

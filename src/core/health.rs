@@ -76,6 +76,13 @@ impl LiveHist {
     pub fn counts(&self) -> Vec<u64> {
         self.buckets.iter().map(Counter::get).collect()
     }
+
+    /// Reads the bucket counts into `out` (as many as fit), allocating nothing.
+    pub fn read_into(&self, out: &mut [u64]) {
+        for (o, b) in out.iter_mut().zip(self.buckets.iter()) {
+            *o = b.get();
+        }
+    }
 }
 
 /// The value at quantile `q` (0..=1) of bucket counts (the bucket's upper bound, so never
@@ -267,14 +274,70 @@ pub trait Recover {
     fn recover(&mut self, poison: &super::Envelope) -> bool;
 }
 
+/// What the breach throttle does while it is on (config `ops.breach_pause_openings`,
+/// `ops.breach_widen`, `ops.breach_shed_live_candles`), fixed at build.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BreachActions {
+    /// The risk engine refuses new opening orders (closes and protective exits still go).
+    pub pause_openings: bool,
+    /// Strategies' entry thresholds are multiplied by this (capped at 1; 1 = unchanged), so
+    /// only stronger signals open positions. Exit thresholds stay: the hysteresis band widens.
+    pub entry_widen: f64,
+    /// Live (still forming) candles are not built: optional work shed.
+    pub shed_live_candles: bool,
+}
+
+impl Default for BreachActions {
+    fn default() -> Self {
+        Self {
+            pause_openings: true,
+            entry_widen: 1.5,
+            shed_live_candles: true,
+        }
+    }
+}
+
+impl BreachActions {
+    /// What they do, in words, for the journal ("new opening orders refused, …").
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.pause_openings {
+            parts.push("new opening orders refused".to_string());
+        }
+        if self.entry_widen > 1.0 {
+            parts.push(format!("entry thresholds ×{}", self.entry_widen));
+        }
+        if self.shed_live_candles {
+            parts.push("live candles shed".to_string());
+        }
+        if parts.is_empty() {
+            "nothing acted on (every breach action is off)".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
 /// What the health monitor asks of the trading side (cold to hot). The trader reads both
-/// flags with a relaxed load once per event.
+/// flags with a relaxed load once per event; `actions` says what the throttle means.
 #[derive(Debug, Default)]
 pub struct Control {
-    /// Refuse new opening orders (closes and protective exits still go).
+    /// The breach throttle is on: apply `actions`.
     pub throttle: AtomicBool,
     /// Trip the kill switch (it stays on until an operator resets it).
     pub kill: AtomicBool,
+    /// What the throttle does (read-only after build).
+    pub actions: BreachActions,
+}
+
+impl Control {
+    /// Flags off, throttling as `actions` say.
+    pub fn new(actions: BreachActions) -> Self {
+        Self {
+            actions,
+            ..Self::default()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -264,6 +264,22 @@ pub struct Execution {
     pub market_ns: u64,
 }
 
+impl Execution {
+    /// A placeholder value (for writing buffers through at build; never reported).
+    pub const BLANK: Execution = Execution {
+        client_order_id: 0,
+        instrument: InstrumentId(0),
+        side: Side::Buy,
+        exec: ExecType::Ack,
+        price: Price::ZERO,
+        qty: Qty::ZERO,
+        leaves: Qty::ZERO,
+        fee: 0,
+        liquidity: Liquidity::Taker,
+        market_ns: 0,
+    };
+}
+
 /// An order for venue number `venue`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Routed {

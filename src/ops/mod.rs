@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::cold::Totals;
 use crate::core::config::BreachPolicy;
 use crate::core::config::Stage;
-use crate::core::health::{quantile, Control, ThreadProbe};
+use crate::core::health::{quantile, Control, ThreadProbe, BUCKETS};
 use crate::ring::Probe;
 
 /// Windows the latency percentiles are given over, in seconds.
@@ -60,10 +60,12 @@ pub enum HealthEvent {
         /// How long it was stalled, in ms.
         stalled_ms: u64,
     },
-    /// A limit of the breach policy was crossed: new opening orders are refused.
+    /// A limit of the breach policy was crossed: the throttle's actions apply.
     Throttled {
         /// What crossed which limit, with the numbers.
         reasons: String,
+        /// What the throttle does, in words (see [`crate::core::health::BreachActions`]).
+        actions: String,
     },
     /// The breach lasted `escalate_after_s`: the kill switch was asked for.
     Escalated {
@@ -93,34 +95,16 @@ pub enum HealthEvent {
     },
 }
 
-/// Sparse bucket counts (bucket, count), non-zero only.
-type Sparse = Vec<(u16, u64)>;
-
-fn sparse(counts: &[u64]) -> Sparse {
-    counts
-        .iter()
-        .enumerate()
-        .filter(|(_, &c)| c > 0)
-        .map(|(b, &c)| (b as u16, c))
-        .collect()
-}
-
-/// `now - then` as dense counts of `len` buckets.
-fn window(now: &Sparse, then: Option<&Sparse>, len: usize) -> Vec<u64> {
-    let mut out = vec![0u64; len];
-    for &(b, c) in now {
-        if let Some(x) = out.get_mut(usize::from(b)) {
-            *x = c;
-        }
+/// `now - then`, bucket by bucket (`then` absent: `now`).
+fn window(now: &[u64], then: Option<&[u64]>) -> Vec<u64> {
+    match then {
+        Some(then) => now
+            .iter()
+            .zip(then.iter().chain(std::iter::repeat(&0)))
+            .map(|(n, t)| n.saturating_sub(*t))
+            .collect(),
+        None => now.to_vec(),
     }
-    if let Some(then) = then {
-        for &(b, c) in then {
-            if let Some(x) = out.get_mut(usize::from(b)) {
-                *x = x.saturating_sub(c);
-            }
-        }
-    }
-    out
 }
 
 /// Latency series of a thread: its stages, then tick-to-order and end-to-end.
@@ -140,8 +124,29 @@ fn series(p: &ThreadProbe) -> Vec<(&'static str, &crate::core::health::LiveHist)
 /// One reading of every thread.
 struct Reading {
     at: Instant,
-    /// Per thread: per series, sparse cumulative counts.
-    latency: Vec<Vec<Sparse>>,
+    /// Per thread: per series, cumulative bucket counts (dense, [`BUCKETS`] each). Dense and
+    /// recycled: the history holds the same ~63 buffers for the whole run, so the monitor's
+    /// memory is fixed after its first minute (sparse readings grew as latency spread).
+    latency: Vec<Vec<Box<[u64]>>>,
+}
+
+impl Reading {
+    /// A zeroed reading shaped for `tele`'s threads and series.
+    fn new(tele: &Telemetry, at: Instant) -> Self {
+        Self {
+            at,
+            latency: tele
+                .threads
+                .iter()
+                .map(|p| {
+                    series(p)
+                        .iter()
+                        .map(|_| vec![0u64; BUCKETS].into_boxed_slice())
+                        .collect()
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Per-thread liveness tracking.
@@ -286,24 +291,23 @@ impl Monitor {
                 });
             }
         }
-        let reading = Reading {
-            at: now,
-            latency: self
-                .tele
-                .threads
-                .iter()
-                .map(|p| series(p).iter().map(|(_, h)| sparse(&h.counts())).collect())
-                .collect(),
-        };
-        self.history.push_back(reading);
         let keep = Duration::from_secs(WINDOWS_S[WINDOWS_S.len() - 1] + 2);
+        let mut spare = None;
         while self
             .history
             .front()
             .is_some_and(|r| now.duration_since(r.at) > keep)
         {
-            self.history.pop_front();
+            spare = self.history.pop_front();
         }
+        let mut reading = spare.unwrap_or_else(|| Reading::new(&self.tele, now));
+        reading.at = now;
+        for (p, t) in self.tele.threads.iter().zip(reading.latency.iter_mut()) {
+            for ((_, h), out) in series(p).iter().zip(t.iter_mut()) {
+                h.read_into(out);
+            }
+        }
+        self.history.push_back(reading);
         events.extend(self.police(now, extra));
         let published = Published {
             metrics: self.prometheus(now, extra),
@@ -423,6 +427,7 @@ impl Monitor {
                 set(&self.tele.control, Some(true), false);
                 events.push(HealthEvent::Throttled {
                     reasons: reasons.clone(),
+                    actions: self.tele.policy.actions.describe(),
                 });
             }
             let after = now.duration_since(since);
@@ -466,19 +471,20 @@ impl Monitor {
                 let Some(cur) = newest.latency.get(ti).and_then(|t| t.get(si)) else {
                     continue;
                 };
-                let mut windows: Vec<(String, Option<&Sparse>)> = WINDOWS_S
+                let mut windows: Vec<(String, Option<&[u64]>)> = WINDOWS_S
                     .iter()
                     .map(|w| {
                         let then = self
                             .reading_before(now, *w)
                             .filter(|r| !std::ptr::eq(*r, newest))
-                            .and_then(|r| r.latency.get(ti).and_then(|t| t.get(si)));
+                            .and_then(|r| r.latency.get(ti).and_then(|t| t.get(si)))
+                            .map(|b| &b[..]);
                         (format!("{w}s"), then)
                     })
                     .collect();
                 windows.push(("run".to_string(), None));
                 for (label, then) in windows {
-                    let counts = window(cur, then, crate::core::health::BUCKETS);
+                    let counts = window(cur, then);
                     let qs = QUANTILES.iter().map(|q| quantile(&counts, *q)).collect();
                     rows.push((p.name.clone(), *name, label, qs));
                 }

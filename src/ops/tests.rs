@@ -238,7 +238,8 @@ fn the_breach_policy_throttles_escalates_and_recovers() {
     assert_eq!(
         ev,
         vec![HealthEvent::Throttled {
-            reasons: "ring main/feed 75 % full > 50 %".into()
+            reasons: "ring main/feed 75 % full > 50 %".into(),
+            actions: "new opening orders refused, entry thresholds ×1.5, live candles shed".into(),
         }]
     );
     assert_eq!(flags(&control), (true, false));

@@ -480,7 +480,7 @@ fn build_lane(
                         )
                         .with_live(&cfg.candle_live),
                     );
-                    if cfg.ops.breach.active() {
+                    if cfg.ops.breach.active() && cfg.ops.breach.actions.shed_live_candles {
                         // Live candles are optional work: shed while the breach policy
                         // throttles.
                         if let Some(c) = stages.candles.take() {
@@ -499,6 +499,9 @@ fn build_lane(
                 }
                 Stage::Signals => {
                     let mut trader = build_trader(cfg, li, stats, cold_inputs, lossless, cc)?;
+                    if built.prefault {
+                        trader.prefault();
+                    }
                     for f in built.restored.iter().filter(|f| f.lane == li) {
                         if !trader.restore_fill(f) {
                             return Err(RunError::Journal(format!(
@@ -523,10 +526,13 @@ fn build_lane(
                 Stage::Venue => {
                     // Room for every order the risk engine lets be open at once, twice over.
                     let resting = (cfg.risk.max_open_orders as usize + n) * 2;
-                    stages.venue = Some(
+                    let mut venue =
                         VenueStage::new(&cfg.paper, table, resting, resting, stats.clone())
-                            .map_err(|e| RunError::Feed(format!("paper venue: {e}")))?,
-                    );
+                            .map_err(|e| RunError::Feed(format!("paper venue: {e}")))?;
+                    if built.prefault {
+                        venue.prefault();
+                    }
+                    stages.venue = Some(venue);
                 }
             }
         }
@@ -701,7 +707,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         intervals: opts.latency_intervals,
         probes: Vec::new(),
         rings: Vec::new(),
-        control: Arc::default(),
+        control: Arc::new(crate::core::health::Control::new(cfg.ops.breach.actions)),
         restored: restored_fills(cfg, &opts, &table)?,
         heal: hot::HealSpec {
             restart_max: cfg.ops.restart_max,

@@ -142,6 +142,11 @@ pub trait PortfolioView {
     fn equity(&self) -> i64;
     /// True while the kill switch refuses new risk.
     fn kill_switch(&self) -> bool;
+    /// Factor (≥ 1) on every entry threshold: the health monitor's breach policy widens
+    /// them while it throttles, so only stronger signals open positions. 1 by default.
+    fn entry_scale(&self) -> f64 {
+        1.0
+    }
 }
 
 /// A fixed-capacity [`PortfolioView`]: positions per instrument (allocated in `new`), equity
@@ -151,6 +156,7 @@ pub struct Portfolio {
     positions: Vec<Position>,
     equity: i64,
     kill_switch: bool,
+    entry_scale: f64,
 }
 
 impl Portfolio {
@@ -160,7 +166,14 @@ impl Portfolio {
             positions: vec![Position::default(); instruments],
             equity,
             kill_switch: false,
+            entry_scale: 1.0,
         }
+    }
+
+    /// Sets the factor on entry thresholds (see [`PortfolioView::entry_scale`]; below 1
+    /// counts as 1).
+    pub fn set_entry_scale(&mut self, scale: f64) {
+        self.entry_scale = if scale > 1.0 { scale } else { 1.0 };
     }
 
     /// Sets the equity.
@@ -218,6 +231,9 @@ impl PortfolioView for Portfolio {
     }
     fn kill_switch(&self) -> bool {
         self.kill_switch
+    }
+    fn entry_scale(&self) -> f64 {
+        self.entry_scale
     }
 }
 

@@ -536,6 +536,7 @@ impl<C: Strategy> StrategyHost<C> {
             lot: self.instruments[ii].lot,
             kill: portfolio.kill_switch(),
             equity: portfolio.equity(),
+            entry_scale: portfolio.entry_scale(),
         };
         let step = &mut self.steps[ii];
         for (si, slot) in self.slots.iter_mut().enumerate() {
@@ -766,6 +767,8 @@ struct Market {
     lot: i64,
     kill: bool,
     equity: i64,
+    /// Breach factor on entry thresholds (≥ 1).
+    entry_scale: f64,
 }
 
 impl Market {
@@ -803,10 +806,20 @@ fn judge(
     let strategy = d.strategy;
     let x = d.score;
     let (entry, exit) = thresholds(&spec.noise, d.parts.atr_ratio);
-    d.threshold = entry;
+    // A breach throttle asks for stronger entries; exits keep their threshold.
+    let widened = if m.entry_scale > 1.0 {
+        (entry * m.entry_scale).min(1.0)
+    } else {
+        entry
+    };
+    d.threshold = widened;
     d.exit_threshold = exit;
-    let (w, s) = want(&spec.noise, book.side, x, entry, exit);
-    d.suppressed = s;
+    let (w, s) = want(&spec.noise, book.side, x, widened, exit);
+    d.suppressed = if book.side == 0 && w == Want::Stay && x.abs() >= entry && widened > entry {
+        Some(Suppression::BreachThreshold)
+    } else {
+        s
+    };
     let mut out = [None, None];
     let side = match w {
         Want::Stay => return out,

@@ -53,11 +53,13 @@ pub enum Suppression {
     ZeroQty,
     /// The order's notional is under the minimum.
     MinNotional,
+    /// The score passed the entry threshold but not the one a breach throttle widened.
+    BreachThreshold,
 }
 
 impl Suppression {
     /// How many reasons there are.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
     /// Every reason, in index order.
     pub const ALL: [Suppression; Self::COUNT] = [
         Suppression::NotReady,
@@ -71,6 +73,7 @@ impl Suppression {
         Suppression::ShortsDisabled,
         Suppression::ZeroQty,
         Suppression::MinNotional,
+        Suppression::BreachThreshold,
     ];
 
     /// Dense index for counters.
@@ -92,6 +95,7 @@ impl Suppression {
             Suppression::ShortsDisabled => "shorts_disabled",
             Suppression::ZeroQty => "zero_qty",
             Suppression::MinNotional => "min_notional",
+            Suppression::BreachThreshold => "breach_threshold",
         }
     }
 }

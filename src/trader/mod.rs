@@ -68,8 +68,8 @@ impl Sink<Breach> for BreachTx {
     }
 }
 
-/// The risk engine as the strategies see it.
-struct View<'a>(&'a RiskEngine<BreachTx>);
+/// The risk engine as the strategies see it, with the breach policy's entry scale.
+struct View<'a>(&'a RiskEngine<BreachTx>, f64);
 
 impl PortfolioView for View<'_> {
     #[inline]
@@ -87,6 +87,10 @@ impl PortfolioView for View<'_> {
     #[inline]
     fn kill_switch(&self) -> bool {
         self.0.view().kill_switch()
+    }
+    #[inline]
+    fn entry_scale(&self) -> f64 {
+        self.1
     }
 }
 
@@ -194,6 +198,10 @@ pub struct Trader {
     control: Option<Arc<crate::core::health::Control>>,
     /// The monitor's kill request was acted on.
     control_killed: bool,
+    /// The monitor's breach throttle is on (its actions applied).
+    breach_on: bool,
+    /// Factor on the strategies' entry thresholds (1 unless a breach widens them).
+    entry_scale: f64,
     /// Market time before which the strategies only warm up: their intents are dropped.
     live_from_ns: u64,
     /// Market time between account snapshots.
@@ -258,6 +266,8 @@ impl Trader {
             kill_seen: false,
             control: None,
             control_killed: false,
+            breach_on: false,
+            entry_scale: 1.0,
             live_from_ns: 0,
             snapshot_ns: 1_000_000_000,
             last_snapshot: 0,
@@ -271,6 +281,21 @@ impl Trader {
         t.kill_seen = t.risk.view().kill_switch();
         t.stats.risk.kill_switch.set(i64::from(t.kill_seen));
         Ok(t)
+    }
+
+    /// Writes the venue outbox through at build, for long runs (see
+    /// [`crate::core::sink::Fifo::prefault`]).
+    pub fn prefault(&mut self) {
+        let blank = crate::core::order::RoutedCancel {
+            venue: 0,
+            cancel: crate::core::order::VenueCancel {
+                client_order_id: 0,
+                instrument: InstrumentId(0),
+                sent_ns: 0,
+            },
+        };
+        self.outbox
+            .prefault(Envelope::at(0, crate::core::event::Payload::Cancel(blank)));
     }
 
     /// Takes the health monitor's throttle and kill requests (see [`crate::ops`]).
@@ -288,8 +313,14 @@ impl Trader {
         };
         let throttle = c.throttle.load(std::sync::atomic::Ordering::Relaxed);
         let kill = c.kill.load(std::sync::atomic::Ordering::Relaxed);
-        if throttle != self.risk.throttled() {
-            self.risk.set_throttle(throttle);
+        if throttle != self.breach_on {
+            self.breach_on = throttle;
+            self.risk.set_throttle(throttle && c.actions.pause_openings);
+            self.entry_scale = if throttle {
+                c.actions.entry_widen.max(1.0)
+            } else {
+                1.0
+            };
             self.stats.risk.throttled.set(i64::from(throttle));
         }
         if kill && !self.control_killed {
@@ -417,7 +448,7 @@ impl Trader {
     /// [`Trader::on_risk`].
     #[inline]
     pub fn on_signals(&mut self, env: &Envelope) {
-        let view = View(&self.risk);
+        let view = View(&self.risk, self.entry_scale);
         let mut intents = Bounded {
             buf: &mut self.intents,
             dropped: &self.dropped,
@@ -801,7 +832,7 @@ impl Trader {
                         self.host.on_position_closed(intent.instrument, now);
                     }
                 } else {
-                    let risk = View(&self.risk);
+                    let risk = View(&self.risk, self.entry_scale);
                     let mut intents = Bounded {
                         buf: &mut self.intents,
                         dropped: &self.dropped,
@@ -875,7 +906,7 @@ impl Trader {
     /// End of the run: decisions still waiting for a coarser candle are taken (and their
     /// intents checked), and the account is published one last time.
     pub fn finish(&mut self) {
-        let view = View(&self.risk);
+        let view = View(&self.risk, self.entry_scale);
         let mut intents = Bounded {
             buf: &mut self.intents,
             dropped: &self.dropped,

@@ -74,6 +74,13 @@ impl VenueStage {
         })
     }
 
+    /// Writes its queues through at build, for long runs (see
+    /// [`crate::core::sink::Fifo::prefault`]).
+    pub fn prefault(&mut self) {
+        self.exchange.prefault();
+        self.reports.prefault(Execution::BLANK);
+    }
+
     /// Applies one envelope; any executions it causes are queued (see [`VenueStage::pop`]).
     #[inline]
     pub fn on_event(&mut self, env: &Envelope) {

@@ -524,6 +524,14 @@ impl<T: Copy> Fifo<T> {
     fn pop(&mut self) -> Option<T> {
         self.items.pop_front()
     }
+
+    /// See [`crate::core::sink::Fifo::prefault`].
+    fn prefault(&mut self, fill: T) {
+        if self.items.is_empty() {
+            self.items.resize(self.items.capacity(), fill);
+            self.items.clear();
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -748,6 +756,23 @@ impl PaperExchange {
     /// Orders resting now, in instrument, side, price and time priority.
     pub fn resting(&self) -> &[RestingOrder] {
         &self.resting
+    }
+
+    /// Writes the wire and outbox queues through (see [`crate::core::sink::Fifo::prefault`]).
+    pub fn prefault(&mut self) {
+        let blank = VenueCancel {
+            client_order_id: 0,
+            instrument: InstrumentId(0),
+            sent_ns: 0,
+        };
+        self.wire.prefault(InTransit {
+            arrive_ns: 0,
+            msg: Message::Cancel(blank),
+        });
+        self.outbox.prefault(Outgoing {
+            due_ns: 0,
+            exec: Execution::BLANK,
+        });
     }
 
     /// Orders and cancels on the wire, not yet at the matching engine.

@@ -304,6 +304,32 @@ fn kill_switch_blocks_entries_but_not_exits() {
 }
 
 #[test]
+fn a_breach_widens_entries_but_not_exits() {
+    let mut r = Rig::new(r#"["1m"]"#, 1, 0);
+    // Entry 0.3 × 2 = 0.6: a 0.5 score no longer opens, and says why.
+    r.pf.set_entry_scale(2.0);
+    let d = r.minute(0, Some(0.5));
+    assert_eq!(d.action, Action::Stay);
+    assert_eq!(d.suppressed, Some(Suppression::BreachThreshold));
+    assert!((d.threshold - 0.6).abs() < 1e-12, "{}", d.threshold);
+    // Under the plain threshold it is no breach matter.
+    assert_eq!(r.minute(1, Some(0.2)).suppressed, None);
+    // A strong enough score still opens.
+    assert_eq!(r.minute(2, Some(0.7)).action, Action::EnterLong);
+    // Exits keep their threshold (0.1): 0.05 closes after the minimum hold.
+    assert_eq!(r.minute(6, Some(0.05)).action, Action::ExitLong);
+    // A huge factor caps the entry at 1, and lifting the breach restores 0.3.
+    r.pf.set_entry_scale(1e9);
+    let d = r.minute(20, Some(0.5));
+    assert_eq!(
+        (d.threshold, d.suppressed),
+        (1.0, Some(Suppression::BreachThreshold))
+    );
+    r.pf.set_entry_scale(1.0);
+    assert_eq!(r.minute(21, Some(0.5)).action, Action::EnterLong);
+}
+
+#[test]
 fn instrument_cooldown_spans_strategies() {
     let mut r = Rig::new(r#"["1m"]"#, 2, 60_000);
     r.minute(0, Some(0.9));
