@@ -76,7 +76,7 @@ fn load() -> Vec<Candle> {
             a.low = a.low.min(c.low);
             a.close = c.close;
             a.volume = Qty(a.volume.0 + c.volume.0);
-            if end % r.nanos() == 0 {
+            if end.is_multiple_of(r.nanos()) {
                 out.push(*a);
                 open[k] = None;
             }

@@ -82,7 +82,7 @@ fn cascade(m1: &[Candle]) -> Vec<Candle> {
             agg.low = agg.low.min(c.low);
             agg.close = c.close;
             agg.volume = Qty(agg.volume.0 + c.volume.0);
-            if end % r.nanos() == 0 {
+            if end.is_multiple_of(r.nanos()) {
                 out.push(*agg);
                 open[k] = None;
             }

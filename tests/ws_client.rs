@@ -132,7 +132,7 @@ fn drive(feed: &mut WsFeed, lines: &[Vec<u8>], mut done: impl FnMut(&Run, &WsFee
             }
             WsPoll::Idle => true,
         };
-        if idle || polls % 64 == 0 {
+        if idle || polls.is_multiple_of(64) {
             if done(&run, feed) {
                 return run;
             }

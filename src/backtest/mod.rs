@@ -153,7 +153,7 @@ fn progress_bar(
         std::thread::sleep(std::time::Duration::from_millis(50));
         tick += 1;
         let t = start.elapsed().as_secs_f64();
-        if t < 1.0 || tick % 4 != 0 {
+        if t < 1.0 || !tick.is_multiple_of(4) {
             continue;
         }
         let line = progress_line(done.load(Relaxed), total.load(Relaxed), t);
@@ -261,7 +261,7 @@ pub fn bar_resolution(interval_ns: u64) -> crate::core::Resolution {
         .iter()
         .rev()
         .copied()
-        .find(|r| interval_ns > 0 && interval_ns % r.nanos() == 0)
+        .find(|r| interval_ns > 0 && interval_ns.is_multiple_of(r.nanos()))
         .unwrap_or(Resolution::M1)
 }
 

@@ -12,7 +12,7 @@ fn trade_at(id: u64, ms: u64, px: i64, qty: i64) -> Trade {
         qty: Qty(qty),
         trade_ns: ms * 1_000_000,
         event_ns: ms * 1_000_000,
-        buyer_is_maker: id % 2 == 0,
+        buyer_is_maker: id.is_multiple_of(2),
         source: 0,
         flags: 0,
         anomalies: 0,

@@ -177,7 +177,7 @@ pub fn push_scaled(out: &mut String, value: i64, decimals: u32) {
     let int_part = abs / SCALE as u64;
     let mut frac = abs % SCALE as u64;
     let mut shown = SCALE_DECIMALS;
-    while shown > decimals && frac % 10 == 0 {
+    while shown > decimals && frac.is_multiple_of(10) {
         frac /= 10;
         shown -= 1;
     }
@@ -214,7 +214,7 @@ pub fn decimals_of(step: i64) -> u32 {
     if v == 0 {
         return SCALE_DECIMALS;
     }
-    while d > 0 && v % 10 == 0 {
+    while d > 0 && v.is_multiple_of(10) {
         v /= 10;
         d -= 1;
     }

@@ -237,7 +237,7 @@ impl Ctx {
     fn beat(&mut self, events: u64, loop_start: u64) {
         self.beats = self.beats.wrapping_add(1);
         self.events = self.events.wrapping_add(events);
-        if self.beats % 1024 == 0 {
+        if self.beats.is_multiple_of(1024) {
             self.publish(loop_start);
         }
     }

@@ -499,7 +499,7 @@ impl<C: Strategy> StrategyHost<C> {
         let last = &self.steps[ii].last_end;
         self.resolutions[1..]
             .iter()
-            .all(|r| end % r.nanos() != 0 || last[r.index()] >= end)
+            .all(|r| !end.is_multiple_of(r.nanos()) || last[r.index()] >= end)
     }
 
     /// Runs every decision still waiting for a coarser candle.

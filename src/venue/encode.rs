@@ -59,7 +59,7 @@ impl<'a> Buf<'a> {
         self.uint(abs / scale)?;
         let mut frac = abs % scale;
         let mut shown = SCALE_DECIMALS;
-        while shown > decimals && frac % 10 == 0 {
+        while shown > decimals && frac.is_multiple_of(10) {
             frac /= 10;
             shown -= 1;
         }

@@ -673,7 +673,7 @@ impl Pump {
         let mut frames: Vec<Vec<u8>> = Vec::new();
         let mut pings: Vec<[u8; 8]> = Vec::new();
         let fragmented = match f.fragment_every {
-            Some((k, parts)) if k > 0 && nth % k == 0 && parts > 1 && line.len() >= 2 => {
+            Some((k, parts)) if k > 0 && nth.is_multiple_of(k) && parts > 1 && line.len() >= 2 => {
                 let parts = parts.min(line.len());
                 let step = line.len().div_ceil(parts);
                 let chunks: Vec<&[u8]> = line.chunks(step).collect();
@@ -719,7 +719,7 @@ impl Pump {
 
         let c = &mut self.conns[i];
         let mut extra_pings = 0;
-        if f.ping_every.is_some_and(|n| n > 0 && nth % n == 0) {
+        if f.ping_every.is_some_and(|n| n > 0 && nth.is_multiple_of(n)) {
             c.ping_counter += 1;
             let p = c.ping_counter.to_be_bytes();
             if c.stream.write_all(&frame(true, 0x9, &p)).is_err() {
@@ -753,7 +753,7 @@ impl Pump {
                 c.state = State::Stalled(Instant::now() + Duration::from_millis(ms));
             }
         }
-        let kill_here = f.kill_every.is_some_and(|n| n > 0 && nth % n == 0)
+        let kill_here = f.kill_every.is_some_and(|n| n > 0 && nth.is_multiple_of(n))
             || f.kill_on_lines
                 .is_some_and(|(p, ph)| p > 0 && idx % p == ph)
             || f.at_lines.contains(&(idx, LineFault::Kill));

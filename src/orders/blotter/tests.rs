@@ -1362,9 +1362,9 @@ mod prop {
 
     /// Mostly a live order, sometimes any order ever seen, now and then an unknown id.
     fn pick(ids: &[u64], live: &[u64], k: usize) -> u64 {
-        if k % 17 == 0 || ids.is_empty() {
+        if k.is_multiple_of(17) || ids.is_empty() {
             (k as u64) | 1
-        } else if k % 3 != 0 && !live.is_empty() {
+        } else if !k.is_multiple_of(3) && !live.is_empty() {
             live[(k / 3) % live.len()]
         } else {
             ids[k % ids.len()]
