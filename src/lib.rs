@@ -43,6 +43,7 @@ pub mod backtest;
 pub mod plot;
 
 pub mod bench;
+pub mod catalog;
 pub mod doctor;
 pub mod tools;
 

@@ -61,7 +61,8 @@ enum Command {
     Replay {
         #[command(flatten)]
         common: Common,
-        /// Capture files, played in the order given.
+        /// Capture files, played in the order given; or one catalog directory (`tickwire
+        /// data`), read over --from/--to.
         #[arg(long = "input", required = true, num_args = 1..)]
         inputs: Vec<PathBuf>,
         /// Venue whose message format the captures use (detected when omitted).
@@ -71,13 +72,16 @@ enum Command {
         /// stamped when it was due, so a backlog counts as latency).
         #[arg(long, default_value = "max")]
         speed: String,
+        #[command(flatten)]
+        range: CatalogRange,
     },
     /// Backtest a strategy on history: the live pipeline on a virtual clock.
     Backtest {
         #[command(flatten)]
         common: Common,
         /// Trades (Binance public-data trades/aggTrades CSV, .gz/.zst/.zip) or recorded
-        /// captures: a file or a directory of them.
+        /// captures: a file or a directory of them; or a catalog (`tickwire data`), read over
+        /// --from/--to.
         #[arg(long)]
         data: PathBuf,
         /// sma_cross, ema_cross, momentum, reversal, breakout or pattern (default: the
@@ -94,6 +98,8 @@ enum Command {
         /// Hot threads: 1 (default) or 2 (feed and trading split; same output to the byte).
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        #[command(flatten)]
+        range: CatalogRange,
     },
     /// Backtest every point of a parameter grid in parallel and rank them.
     Sweep {
@@ -191,6 +197,11 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The market-data catalog: import, ls, verify, compact, prune, query.
+    Data {
+        #[command(subcommand)]
+        action: DataAction,
+    },
     /// Check this host (/proc, /sys) and a config's pinning plan for latency: a table of
     /// findings with the fix for each; exit 2 when the plan cannot run here.
     Doctor {
@@ -207,6 +218,339 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+/// What to read when the data is a catalog (`tickwire data`).
+#[derive(Args, Clone, Default)]
+struct CatalogRange {
+    /// Catalog input: start, inclusive (ISO 8601 or ms since the epoch).
+    #[arg(long)]
+    from: Option<String>,
+    /// Catalog input: end, exclusive.
+    #[arg(long)]
+    to: Option<String>,
+    /// Catalog input: instruments, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    instruments: Vec<String>,
+    /// Catalog input: kind (default: trades, or agg_trades where there are no raw trades;
+    /// candles_1m … for bars).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Catalog input: the venue whose series are read (default: any).
+    #[arg(long)]
+    data_venue: Option<String>,
+}
+
+/// When `path` is a catalog: the selected range written out as engine input files under
+/// `dir/catalog-input/` (printed), else `None`.
+fn catalog_input(
+    path: &std::path::Path,
+    r: &CatalogRange,
+    dir: &std::path::Path,
+) -> Result<Option<Vec<PathBuf>>> {
+    use tickwire::catalog::{export, Catalog, Kind};
+    if !export::is_catalog(path) {
+        return Ok(None);
+    }
+    let kind = match r.kind.as_deref() {
+        None => None,
+        Some(k) => Some(Kind::parse(k).with_context(|| {
+            format!("--kind `{k}`: trades, agg_trades or candles_<1s|1m|5m|1h|1d>")
+        })?),
+    };
+    if kind == Some(Kind::Quotes) {
+        bail!("--kind quotes: runs read trades or candles from a catalog");
+    }
+    let sel = export::Selection {
+        kind,
+        instruments: r.instruments.clone(),
+        venue: r.data_venue.clone(),
+        from: parse_time_arg("from", r.from.as_deref(), i64::MIN)?,
+        to: parse_time_arg("to", r.to.as_deref(), i64::MAX)?,
+    };
+    let cat = Catalog::open(path)?;
+    let files = export::export(&cat, &sel, &dir.join("catalog-input"))?;
+    for (f, n) in &files {
+        eprintln!(
+            "catalog {} (version {}): {n} rows → {}",
+            path.display(),
+            cat.manifest().version,
+            f.display()
+        );
+    }
+    Ok(Some(files.into_iter().map(|(f, _)| f).collect()))
+}
+
+#[derive(Args, Clone)]
+struct CatalogArg {
+    /// The catalog directory.
+    #[arg(long, default_value = tickwire::catalog::DEFAULT_DIR)]
+    catalog: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum DataAction {
+    /// Import files: Binance public-data trades, aggTrades and kline CSVs, recorded
+    /// captures, Kraken REST trades, any candle CSV. Importing a file twice changes nothing.
+    Import {
+        #[command(flatten)]
+        cat: CatalogArg,
+        /// The venue of every file (default: told from each file's path).
+        #[arg(long)]
+        venue: Option<String>,
+        /// The instrument of files whose rows do not name one (default: from the name).
+        #[arg(long)]
+        instrument: Option<String>,
+        /// How long retired files stay in the catalog's trash (e.g. 1h, 0s).
+        #[arg(long, default_value = "1h", value_parser = parse_grace)]
+        grace: u64,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// What the catalog holds: kinds, venues, instruments, time ranges, rows, bytes.
+    Ls {
+        #[command(flatten)]
+        cat: CatalogArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every file against the manifest: checksums, schema, order, duplicates, id gaps.
+    Verify {
+        #[command(flatten)]
+        cat: CatalogArg,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge each partition's files into one, deduplicated.
+    Compact {
+        #[command(flatten)]
+        cat: CatalogArg,
+        /// How long retired files stay in the catalog's trash.
+        #[arg(long, default_value = "1h", value_parser = parse_grace)]
+        grace: u64,
+    },
+    /// Remove partitions past their kind's retention (defaults: trades 30d, quotes 7d,
+    /// 1s candles 30d, 1m and 5m candles 365d, 1h and 1d candles forever).
+    Prune {
+        #[command(flatten)]
+        cat: CatalogArg,
+        /// Retention overrides: `trades=30d,candles_1m=365d,candles_1d=forever`.
+        #[arg(long)]
+        keep: Option<String>,
+        /// The time retention counts back from (ISO 8601; default: now).
+        #[arg(long)]
+        now: Option<String>,
+        /// How long retired files stay in the catalog's trash.
+        #[arg(long, default_value = "1h", value_parser = parse_grace)]
+        grace: u64,
+    },
+    /// Read a time range of one kind and instrument; prints the rows (CSV) or, with
+    /// `--stats`, what the read touched.
+    Query {
+        #[command(flatten)]
+        cat: CatalogArg,
+        /// Kind: trades, agg_trades, quotes, candles_1s … candles_1d.
+        #[arg(long)]
+        kind: String,
+        /// Instrument.
+        #[arg(long)]
+        instrument: String,
+        /// Venue (default: any).
+        #[arg(long)]
+        venue: Option<String>,
+        /// Start, inclusive (ISO 8601 or ms since the epoch).
+        #[arg(long)]
+        from: Option<String>,
+        /// End, exclusive.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print files and row groups read instead of rows.
+        #[arg(long)]
+        stats: bool,
+    },
+}
+
+fn parse_grace(s: &str) -> Result<u64> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    Ok(parse_duration(s)?.as_secs())
+}
+
+fn parse_time_arg(what: &str, s: Option<&str>, default: i64) -> Result<i64> {
+    match s {
+        None => Ok(default),
+        Some(t) => tickwire::tools::indicators::parse_open_time(t)
+            .and_then(|ns| i64::try_from(ns).ok())
+            .with_context(|| format!("--{what} `{t}`: not an ISO 8601 time or ms since the epoch")),
+    }
+}
+
+fn data(action: DataAction) -> Result<()> {
+    use tickwire::catalog::{self, maint, rows, Catalog, Kind};
+    match action {
+        DataAction::Import {
+            cat,
+            venue,
+            instrument,
+            grace,
+            files,
+        } => {
+            let opts = catalog::import::ImportOptions {
+                venue,
+                instrument,
+                grace_s: grace,
+            };
+            let r = catalog::import::import(&cat.catalog, &files, &opts)?;
+            for i in &r.inputs {
+                let rows: Vec<String> = i.rows.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                let mut line = format!(
+                    "{}: {} ({})",
+                    i.path.display(),
+                    if rows.is_empty() {
+                        "no rows".to_string()
+                    } else {
+                        rows.join(", ")
+                    },
+                    i.venue
+                );
+                if i.malformed > 0 {
+                    line.push_str(&format!(", {} unreadable skipped", i.malformed));
+                }
+                if i.untimed > 0 {
+                    line.push_str(&format!(", {} quotes without a time skipped", i.untimed));
+                }
+                say!("{line}");
+            }
+            say!(
+                "catalog {} version {}: {} new rows, {} duplicates dropped, {} conflicts kept as stored; {} partitions written, {} unchanged",
+                cat.catalog.display(),
+                r.version,
+                r.merged.added,
+                r.merged.duplicates,
+                r.merged.conflicts,
+                r.partitions_written,
+                r.partitions_unchanged
+            );
+        }
+        DataAction::Ls { cat, json } => {
+            let c = Catalog::open(&cat.catalog)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&maint::ls(&c))?);
+            } else {
+                say!("{}", maint::ls_markdown(&c));
+            }
+        }
+        DataAction::Verify { cat, json } => {
+            let c = Catalog::open(&cat.catalog)?;
+            let r = maint::verify(&c)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                for (series, g) in &r.gaps {
+                    say!(
+                        "{series}: {} rows, ids {}..{}, {} gaps ({} ids missing)",
+                        g.rows,
+                        g.first,
+                        g.last,
+                        g.gaps,
+                        g.missing
+                    );
+                }
+                for e in &r.errors {
+                    say!("ERROR {e}");
+                }
+                say!(
+                    "verified {} files, {} rows (version {}): {}",
+                    r.files,
+                    r.rows,
+                    c.manifest().version,
+                    if r.ok() {
+                        "ok".to_string()
+                    } else {
+                        format!("{} problems", r.errors.len())
+                    }
+                );
+            }
+            if !r.ok() {
+                bail!(
+                    "{}: the catalog does not match its manifest",
+                    cat.catalog.display()
+                );
+            }
+        }
+        DataAction::Compact { cat, grace } => {
+            let r = maint::compact(&cat.catalog, grace)?;
+            say!(
+                "compacted {} partitions ({} files into {}), {} duplicate rows dropped; version {}",
+                r.partitions,
+                r.files_retired,
+                r.files_written,
+                r.rows_dropped,
+                r.version
+            );
+        }
+        DataAction::Prune {
+            cat,
+            keep,
+            now,
+            grace,
+        } => {
+            let keep = maint::parse_keep(keep.as_deref())?;
+            let now = parse_time_arg("now", now.as_deref(), clock::wall_ns() as i64)?;
+            let r = maint::prune(&cat.catalog, &keep, now, grace)?;
+            for p in &r.which {
+                say!("pruned {p}");
+            }
+            say!(
+                "pruned {} partitions ({} files, {} rows); version {}",
+                r.partitions,
+                r.files_retired,
+                r.rows_dropped,
+                r.version
+            );
+        }
+        DataAction::Query {
+            cat,
+            kind,
+            instrument,
+            venue,
+            from,
+            to,
+            stats,
+        } => {
+            let c = Catalog::open(&cat.catalog)?;
+            let k = Kind::parse(&kind).with_context(|| {
+                format!("--kind `{kind}`: trades, agg_trades, quotes or candles_<1s|1m|5m|1h|1d>")
+            })?;
+            let from = parse_time_arg("from", from.as_deref(), i64::MIN)?;
+            let to = parse_time_arg("to", to.as_deref(), i64::MAX)?;
+            let v = venue.as_deref();
+            let (text, st) = match k {
+                Kind::Trades | Kind::AggTrades => {
+                    let (r, st) = c.scan::<rows::TradeRow>(k, v, &instrument, from, to)?;
+                    (rows::trades_csv(&r), st)
+                }
+                Kind::Quotes => {
+                    let (r, st) = c.scan::<rows::QuoteRow>(k, v, &instrument, from, to)?;
+                    (rows::quotes_csv(&r), st)
+                }
+                Kind::Candles(_) => {
+                    let (r, st) = c.scan::<rows::CandleRow>(k, v, &instrument, from, to)?;
+                    (rows::candles_csv(&r), st)
+                }
+            };
+            if stats {
+                say!("{}", serde_json::to_string(&st)?);
+            } else {
+                let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_duration(s: &str) -> Result<Duration> {
@@ -309,7 +653,16 @@ fn execute(cli: Cli) -> Result<()> {
             inputs,
             venue,
             speed,
+            range,
         } => {
+            let dir = common
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| default_dir("replay"));
+            let inputs = match inputs.as_slice() {
+                [one] => catalog_input(one, &range, &dir)?.unwrap_or(inputs),
+                _ => inputs,
+            };
             if let Some(v) = venue.as_deref() {
                 if !matches!(v, "binance" | "binance-usdm" | "binance-coinm") {
                     bail!("--venue {v}: only binance, binance-usdm and binance-coinm captures can be replayed so far");
@@ -330,10 +683,6 @@ fn execute(cli: Cli) -> Result<()> {
                 format!("source.speed={}", toml_str(&speed)),
             ];
             let cfg = load_config(&common, &extra)?;
-            let dir = common
-                .report_dir
-                .clone()
-                .unwrap_or_else(|| default_dir("replay"));
             let res = runtime::run(
                 &cfg,
                 RunOptions {
@@ -390,11 +739,19 @@ fn execute(cli: Cli) -> Result<()> {
             params,
             fill,
             threads,
+            range,
         } => {
             if !data.exists() {
                 bail!("--data {}: no such file or directory", data.display());
             }
-            let files = tickwire::backtest::data_files(&data)?;
+            let dir = common
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| default_dir("backtest"));
+            let files = match catalog_input(&data, &range, &dir)? {
+                Some(f) => f,
+                None => tickwire::backtest::data_files(&data)?,
+            };
             let probe = load_config(&common, &[])?;
             let extra = tickwire::backtest::settings(
                 &files,
@@ -405,10 +762,6 @@ fn execute(cli: Cli) -> Result<()> {
                 threads,
             )?;
             let cfg = load_config(&common, &extra)?;
-            let dir = common
-                .report_dir
-                .clone()
-                .unwrap_or_else(|| default_dir("backtest"));
             let (res, s) = tickwire::backtest::run(&cfg, dir, stop_flag(), None, true)?;
             say!(
                 "backtest: {} trades in {:.3} s ({:.0}/s), {} round trips, return {:.3}% (buy and hold {:.3}%), max drawdown {:.3}%, Sharpe {:.3}",
@@ -518,6 +871,7 @@ fn execute(cli: Cli) -> Result<()> {
                 );
             }
         }
+        Command::Data { action } => data(action)?,
         Command::Bench {
             kind,
             config,

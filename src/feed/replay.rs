@@ -187,7 +187,8 @@ fn push_line(bytes: &[u8], lines: &mut Vec<(usize, usize)>, start: usize, mut en
     }
 }
 
-fn load_sidecar(path: &Path, want: usize) -> Result<Vec<u64>, ReplayError> {
+/// Reads a receive-time sidecar: one ns time per message, exactly `want` of them.
+pub fn load_sidecar(path: &Path, want: usize) -> Result<Vec<u64>, ReplayError> {
     let reader = open_maybe_zst(path).map_err(|source| ReplayError::Io {
         path: path.display().to_string(),
         source,

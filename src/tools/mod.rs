@@ -14,7 +14,9 @@ use thiserror::Error;
 use crate::candles::{Candles, GapPolicy};
 use crate::core::cold::ColdTx;
 use crate::core::stats::LaneStats;
-use crate::core::{Candle, Envelope, InstrumentId, Payload, Price, Qty, Resolution, Symbol, Trade};
+use crate::core::{
+    BookTicker, Candle, Envelope, InstrumentId, Payload, Price, Qty, Resolution, Symbol, Trade,
+};
 use crate::feed::parse::binance_csv::{CsvKind, Parser as BinanceCsvParser};
 use crate::feed::parse::json::{self, Value};
 use crate::feed::parse::{seconds_text_ns, Event, Venue, VenueParser};
@@ -84,12 +86,13 @@ pub struct CandleOptions {
     pub lateness_ms: u64,
 }
 
-/// The instruments of one file, registered as they appear.
-#[derive(Default)]
-struct Symbols(Vec<Symbol>);
+/// The instruments of one file, registered as they appear (`InstrumentId(k)` is the `k`th).
+#[derive(Debug, Default)]
+pub struct Symbols(pub Vec<Symbol>);
 
 impl Symbols {
-    fn resolve(&mut self, s: &[u8]) -> Option<InstrumentId> {
+    /// The id of `s`, registering it when new (`None` past the limit or for a bad symbol).
+    pub fn resolve(&mut self, s: &[u8]) -> Option<InstrumentId> {
         if let Some(i) = self.0.iter().position(|x| x.as_bytes() == s) {
             return Some(InstrumentId(i as u16));
         }
@@ -109,21 +112,55 @@ fn read_trades(
     symbols: &mut Symbols,
     report: &mut CandlesReport,
 ) -> Result<Vec<Trade>, ToolError> {
+    let m = read_market(path, symbols, None)?;
+    report.trades = m.trades.len() as u64;
+    // Lines holding only quotes are not trades: skipped, as before.
+    report.skipped = m.skipped + m.quotes.len() as u64;
+    report.malformed = m.malformed;
+    Ok(m.trades)
+}
+
+/// The market data of one file (see [`read_market`]).
+#[derive(Debug, Default)]
+pub struct MarketFile {
+    /// Trades, in file order.
+    pub trades: Vec<Trade>,
+    /// Best bid/ask updates, in file order.
+    pub quotes: Vec<BookTicker>,
+    /// Lines that held neither (headers, other messages), skipped.
+    pub skipped: u64,
+    /// Lines that could not be read, skipped.
+    pub malformed: u64,
+    /// Non-blank lines (a capture's sidecar has one receive time per line).
+    pub lines: usize,
+    /// For each quote, the index of its non-blank line.
+    pub quote_lines: Vec<usize>,
+}
+
+/// Reads every trade and best bid/ask of a file (the formats of [`read_trades`]); instruments
+/// are registered in `symbols` as they appear. `symbol` names the instrument of a CSV whose
+/// rows do not (otherwise the file name's first word is taken).
+pub fn read_market(
+    path: &Path,
+    symbols: &mut Symbols,
+    symbol: Option<Symbol>,
+) -> Result<MarketFile, ToolError> {
     let bytes = read_all(path).map_err(io_err(path))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    let mut trades = Vec::new();
+    let mut m = MarketFile::default();
     if first == Some(b'{') && !name.contains(".jsonl") {
         if let Some(t) = kraken_rest_trades(&bytes, path, symbols)? {
-            report.trades = t.len() as u64;
-            return Ok(t);
+            m.trades = t;
+            return Ok(m);
         }
     }
     let mut parser = if name.contains(".csv") || name.ends_with(".zip") {
-        let symbol = BinanceCsvParser::symbol_from_file_name(&name)
+        let symbol = symbol
+            .or_else(|| BinanceCsvParser::symbol_from_file_name(&name))
             .or_else(|| Symbol::new(b"UNKNOWN"))
             .ok_or_else(|| format_err(path, "no symbol"))?;
         VenueParser::BinanceCsv(BinanceCsvParser::new(
@@ -138,22 +175,29 @@ fn read_trades(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let before = trades.len();
-        let r = parser.parse(line, &mut |s: &[u8]| symbols.resolve(s), &mut |e| {
-            if let Event::Trade(t) = e {
-                trades.push(t);
-            }
+        let index = m.lines;
+        m.lines += 1;
+        let before = (m.trades.len(), m.quotes.len());
+        let (trades, quotes) = (&mut m.trades, &mut m.quotes);
+        let r = parser.parse(line, &mut |s: &[u8]| symbols.resolve(s), &mut |e| match e {
+            Event::Trade(t) => trades.push(t),
+            Event::Quote(q) => quotes.push(q),
+            _ => {}
         });
+        let new_quotes = m.quotes.len().saturating_sub(before.1);
         match r {
-            Ok(_) if trades.len() > before => report.trades += (trades.len() - before) as u64,
-            Ok(_) => report.skipped += 1,
+            Ok(_) if (m.trades.len(), m.quotes.len()) != before => {
+                m.quote_lines.extend(std::iter::repeat_n(index, new_quotes));
+            }
+            Ok(_) => m.skipped += 1,
             Err(_) => {
-                trades.truncate(before);
-                report.malformed += 1;
+                m.trades.truncate(before.0);
+                m.quotes.truncate(before.1);
+                m.malformed += 1;
             }
         }
     }
-    Ok(trades)
+    Ok(m)
 }
 
 /// A Kraken REST `/0/public/Trades` response: `{"error":[],"result":{"PAIR":[[price,
