@@ -301,7 +301,7 @@ enum DataAction {
         /// The instrument of files whose rows do not name one (default: from the name).
         #[arg(long)]
         instrument: Option<String>,
-        /// How long retired files stay in the catalog's trash (e.g. 1h, 0s).
+        /// How long retired files stay in the catalog's trash (e.g. 1h, 10m; 0 = none).
         #[arg(long, default_value = "1h", value_parser = parse_grace)]
         grace: u64,
         /// The files.
@@ -572,7 +572,7 @@ fn parse_duration(s: &str) -> Result<Duration> {
     if !(secs > 0.0 && secs.is_finite()) {
         bail!("--duration `{s}` must be positive");
     }
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).with_context(|| format!("--duration `{s}` is too long"))
 }
 
 /// `a` as a POSIX shell reads it back: bare when it is plain, else in single quotes.

@@ -668,3 +668,25 @@ fn a_backtest_on_the_catalog_equals_one_on_the_captures_trades() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+#[test]
+fn captures_of_other_venues_import_with_their_symbols_made_names() {
+    let Some(data) = shared_data() else {
+        return;
+    };
+    let cat = report_dir("catalog-kraken");
+    let f = data.join("ws/kraken/cryptofeed_KRAKEN.ws.48.0_20210417.jsonl.zst");
+    let out = import(&cat, &[], std::slice::from_ref(&f));
+    assert!(out.contains("(kraken)"), "{out}");
+    let got = listed(&cat);
+    assert!(!got.is_empty(), "{out}");
+    // Kraken's `XBT/USD` is stored as `XBT-USD`: a directory name, and still readable.
+    assert!(
+        got.keys()
+            .all(|(_, v, i)| v == "kraken" && !i.contains('/')),
+        "{got:?}"
+    );
+    let (ok, out, err) = tickwire(&["data", "verify", "--catalog", cat.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    let _ = std::fs::remove_dir_all(&cat);
+}

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::rows::{merge, CandleRow, Merge, QuoteRow, Record, TradeRow};
+use super::rows::{fits18, merge, CandleRow, Merge, QuoteRow, Record, TradeRow};
 use super::{format_err, io_err, CatalogError, Kind, PartKey, Writer};
 use crate::core::num::parse_scaled_text;
 use crate::core::{Resolution, Symbol, Trade};
@@ -253,7 +253,7 @@ fn read_input(
             symbols
                 .0
                 .get(i)
-                .map(|s| String::from_utf8_lossy(s.as_bytes()).to_string())
+                .map(|s| instrument_name(&String::from_utf8_lossy(s.as_bytes())))
                 .unwrap_or_else(|| "UNKNOWN".into())
         };
         trades = m
@@ -297,7 +297,15 @@ fn read_input(
         } else {
             Kind::Trades
         };
-        let ts = i64::try_from(t.trade_ns).unwrap_or(i64::MAX);
+        // A time past 2262 or a value a DECIMAL(18,8) cannot hold: the row is unreadable.
+        let Ok(ts) = i64::try_from(t.trade_ns) else {
+            rep.malformed += 1;
+            continue;
+        };
+        if !fits18(t.price.0) || !fits18(t.qty.0) || !super::safe_component(&sym) {
+            rep.malformed += 1;
+            continue;
+        }
         *rep.rows.entry(kind.name()).or_default() += 1;
         let key = part(&kind.name(), &sym, kind.period().label(ts));
         b.trades.entry(key).or_default().push(TradeRow {
@@ -309,6 +317,12 @@ fn read_input(
         });
     }
     for (sym, q) in quotes {
+        if ![q.bid, q.bid_qty, q.ask, q.ask_qty].into_iter().all(fits18)
+            || !super::safe_component(&sym)
+        {
+            rep.malformed += 1;
+            continue;
+        }
         *rep.rows.entry(Kind::Quotes.name()).or_default() += 1;
         let key = part(
             &Kind::Quotes.name(),
@@ -358,6 +372,47 @@ fn decimal(text: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// [`decimal`], or for values past an `i64` at 10⁻⁸ (quote volumes): exact, in an `i128`.
+fn decimal_wide(text: &[u8]) -> Option<i128> {
+    if let Some(v) = decimal(text) {
+        return Some(i128::from(v));
+    }
+    let t = std::str::from_utf8(text).ok()?.trim();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t),
+    };
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || !(frac.is_empty() || digits(frac)) || int.len() > 28 {
+        return None;
+    }
+    let frac = frac.trim_end_matches('0');
+    if frac.len() > 8 {
+        return None;
+    }
+    let v = int
+        .parse::<i128>()
+        .ok()?
+        .checked_mul(100_000_000)?
+        .checked_add(format!("{frac:0<8}").parse::<i128>().ok()?)?;
+    Some(if neg { -v } else { v })
+}
+
+/// An exchange symbol as a catalog instrument name: `XBT/USD` → `XBT-USD` (only letters,
+/// digits, `-`, `_` and `.` name a directory).
+fn instrument_name(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// Where a trades CSV with a header keeps its fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TradeCsv {
@@ -369,6 +424,8 @@ struct TradeCsv {
     maker: Option<usize>,
     side: Option<usize>,
     symbol: Option<usize>,
+    /// Aggregate trade ids (a sequence of their own).
+    agg: bool,
 }
 
 /// A trades CSV with a header naming its columns: Binance's newer public-data files
@@ -402,6 +459,7 @@ fn trade_csv_layout(head: &str) -> Option<TradeCsv> {
         maker: col(&cols, &["buyer_maker", "is_buyer_maker", "isbuyermaker"]),
         side: col(&cols, &["side", "taker_side"]),
         symbol: col(&cols, &["symbol", "instrument"]),
+        agg: col(&cols, &["agg_trade_id", "first_trade_id", "aggregate_id"]).is_some(),
     };
     (layout.maker.is_some() || layout.side.is_some()).then_some(layout)
 }
@@ -413,7 +471,7 @@ fn read_trade_csv(
 ) -> Result<(Vec<(String, Trade)>, u64), CatalogError> {
     let bytes = read_all(path).map_err(io_err(path))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| format_err(path, "not UTF-8 text"))?;
-    let agg = path.to_string_lossy().contains("aggTrades");
+    let agg = lay.agg || path.to_string_lossy().contains("aggTrades");
     let mut out = Vec::new();
     let mut bad = 0;
     for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
@@ -557,6 +615,10 @@ fn read_candles(
             .collect();
         let cell = |i: Option<usize>| i.and_then(|i| f.get(i).copied()).filter(|s| !s.is_empty());
         let dec = |i: Option<usize>| cell(i).and_then(|s| decimal(s.as_bytes()));
+        let opt_wide = |i: Option<usize>| match cell(i) {
+            None => Some(0),
+            Some(s) => decimal_wide(s.as_bytes()),
+        };
         let opt_dec = |i: Option<usize>| match cell(i) {
             None => Some(0),
             Some(s) => decimal(s.as_bytes()),
@@ -570,18 +632,24 @@ fn read_candles(
                 low: dec(layout[3])?,
                 close: dec(layout[4])?,
                 volume: dec(layout[5])?,
-                quote_volume: i128::from(opt_dec(layout[6])?),
+                quote_volume: opt_wide(layout[6])?,
                 trades: match cell(layout[7]) {
                     None => 0,
                     Some(s) => s.parse().ok()?,
                 },
                 taker_buy_volume: opt_dec(layout[8])?,
-                taker_buy_quote: i128::from(opt_dec(layout[9])?),
+                taker_buy_quote: opt_wide(layout[9])?,
             })
         })();
         match row {
-            Some(r) => rows.push(r),
-            None => bad += 1,
+            Some(r)
+                if [r.open, r.high, r.low, r.close, r.volume, r.taker_buy_volume]
+                    .into_iter()
+                    .all(fits18) =>
+            {
+                rows.push(r)
+            }
+            _ => bad += 1,
         }
     }
     let res = resolution_of(&name.to_ascii_lowercase())

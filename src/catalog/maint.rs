@@ -275,9 +275,10 @@ fn verify_series<R: Record>(
             ..IdGaps::default()
         };
         for w in keys.windows(2) {
-            if w[1] > w[0] + 1 {
+            let step = w[1] - w[0];
+            if step > 1 {
                 g.gaps += 1;
-                g.missing += w[1] - w[0] - 1;
+                g.missing = g.missing.saturating_add(step - 1);
             }
         }
         rep.gaps.insert(name.to_string(), g);

@@ -178,9 +178,16 @@ impl Period {
             })
             .collect::<Option<Vec<_>>>()?;
         let days = crate::plot::days_from_civil;
+        if parts.first().is_none_or(|y| !(1..=9999).contains(y)) {
+            return None;
+        }
         let (start, end) = match (self, parts.as_slice()) {
             (Period::Day, [y, m, d]) if (1..=12).contains(m) && (1..=31).contains(d) => {
                 let s = days(*y, *m, *d);
+                // 2021-02-31 is not a day.
+                if crate::plot::civil_from_days(s) != (*y, *m, *d) {
+                    return None;
+                }
                 (s, s + 1)
             }
             (Period::Month, [y, m]) if (1..=12).contains(m) => {
@@ -190,7 +197,8 @@ impl Period {
             (Period::Year, [y]) => (days(*y, 1, 1), days(y + 1, 1, 1)),
             _ => return None,
         };
-        Some((start * NS_PER_DAY, end * NS_PER_DAY))
+        // Nanoseconds since the epoch in an i64 end in 2262: later periods have no range.
+        Some((start.checked_mul(NS_PER_DAY)?, end.checked_mul(NS_PER_DAY)?))
     }
 }
 
@@ -369,8 +377,9 @@ impl Catalog {
     }
 
     /// Every row of `kind` for `venue` (any when `None`) and `instrument` with a time in
-    /// `[from, to)`, in time order per instrument (see [`store::read_range`]), and what the
-    /// read touched.
+    /// `[from, to)`, and what the read touched. Rows come file by file in the order of the
+    /// files' first times: in time order for one venue (its partitions do not overlap); with
+    /// no venue given, venues' files are interleaved by their start, not merged row by row.
     pub fn scan<R: rows::Record>(
         &self,
         kind: Kind,
@@ -398,7 +407,15 @@ impl Catalog {
             }
             st.files_opened += 1;
             let path = self.locate(f);
-            let r = store::read_range::<R>(&path, from, to, &mut out)?;
+            let r = match store::read_range::<R>(&path, from, to, &mut out) {
+                // Retired by a writer between `locate` and the open: it is in the trash now.
+                Err(CatalogError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    store::read_range::<R>(&self.locate(f), from, to, &mut out)?
+                }
+                r => r?,
+            };
             st.row_groups_read += r.0;
             st.row_groups_skipped += r.1;
         }
@@ -452,6 +469,14 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, CatalogError> {
                 format!("file path `{}` leaves the catalog", f.path),
             ));
         }
+        for c in [&f.kind, &f.venue, &f.instrument, &f.date] {
+            if !safe_component(c) {
+                return Err(format_err(
+                    path,
+                    format!("`{c}` of {} is not a catalog name", f.path),
+                ));
+            }
+        }
     }
     Ok(m)
 }
@@ -465,6 +490,63 @@ pub struct Writer {
     added: Vec<FileEntry>,
     retired: Vec<String>,
     written: u32,
+    committed: bool,
+}
+
+impl Drop for Writer {
+    /// Files written but never committed (an error part-way) are removed: no reader and no
+    /// glob ever sees them.
+    fn drop(&mut self) {
+        if !self.committed {
+            for f in &self.added {
+                let p = self.base.dir.join(&f.path);
+                let _ = std::fs::remove_file(&p);
+                remove_empty_parents(&self.base.dir, p.parent());
+            }
+        }
+    }
+}
+
+/// Moves every `.parquet` file under the data directories that `m` does not list (left by a
+/// writer that died between writing and committing, or between the manifest swap and the
+/// move to the trash) into `.trash/orphans-<version>/`, and deletes `.tmp` leftovers.
+fn sweep_orphans(dir: &Path, m: &Manifest) -> Result<u64, CatalogError> {
+    let listed: std::collections::HashSet<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+    let mut moved = 0;
+    let mut stack: Vec<PathBuf> = Kind::all()
+        .into_iter()
+        .map(|k| dir.join(k.name()))
+        .filter(|p| p.is_dir())
+        .collect();
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(io_err(&d))?;
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Ok(rel) = p.strip_prefix(dir) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            if rel.ends_with(".tmp") {
+                let _ = std::fs::remove_file(&p);
+            } else if rel.ends_with(".parquet") && !listed.contains(rel.as_str()) {
+                let to = dir
+                    .join(".trash")
+                    .join(format!("orphans-{:08}", m.version))
+                    .join(&rel);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+                }
+                std::fs::rename(&p, &to).map_err(io_err(&p))?;
+                remove_empty_parents(dir, p.parent());
+                moved += 1;
+            }
+        }
+    }
+    Ok(moved)
 }
 
 impl Writer {
@@ -487,6 +569,7 @@ impl Writer {
             Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
         }
         let base = Catalog::open(dir)?;
+        sweep_orphans(dir, &base.manifest)?;
         let version = base.manifest.version + 1;
         Ok(Self {
             base,
@@ -495,6 +578,7 @@ impl Writer {
             added: Vec::new(),
             retired: Vec::new(),
             written: 0,
+            committed: false,
         })
     }
 
@@ -511,6 +595,14 @@ impl Writer {
         part: &PartKey,
         rows: &[R],
     ) -> Result<(), CatalogError> {
+        if part.kind != kind.name() {
+            return Err(CatalogError::Usage(format!(
+                "partition {} holds {}, not {}",
+                part.dir(),
+                part.kind,
+                kind.name()
+            )));
+        }
         for c in [&part.venue, &part.instrument, &part.date] {
             if !safe_component(c) {
                 return Err(CatalogError::Usage(format!(
@@ -570,11 +662,12 @@ impl Writer {
     /// and synced, `manifest.json` swapped by rename, the retired files moved to the trash,
     /// and trash older than `grace_s` deleted. Without changes nothing is written and the
     /// current version is returned.
-    pub fn commit(self, change: &str, grace_s: u64) -> Result<Manifest, CatalogError> {
+    pub fn commit(mut self, change: &str, grace_s: u64) -> Result<Manifest, CatalogError> {
         let dir = self.base.dir.clone();
         if !self.is_dirty() {
+            self.committed = true;
             purge_trash(&dir, grace_s)?;
-            return Ok(self.base.manifest);
+            return Ok(self.base.manifest.clone());
         }
         let mut files: Vec<FileEntry> = self
             .base
@@ -598,10 +691,25 @@ impl Writer {
             .map_err(|e| format_err(&dir, format!("manifest: {e}")))?;
         let versions = dir.join("versions");
         std::fs::create_dir_all(&versions).map_err(io_err(&versions))?;
+        // The new files' directories first: their renames must be durable before any
+        // manifest names them.
+        let mut dirs: Vec<PathBuf> = self
+            .added
+            .iter()
+            .filter_map(|f| dir.join(&f.path).parent().map(Path::to_path_buf))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        for d in &dirs {
+            sync_dir(d);
+        }
         write_synced(&versions.join(format!("{:08}.json", m.version)), &text)?;
+        sync_dir(&versions);
         // The swap: readers see the old manifest or the new one, never a mix.
         write_synced(&dir.join("manifest.json"), &text)?;
         sync_dir(&dir);
+        // From here the new files are the catalog's: an error below must not remove them.
+        self.committed = true;
         let trash = dir.join(".trash").join(format!("{:08}", m.version));
         for rel in &self.retired {
             let from = dir.join(rel);
@@ -672,21 +780,22 @@ fn purge_trash(dir: &Path, grace_s: u64) -> Result<(), CatalogError> {
     Ok(())
 }
 
-/// Parses a duration of whole days, hours or minutes (`30d`, `12h`, `90m`, `0`) into ns.
+/// Parses a duration of whole days, hours, minutes or seconds (`30d`, `12h`, `90m`, `45s`,
+/// `0`) into ns.
 pub fn parse_age(s: &str) -> Option<i64> {
     let s = s.trim();
     if s == "0" {
         return Some(0);
     }
-    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let (n, per) = [
+        ('d', NS_PER_DAY),
+        ('h', NS_PER_DAY / 24),
+        ('m', NS_PER_DAY / 1_440),
+        ('s', 1_000_000_000),
+    ]
+    .into_iter()
+    .find_map(|(u, per)| s.strip_suffix(u).map(|n| (n, per)))?;
     let n: i64 = n.parse().ok().filter(|n| *n >= 0)?;
-    let per = match unit {
-        "d" => NS_PER_DAY,
-        "h" => NS_PER_DAY / 24,
-        "m" => NS_PER_DAY / 1_440,
-        "s" => 1_000_000_000,
-        _ => return None,
-    };
     n.checked_mul(per)
 }
 
@@ -713,6 +822,12 @@ mod tests {
         for bad in ["2021-13", "20x1", "", "2021-01-08-01", "-1"] {
             assert_eq!(Period::Month.range(bad), None, "{bad}");
         }
+        assert_eq!(Period::Day.range("2021-02-31"), None);
+        assert_eq!(
+            Period::Year.range("2300"),
+            None,
+            "past what i64 ns can hold"
+        );
     }
 
     #[test]
@@ -723,6 +838,58 @@ mod tests {
         assert_eq!(parse_age("d"), None);
         assert_eq!(parse_age("3w"), None);
         assert_eq!(parse_age("-1d"), None);
+        assert_eq!(parse_age("5é"), None);
+        assert_eq!(parse_age("45s"), Some(45_000_000_000));
+    }
+
+    #[test]
+    fn uncommitted_and_orphaned_files_never_stay_in_the_data_tree() {
+        use super::rows::TradeRow;
+        let dir = std::env::temp_dir().join(format!("tw-cat-orphan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let part = PartKey {
+            kind: "trades".into(),
+            venue: "binance".into(),
+            instrument: "BTCUSDT".into(),
+            date: "1970-01-01".into(),
+        };
+        let row = TradeRow {
+            ts_ns: 1,
+            id: 1,
+            price: 1,
+            qty: 1,
+            buyer_maker: false,
+        };
+        // A writer that fails (or is dropped) before its commit leaves nothing behind.
+        {
+            let mut w = Writer::open(&dir).unwrap();
+            w.write(Kind::Trades, &part, &[row]).unwrap();
+            assert!(dir.join(part.dir()).is_dir());
+        }
+        assert!(!dir.join("trades").exists());
+        // A file no manifest lists (a writer killed mid-way) is swept into the trash by the
+        // next writer, and a wrong kind for a partition is refused.
+        let stray = dir.join(part.dir()).join("v00000009-0.parquet");
+        std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+        std::fs::write(&stray, b"PAR1").unwrap();
+        let mut w = Writer::open(&dir).unwrap();
+        assert!(!stray.exists());
+        assert!(dir
+            .join(".trash/orphans-00000000")
+            .join(part.dir())
+            .join("v00000009-0.parquet")
+            .exists());
+        assert!(w.write(Kind::Quotes, &part, &[row]).is_err());
+        // While one writer holds the catalog, another is refused with a clear error.
+        let e = Writer::open(&dir).err().unwrap();
+        assert!(
+            e.to_string().contains("another `tickwire data` command"),
+            "{e}"
+        );
+        w.write(Kind::Trades, &part, &[row]).unwrap();
+        let m = w.commit("test", 3600).unwrap();
+        assert_eq!((m.version, m.files.len()), (1, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -128,8 +128,13 @@ fn ts_array(v: Vec<i64>) -> ArrayRef {
     Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC"))
 }
 
+/// Whether a 10⁻⁸ value fits a DECIMAL(18,8).
+pub fn fits18(v: i64) -> bool {
+    v.unsigned_abs() <= DEC18_MAX as u64
+}
+
 fn dec_array(name: &str, v: Vec<i64>) -> Result<ArrayRef, String> {
-    if let Some(x) = v.iter().find(|x| x.unsigned_abs() > DEC18_MAX as u64) {
+    if let Some(x) = v.iter().find(|x| !fits18(**x)) {
         return Err(format!(
             "{name} {} is too large for DECIMAL(18,8)",
             crate::core::num::format_scaled(*x, 8)
@@ -493,8 +498,9 @@ pub fn merge<R: Record>(existing: &[R], incoming: &[R]) -> (Vec<R>, Merge) {
     // incoming ones) is kept.
     let mut seen: std::collections::HashMap<u64, R> =
         std::collections::HashMap::with_capacity(all.len());
-    for (_, r) in existing.iter().map(|r| (false, r)) {
-        seen.insert(r.key(), *r);
+    for r in existing {
+        // The first stored row of a key is the one kept below.
+        seen.entry(r.key()).or_insert(*r);
     }
     let mut out = Vec::with_capacity(all.len());
     let mut taken: std::collections::HashSet<u64> =
@@ -562,6 +568,10 @@ mod tests {
                 added: 2
             }
         );
+        // Of two stored rows with one key, the first is kept and counted against.
+        let (rows2, m3) = merge(&[t(1, 9, 1), t(2, 9, 2)], &[t(2, 9, 2)]);
+        assert_eq!(rows2, vec![t(1, 9, 1)]);
+        assert_eq!((m3.conflicts, m3.duplicates), (1, 0));
         // Merging the result again changes nothing.
         let (again, m2) = merge(&rows, &incoming);
         assert_eq!(again, rows);

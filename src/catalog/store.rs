@@ -112,6 +112,10 @@ pub fn write_file<R: Record>(
     f.sync_all().map_err(io_err(&tmp))?;
     let bytes = std::fs::read(&tmp).map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    // The rename itself durable (the writer's commit syncs the directory again).
+    if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
+        let _ = dir.sync_all();
+    }
     Ok(Written {
         bytes: bytes.len() as u64,
         crc32: crc32fast::hash(&bytes),
@@ -182,8 +186,18 @@ pub fn read_range<R: Record>(
 
 /// Every row of `path`, in file order.
 pub fn read_all<R: Record>(path: &Path) -> Result<Vec<R>, CatalogError> {
+    // Every row, whatever its time (`read_range`'s end is exclusive).
+    let f = File::open(path).map_err(io_err(path))?;
+    let pq = |e: parquet::errors::ParquetError| format_err(path, e.to_string());
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(pq)?
+        .build()
+        .map_err(pq)?;
     let mut out = Vec::new();
-    read_range(path, i64::MIN, i64::MAX, &mut out)?;
+    for batch in reader {
+        let batch = batch.map_err(|e| format_err(path, e.to_string()))?;
+        R::from_batch(&batch, &mut out).map_err(|e| format_err(path, e))?;
+    }
     Ok(out)
 }
 

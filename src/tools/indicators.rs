@@ -40,7 +40,7 @@ pub fn parse_open_time(text: &str) -> Option<u64> {
     }
     let has_zone = s.len() > 19
         && (s.ends_with('Z') || s.ends_with('z') || {
-            let tail = &s[19..];
+            let tail = s.get(19..).unwrap_or("");
             tail.contains('+') || tail.contains('-')
         });
     if !has_zone {
