@@ -151,32 +151,42 @@ fn a_taken_port_is_a_warning_and_the_run_goes_on() {
     assert!(err.contains("ops.http"), "{err}");
 }
 
-#[test]
-fn a_lasting_breach_throttles_then_trips_the_kill_switch() {
-    let dir = report_dir("ops-breach");
-    // Any process is over 1 MiB resident: a breach from the first reading.
+/// A `run` of `duration` breached from its first reading (any process is over 1 MiB
+/// resident), with `sets` on top; returns its report directory once it succeeded.
+fn breached_run(name: &str, duration: &str, sets: &[&str]) -> std::path::PathBuf {
+    let dir = report_dir(name);
+    let mut args = vec![
+        "run",
+        "--duration",
+        duration,
+        "--report-dir",
+        dir.to_str().unwrap(),
+        "--set",
+        "ops.http=\"off\"",
+        "--set",
+        "ops.breach_rss_mib=1",
+    ];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args([
-            "run",
-            "--duration",
-            "5s",
-            "--report-dir",
-            dir.to_str().unwrap(),
-            "--set",
-            "ops.http=\"off\"",
-            "--set",
-            "ops.breach_rss_mib=1",
-            "--set",
-            "ops.escalate_after_s=2",
-            "--set",
-            "candles.live=['1m']",
-        ])
+        .args(&args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+#[test]
+fn a_lasting_breach_throttles_then_trips_the_kill_switch() {
+    let dir = breached_run(
+        "ops-breach",
+        "5s",
+        &["ops.escalate_after_s=2", "candles.live=['1m']"],
     );
     let journal = std::fs::read_to_string(dir.join("journal.md")).unwrap();
     let line = |needle: &str| {
@@ -213,30 +223,11 @@ fn a_lasting_breach_throttles_then_trips_the_kill_switch() {
 
 #[test]
 fn a_breach_can_widen_entry_thresholds_instead_of_pausing_openings() {
-    let dir = report_dir("ops-widen");
-    // Breached from the first reading; openings stay allowed but need 3× the score.
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args([
-            "run",
-            "--duration",
-            "8s",
-            "--report-dir",
-            dir.to_str().unwrap(),
-            "--set",
-            "ops.http=\"off\"",
-            "--set",
-            "ops.breach_rss_mib=1",
-            "--set",
-            "ops.breach_pause_openings=false",
-            "--set",
-            "ops.breach_widen=3",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Openings stay allowed but need 3× the score.
+    let dir = breached_run(
+        "ops-widen",
+        "8s",
+        &["ops.breach_pause_openings=false", "ops.breach_widen=3"],
     );
     let journal = std::fs::read_to_string(dir.join("journal.md")).unwrap();
     assert!(

@@ -107,12 +107,7 @@ fn apply<R: Record>(
     parts: &BTreeMap<PartKey, Vec<R>>,
     report: &mut ImportReport,
 ) -> Result<(), CatalogError> {
-    let live: BTreeMap<PartKey, Vec<super::FileEntry>> = w
-        .base()
-        .partitions()
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().cloned().collect()))
-        .collect();
+    let live = w.base().partitions_owned();
     for (part, incoming) in parts {
         let kind = Kind::parse(&part.kind)
             .ok_or_else(|| CatalogError::Usage(format!("unknown kind {}", part.kind)))?;

@@ -308,10 +308,9 @@ pub fn compact(dir: &Path, grace_s: u64) -> Result<Rewrite, CatalogError> {
     let mut out = Rewrite::default();
     let parts: Vec<(PartKey, Vec<FileEntry>)> = w
         .base()
-        .partitions()
+        .partitions_owned()
         .into_iter()
         .filter(|(_, f)| f.len() > 1)
-        .map(|(k, f)| (k, f.into_iter().cloned().collect()))
         .collect();
     for (part, files) in parts {
         let Some(kind) = Kind::parse(&part.kind) else {
@@ -409,12 +408,7 @@ pub fn prune(
 ) -> Result<Rewrite, CatalogError> {
     let mut w = Writer::open(dir)?;
     let mut out = Rewrite::default();
-    let parts: Vec<(PartKey, Vec<FileEntry>)> = w
-        .base()
-        .partitions()
-        .into_iter()
-        .map(|(k, f)| (k, f.into_iter().cloned().collect()))
-        .collect();
+    let parts = w.base().partitions_owned();
     for (part, files) in parts {
         let Some(kind) = Kind::parse(&part.kind) else {
             continue;

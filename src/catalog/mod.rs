@@ -356,6 +356,14 @@ impl Catalog {
         m
     }
 
+    /// [`Catalog::partitions`], with the entries copied (for a writer that changes them).
+    pub fn partitions_owned(&self) -> BTreeMap<PartKey, Vec<FileEntry>> {
+        self.partitions()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().cloned().collect()))
+            .collect()
+    }
+
     /// Where a listed file is now: its place, or the trash when a later version retired it
     /// after this one was loaded.
     pub fn locate(&self, f: &FileEntry) -> PathBuf {
