@@ -690,3 +690,38 @@ fn captures_of_other_venues_import_with_their_symbols_made_names() {
     assert!(ok, "{out}{err}");
     let _ = std::fs::remove_dir_all(&cat);
 }
+
+#[test]
+fn a_coin_m_contract_reads_back_into_a_run() {
+    let Some(data) = shared_data() else {
+        return;
+    };
+    let cat = report_dir("catalog-coinm");
+    let f = data.join("ws/binance_coinm_futures/hftbacktest_cm_btcusd_perp_20240808.jsonl.zst");
+    import(&cat, &[], std::slice::from_ref(&f));
+    let n = listed(&cat)[&(
+        "trades".to_string(),
+        "binance-coinm".to_string(),
+        "BTCUSD_PERP".to_string(),
+    )];
+    let rp = report_dir("catalog-coinm-replay");
+    let (ok, out, err) = tickwire(&[
+        "replay",
+        "--input",
+        cat.to_str().unwrap(),
+        "--instruments",
+        "BTCUSD_PERP",
+        "--report-dir",
+        rp.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    // Every trade, under its own name (`BTCUSD_PERP`, not `BTCUSD`).
+    assert!(
+        out.contains(&format!("replayed {n} messages: {n} trades")),
+        "{out}"
+    );
+    let summary = std::fs::read_to_string(rp.join("summary.json")).unwrap();
+    assert!(summary.contains("BTCUSD_PERP"), "{summary}");
+    let _ = std::fs::remove_dir_all(&cat);
+    let _ = std::fs::remove_dir_all(&rp);
+}

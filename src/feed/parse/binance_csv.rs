@@ -233,15 +233,31 @@ impl Parser {
     }
 
     /// The symbol Binance public-data file names start with (`BTCUSDT-trades-...` →
-    /// `BTCUSDT`); `None` if the name has no such prefix.
+    /// `BTCUSDT`; COIN-M's `BTCUSD_PERP-aggTrades-...` → `BTCUSD_PERP`); `None` if the name has
+    /// no such prefix.
     pub fn symbol_from_file_name(name: &str) -> Option<Symbol> {
         let base = name.rsplit('/').next().unwrap_or(name);
-        let prefix = base.split(['-', '_', '.']).next()?;
+        let word = base.split(['-', '.']).next()?;
+        let caps = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        // An underscore joins a COIN-M contract's parts (`BTCUSD_PERP`, `ETHUSD_240927`:
+        // upper case and digits on both sides); otherwise it ends the symbol.
+        let prefix = match word.split_once('_') {
+            Some((head, tail)) if caps(head) && caps(tail) => word,
+            Some((head, _)) => head,
+            None => word,
+        };
         // Exchange symbols are upper case (`btcusdt_trades.csv` is BTCUSDT's).
         let upper = prefix.to_ascii_uppercase();
-        (!upper.is_empty() && upper.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then(|| Symbol::new(upper.as_bytes()))
-            .flatten()
+        (!upper.is_empty()
+            && upper
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then(|| Symbol::new(upper.as_bytes()))
+        .flatten()
     }
 
     /// The row as a trade when it is the common case [`Parser::parse`] reads in one pass
@@ -881,6 +897,16 @@ mod tests {
     fn symbol_from_names() {
         let s = Parser::symbol_from_file_name("data/BTCUSDT-trades-2024-01-01.zip").unwrap();
         assert_eq!(s.as_bytes(), b"BTCUSDT");
+        for (name, want) in [
+            ("BTCUSD_PERP-aggTrades-2024-08-08.zip", "BTCUSD_PERP"),
+            ("ETHUSD_240927-trades-2024-08.zip", "ETHUSD_240927"),
+            ("btcusdt_trades.csv", "BTCUSDT"),
+            ("nautilus_binance_BTCUSDT_trades.csv", "NAUTILUS"),
+            ("BTCUSDT_TRADES.csv", "BTCUSDT_TRADES"),
+        ] {
+            let s = Parser::symbol_from_file_name(name).unwrap();
+            assert_eq!(s.as_bytes(), want.as_bytes(), "{name}");
+        }
         assert_eq!(
             CsvKind::from_file_name("BTCUSDT-aggTrades-2024-01.zip"),
             CsvKind::AggTrades
