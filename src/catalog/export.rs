@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::rows::{CandleRow, TradeRow};
+use super::rows::{push_wide, CandleRow, TradeRow};
 use super::{io_err, Catalog, CatalogError, Kind};
 use crate::core::num::push_scaled;
 
@@ -160,16 +160,6 @@ fn trade_csv(rows: &[TradeRow], agg: bool) -> String {
 /// trades, taker buy base, taker buy quote, 0.
 fn kline_csv(rows: &[CandleRow], step_ns: i64) -> String {
     let mut s = String::with_capacity(rows.len() * 128);
-    let wide = |s: &mut String, v: i128| {
-        let a = v.unsigned_abs();
-        let _ = write!(
-            s,
-            "{}{}.{:08}",
-            if v < 0 { "-" } else { "" },
-            a / 100_000_000,
-            a % 100_000_000
-        );
-    };
     for r in rows {
         let _ = write!(s, "{}", r.open_ns / 1_000_000);
         for v in [r.open, r.high, r.low, r.close, r.volume] {
@@ -177,11 +167,11 @@ fn kline_csv(rows: &[CandleRow], step_ns: i64) -> String {
             push_scaled(&mut s, v, 8);
         }
         let _ = write!(s, ",{},", (r.open_ns + step_ns) / 1_000_000 - 1);
-        wide(&mut s, r.quote_volume);
+        push_wide(&mut s, r.quote_volume);
         let _ = write!(s, ",{},", r.trades);
         push_scaled(&mut s, r.taker_buy_volume, 8);
         s.push(',');
-        wide(&mut s, r.taker_buy_quote);
+        push_wide(&mut s, r.taker_buy_quote);
         s.push_str(",0\n");
     }
     s

@@ -434,6 +434,19 @@ pub fn quotes_csv(rows: &[QuoteRow]) -> String {
     s
 }
 
+/// Appends a 10⁻⁸ `i128` (a quote volume) as a decimal with all 8 places.
+pub(crate) fn push_wide(s: &mut String, v: i128) {
+    use std::fmt::Write as _;
+    let a = v.unsigned_abs();
+    let _ = write!(
+        s,
+        "{}{}.{:08}",
+        if v < 0 { "-" } else { "" },
+        a / 100_000_000,
+        a % 100_000_000
+    );
+}
+
 /// Candles as CSV: `open_time_ns,open,high,low,close,volume,quote_volume,trades,
 /// taker_buy_volume,taker_buy_quote`.
 pub fn candles_csv(rows: &[CandleRow]) -> String {
@@ -442,17 +455,6 @@ pub fn candles_csv(rows: &[CandleRow]) -> String {
     let mut s = String::from(
         "open_time_ns,open,high,low,close,volume,quote_volume,trades,taker_buy_volume,taker_buy_quote\n",
     );
-    let wide = |s: &mut String, v: i128| {
-        let neg = v < 0;
-        let a = v.unsigned_abs();
-        let _ = write!(
-            s,
-            "{}{}.{:08}",
-            if neg { "-" } else { "" },
-            a / 100_000_000,
-            a % 100_000_000
-        );
-    };
     for r in rows {
         let _ = write!(s, "{}", r.open_ns);
         for v in [r.open, r.high, r.low, r.close, r.volume] {
@@ -460,11 +462,11 @@ pub fn candles_csv(rows: &[CandleRow]) -> String {
             push_scaled(&mut s, v, 8);
         }
         s.push(',');
-        wide(&mut s, r.quote_volume);
+        push_wide(&mut s, r.quote_volume);
         let _ = write!(s, ",{},", r.trades);
         push_scaled(&mut s, r.taker_buy_volume, 8);
         s.push(',');
-        wide(&mut s, r.taker_buy_quote);
+        push_wide(&mut s, r.taker_buy_quote);
         s.push('\n');
     }
     s
