@@ -56,6 +56,10 @@ enum Command {
         /// Stop after this long (e.g. 30s, 500ms, 2m); Ctrl-C stops cleanly at any time.
         #[arg(long)]
         duration: Option<String>,
+        /// Record what the run takes in into this catalog (`recorder.enabled` and
+        /// `recorder.catalog`; `[recorder]` in the config says which kinds and instruments).
+        #[arg(long, value_name = "CATALOG")]
+        record: Option<PathBuf>,
     },
     /// Replay recorded captures (JSONL, plain or .zst) through the whole pipeline.
     Replay {
@@ -74,6 +78,9 @@ enum Command {
         speed: String,
         #[command(flatten)]
         range: CatalogRange,
+        /// Record what the replay takes in into this catalog (as for `run`).
+        #[arg(long, value_name = "CATALOG")]
+        record: Option<PathBuf>,
     },
     /// Backtest a strategy on history: the live pipeline on a virtual clock.
     Backtest {
@@ -258,8 +265,11 @@ fn catalog_input(
             format!("--kind `{k}`: trades, agg_trades or candles_<1s|1m|5m|1h|1d>")
         })?),
     };
-    if kind == Some(Kind::Quotes) {
-        bail!("--kind quotes: runs read trades or candles from a catalog");
+    if matches!(kind, Some(Kind::Quotes | Kind::Anomalies)) {
+        bail!(
+            "--kind {}: runs read trades or candles from a catalog",
+            r.kind.as_deref().unwrap_or_default()
+        );
     }
     let sel = export::Selection {
         kind,
@@ -524,7 +534,7 @@ fn data(action: DataAction) -> Result<()> {
         } => {
             let c = Catalog::open(&cat.catalog)?;
             let k = Kind::parse(&kind).with_context(|| {
-                format!("--kind `{kind}`: trades, agg_trades, quotes or candles_<1s|1m|5m|1h|1d>")
+                format!("--kind `{kind}`: trades, agg_trades, quotes, anomalies or candles_<1s|1m|5m|1h|1d>")
             })?;
             let from = parse_time_arg("from", from.as_deref(), i64::MIN)?;
             let to = parse_time_arg("to", to.as_deref(), i64::MAX)?;
@@ -542,6 +552,10 @@ fn data(action: DataAction) -> Result<()> {
                     let (r, st) = c.scan::<rows::CandleRow>(k, v, &instrument, from, to)?;
                     (rows::candles_csv(&r), st)
                 }
+                Kind::Anomalies => {
+                    let (r, st) = c.scan::<rows::AnomalyRow>(k, v, &instrument, from, to)?;
+                    (rows::anomalies_csv(&r), st)
+                }
             };
             if stats {
                 say!("{}", serde_json::to_string(&st)?);
@@ -551,6 +565,16 @@ fn data(action: DataAction) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The config overrides `--record CATALOG` stands for.
+fn record_sets(record: Option<&std::path::Path>) -> Vec<String> {
+    record.map_or_else(Vec::new, |p| {
+        vec![
+            "recorder.enabled=true".to_string(),
+            format!("recorder.catalog={}", toml_str(&p.display().to_string())),
+        ]
+    })
 }
 
 fn parse_duration(s: &str) -> Result<Duration> {
@@ -626,9 +650,13 @@ fn toml_str(s: &str) -> String {
 
 fn execute(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run { common, duration } => {
+        Command::Run {
+            common,
+            duration,
+            record,
+        } => {
             let duration = duration.as_deref().map(parse_duration).transpose()?;
-            let cfg = load_config(&common, &[])?;
+            let cfg = load_config(&common, &record_sets(record.as_deref()))?;
             let dir = common
                 .report_dir
                 .clone()
@@ -654,6 +682,7 @@ fn execute(cli: Cli) -> Result<()> {
             venue,
             speed,
             range,
+            record,
         } => {
             let dir = common
                 .report_dir
@@ -677,11 +706,12 @@ fn execute(cli: Cli) -> Result<()> {
                 .iter()
                 .map(|p| toml_str(&p.display().to_string()))
                 .collect();
-            let extra = vec![
+            let mut extra = vec![
                 "source.kind=\"replay\"".to_string(),
                 format!("source.files=[{}]", files.join(",")),
                 format!("source.speed={}", toml_str(&speed)),
             ];
+            extra.extend(record_sets(record.as_deref()));
             let cfg = load_config(&common, &extra)?;
             let res = runtime::run(
                 &cfg,

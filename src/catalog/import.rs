@@ -396,7 +396,7 @@ fn decimal_wide(text: &[u8]) -> Option<i128> {
 
 /// An exchange symbol as a catalog instrument name: `XBT/USD` → `XBT-USD` (only letters,
 /// digits, `-`, `_` and `.` name a directory).
-fn instrument_name(raw: &str) -> String {
+pub(super) fn instrument_name(raw: &str) -> String {
     raw.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {

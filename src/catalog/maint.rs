@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::rows::{merge, CandleRow, QuoteRow, Record, TradeRow};
+use super::rows::{merge, AnomalyRow, CandleRow, QuoteRow, Record, TradeRow};
 use super::store;
 use super::{parse_age, Catalog, CatalogError, FileEntry, Kind, PartKey, Writer, SCHEMA_VERSION};
 
@@ -155,6 +155,7 @@ pub fn verify(cat: &Catalog) -> Result<VerifyReport, CatalogError> {
             }
             Kind::Quotes => verify_series::<QuoteRow>(cat, k, &name, &files, &mut rep),
             Kind::Candles(_) => verify_series::<CandleRow>(cat, k, &name, &files, &mut rep),
+            Kind::Anomalies => verify_series::<AnomalyRow>(cat, k, &name, &files, &mut rep),
         }
     }
     Ok(rep)
@@ -321,6 +322,7 @@ pub fn compact(dir: &Path, grace_s: u64) -> Result<Rewrite, CatalogError> {
             Kind::Trades | Kind::AggTrades => rewrite::<TradeRow>(&mut w, kind, &part, &files)?,
             Kind::Quotes => rewrite::<QuoteRow>(&mut w, kind, &part, &files)?,
             Kind::Candles(_) => rewrite::<CandleRow>(&mut w, kind, &part, &files)?,
+            Kind::Anomalies => rewrite::<AnomalyRow>(&mut w, kind, &part, &files)?,
         };
         out.rows_dropped += before.saturating_sub(rows);
         out.partitions += 1;
@@ -355,6 +357,7 @@ pub fn default_keep(kind: Kind) -> Option<&'static str> {
     match kind {
         Kind::Trades | Kind::AggTrades => Some("30d"),
         Kind::Quotes => Some("7d"),
+        Kind::Anomalies => Some("90d"),
         Kind::Candles(crate::core::Resolution::S1) => Some("30d"),
         Kind::Candles(crate::core::Resolution::M1 | crate::core::Resolution::M5) => Some("365d"),
         Kind::Candles(_) => None,

@@ -31,6 +31,7 @@
 pub mod export;
 pub mod import;
 pub mod maint;
+pub mod recorder;
 pub mod rows;
 pub mod store;
 
@@ -108,6 +109,8 @@ pub enum Kind {
     Quotes,
     /// Candles of one resolution.
     Candles(Resolution),
+    /// Anomalies flagged while the data was taken in (recorded runs).
+    Anomalies,
 }
 
 /// How long a partition spans.
@@ -126,6 +129,7 @@ impl Kind {
     pub fn all() -> Vec<Kind> {
         let mut v = vec![Kind::Trades, Kind::AggTrades, Kind::Quotes];
         v.extend(Resolution::ALL.iter().map(|r| Kind::Candles(*r)));
+        v.push(Kind::Anomalies);
         v
     }
 
@@ -136,6 +140,7 @@ impl Kind {
             Kind::AggTrades => "agg_trades".into(),
             Kind::Quotes => "quotes".into(),
             Kind::Candles(r) => format!("candles_{}", r.label()),
+            Kind::Anomalies => "anomalies".into(),
         }
     }
 
@@ -147,9 +152,11 @@ impl Kind {
     /// How long one partition spans.
     pub fn period(self) -> Period {
         match self {
-            Kind::Trades | Kind::AggTrades | Kind::Quotes | Kind::Candles(Resolution::S1) => {
-                Period::Day
-            }
+            Kind::Trades
+            | Kind::AggTrades
+            | Kind::Quotes
+            | Kind::Anomalies
+            | Kind::Candles(Resolution::S1) => Period::Day,
             Kind::Candles(Resolution::M1 | Resolution::M5) => Period::Month,
             Kind::Candles(Resolution::H1 | Resolution::D1) => Period::Year,
         }

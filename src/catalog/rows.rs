@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `trades`, `agg_trades` | `ts` TIMESTAMP(ns, UTC), `trade_id` UINT64, `price` DECIMAL(18,8), `qty` DECIMAL(18,8), `buyer_maker` BOOLEAN | trade id |
 //! | `quotes` | `ts`, `update_id` UINT64, `bid`, `bid_qty`, `ask`, `ask_qty` DECIMAL(18,8) | update id (or the row's digest when the venue sends none) |
+//! | `anomalies` | `ts` TIMESTAMP(ns, UTC), `category` STRING (`gap`, `spike`, …), `source` UINT64 (the lane's source index; 255 = the merged stream), `seq` UINT64 (source message index), `expected` INT64, `got` INT64 | the row's digest |
 //! | `candles_<res>` | `open_time` TIMESTAMP(ns, UTC), `open`, `high`, `low`, `close`, `volume` DECIMAL(18,8), `quote_volume` DECIMAL(38,8), `trades` UINT64, `taker_buy_volume` DECIMAL(18,8), `taker_buy_quote` DECIMAL(38,8) | open time |
 //!
 //! Prices and quantities are the engine's exact 10⁻⁸ integers stored as decimals, so pandas,
@@ -19,10 +20,12 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Decimal64Type, TimestampNanosecondType, UInt64Type};
+use arrow_array::types::{
+    Decimal128Type, Decimal64Type, Int64Type, TimestampNanosecondType, UInt64Type,
+};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Decimal128Array, Decimal64Array, RecordBatch,
-    TimestampNanosecondArray, UInt64Array,
+    Array, ArrayRef, BooleanArray, Decimal128Array, Decimal64Array, Int64Array, RecordBatch,
+    StringArray, TimestampNanosecondArray, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
@@ -102,6 +105,24 @@ pub struct CandleRow {
     pub taker_buy_volume: i64,
     /// Quote volume bought by takers, 10⁻⁸.
     pub taker_buy_quote: i128,
+}
+
+/// An anomaly the arbiter, the parser or the candle builder flagged (see
+/// [`crate::core::stats::AnomalyKind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnomalyRow {
+    /// Market time, ns.
+    pub ts_ns: i64,
+    /// [`crate::core::stats::AnomalyKind::index`].
+    pub category: u8,
+    /// The lane's source (feed line or replay file) index; 255 for the merged stream.
+    pub source: u8,
+    /// Source message index.
+    pub seq: u64,
+    /// What was expected (id, sequence, price…), category-specific.
+    pub expected: i64,
+    /// What arrived.
+    pub got: i64,
 }
 
 fn ts_field(name: &str) -> Field {
@@ -403,6 +424,122 @@ impl Record for CandleRow {
     }
 }
 
+impl Record for AnomalyRow {
+    const SEQUENCED: bool = false;
+    const TIME_COLUMN: &'static str = "ts";
+
+    fn ts(&self) -> i64 {
+        self.ts_ns
+    }
+    fn key(&self) -> u64 {
+        // No id: the row itself is what must not repeat (FNV-1a over its fields).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let words = [
+            self.ts_ns as u64,
+            u64::from(self.category) << 8 | u64::from(self.source),
+            self.seq,
+            self.expected as u64,
+            self.got as u64,
+        ];
+        for v in words {
+            for b in v.to_le_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            ts_field("ts"),
+            Field::new("category", DataType::Utf8, false),
+            u64_field("source"),
+            u64_field("seq"),
+            Field::new("expected", DataType::Int64, false),
+            Field::new("got", DataType::Int64, false),
+        ]))
+    }
+    fn to_batch(rows: &[Self]) -> Result<RecordBatch, String> {
+        use crate::core::stats::AnomalyKind;
+        let names = rows
+            .iter()
+            .map(|r| {
+                AnomalyKind::ALL
+                    .get(usize::from(r.category))
+                    .map(|k| k.name())
+                    .ok_or_else(|| format!("anomaly category {} is not known", r.category))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        batch(
+            Self::schema(),
+            vec![
+                ts_array(rows.iter().map(|r| r.ts_ns).collect()),
+                Arc::new(StringArray::from(names)),
+                Arc::new(UInt64Array::from(
+                    rows.iter().map(|r| u64::from(r.source)).collect::<Vec<_>>(),
+                )),
+                Arc::new(UInt64Array::from(
+                    rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+                )),
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.expected).collect::<Vec<_>>(),
+                )),
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.got).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+    }
+    fn from_batch(b: &RecordBatch, out: &mut Vec<Self>) -> Result<(), String> {
+        use crate::core::stats::AnomalyKind;
+        let ts = ts_col(b, "ts")?;
+        let cat = b
+            .column_by_name("category")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .filter(|c| c.null_count() == 0)
+            .ok_or("column `category` missing, not a string, or with nulls")?;
+        let (src, seq) = (u64_col(b, "source")?, u64_col(b, "seq")?);
+        let (exp, got) = (
+            prim::<Int64Type>(b, "expected")?.values(),
+            prim::<Int64Type>(b, "got")?.values(),
+        );
+        out.reserve(b.num_rows());
+        for i in 0..b.num_rows() {
+            let name = cat.value(i);
+            let category = AnomalyKind::ALL
+                .iter()
+                .position(|k| k.name() == name)
+                .ok_or_else(|| format!("anomaly category `{name}` is not known"))?;
+            out.push(AnomalyRow {
+                ts_ns: ts[i],
+                category: category as u8,
+                source: u8::try_from(src[i])
+                    .map_err(|_| format!("source {} is not a source index", src[i]))?,
+                seq: seq[i],
+                expected: exp[i],
+                got: got[i],
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Anomalies as CSV: `ts_ns,category,source,seq,expected,got`.
+pub fn anomalies_csv(rows: &[AnomalyRow]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from("ts_ns,category,source,seq,expected,got\n");
+    for r in rows {
+        let name = crate::core::stats::AnomalyKind::ALL
+            .get(usize::from(r.category))
+            .map_or("?", |k| k.name());
+        let _ = writeln!(
+            s,
+            "{},{name},{},{},{},{}",
+            r.ts_ns, r.source, r.seq, r.expected, r.got
+        );
+    }
+    s
+}
+
 /// Trades as CSV: `ts_ns,trade_id,price,qty,buyer_maker` (exact decimals).
 pub fn trades_csv(rows: &[TradeRow]) -> String {
     use crate::core::num::push_scaled;
@@ -612,6 +749,22 @@ mod tests {
         let mut back = Vec::new();
         CandleRow::from_batch(&CandleRow::to_batch(&candles).unwrap(), &mut back).unwrap();
         assert_eq!(back, candles);
+        let anomalies = vec![AnomalyRow {
+            ts_ns: 9,
+            category: crate::core::stats::AnomalyKind::Spike.index() as u8,
+            source: 255,
+            seq: 3,
+            expected: -5,
+            got: 7,
+        }];
+        let mut back = Vec::new();
+        AnomalyRow::from_batch(&AnomalyRow::to_batch(&anomalies).unwrap(), &mut back).unwrap();
+        assert_eq!(back, anomalies);
+        let bad = AnomalyRow {
+            category: 200,
+            ..anomalies[0]
+        };
+        assert!(AnomalyRow::to_batch(&[bad]).is_err());
     }
 
     #[test]

@@ -114,6 +114,47 @@ pub struct ColdWriter {
     monitor: Option<crate::ops::Monitor>,
     /// Positions from the journaled fills: (lane, symbol) → quantity at 10⁻⁸.
     positions: std::collections::BTreeMap<(usize, String), i64>,
+    /// The catalog recorder, when the run records.
+    recorder: Option<RecorderLink>,
+}
+
+/// The cold thread's end of the catalog recorder: anomalies go out, notes come back.
+pub struct RecorderLink {
+    /// Anomalies to record (`None` when not recorded, and once the run is over).
+    pub anomalies: Option<std::sync::mpsc::SyncSender<crate::catalog::recorder::AnomalyIn>>,
+    /// What the recorder has to say.
+    pub notes: std::sync::mpsc::Receiver<crate::catalog::recorder::Note>,
+    /// Its live counters.
+    pub shared: Arc<crate::catalog::recorder::RecorderShared>,
+    /// Anomalies not handed on (the recorder was behind).
+    pub anomaly_drops: u64,
+    /// Drops journaled so far.
+    told_drops: u64,
+}
+
+impl RecorderLink {
+    /// A link; `anomalies` when they are recorded.
+    pub fn new(
+        anomalies: Option<std::sync::mpsc::SyncSender<crate::catalog::recorder::AnomalyIn>>,
+        notes: std::sync::mpsc::Receiver<crate::catalog::recorder::Note>,
+        shared: Arc<crate::catalog::recorder::RecorderShared>,
+    ) -> Self {
+        Self {
+            anomalies,
+            notes,
+            shared,
+            anomaly_drops: 0,
+            told_drops: 0,
+        }
+    }
+
+    /// Every record the recorder lost so far (hot ring full, anomalies not handed on, too
+    /// many rows waiting for the writer).
+    pub fn drops(&self) -> u64 {
+        self.shared.dropped_ring.load(Ordering::Relaxed)
+            + self.shared.dropped_buffer.load(Ordering::Relaxed)
+            + self.anomaly_drops
+    }
 }
 
 const DAY_NS: u64 = 86_400_000_000_000;
@@ -205,6 +246,7 @@ impl ColdWriter {
             mode: mode.to_string(),
             monitor: None,
             positions: std::collections::BTreeMap::new(),
+            recorder: None,
         };
         writeln!(
             w.orders,
@@ -312,6 +354,9 @@ impl ColdWriter {
                 expected,
                 got,
             } => {
+                self.record_anomaly(
+                    lane, market_ns, kind, source, instrument, seq, expected, got,
+                );
                 let src = self.source_name(lane, source);
                 let line = format!(
                     "{} ANOMALY {} lane {lane} source {src} {} seq {seq}: expected {expected}, got {got}",
@@ -373,6 +418,16 @@ impl ColdWriter {
                 reason,
                 field,
             } => {
+                self.record_anomaly(
+                    lane,
+                    recv_ns,
+                    crate::core::stats::AnomalyKind::Malformed,
+                    source,
+                    None,
+                    seq,
+                    0,
+                    0,
+                );
                 let src = self.source_name(lane, source);
                 writeln!(
                     self.log,
@@ -1143,6 +1198,7 @@ impl ColdWriter {
         let mut last = (Instant::now(), 0u64);
         loop {
             let n = self.drain()?;
+            self.recorder_notes()?;
             let now = Instant::now();
             if now >= next_metrics {
                 self.metrics_line()?;
@@ -1150,6 +1206,7 @@ impl ColdWriter {
                 next_metrics = now + self.metrics_every;
             }
             if now >= next_health {
+                self.recorder_drops()?;
                 self.health_sample()?;
                 self.rotate_journal_if_due()?;
                 next_health = now + Duration::from_secs(1);
@@ -1178,6 +1235,10 @@ impl ColdWriter {
             }
         }
         self.commit_wal()?;
+        // Every anomaly is handed on: the recorder may finish.
+        if let Some(r) = &mut self.recorder {
+            r.anomalies = None;
+        }
         let unmatched = self.wal.as_ref().map_or(0, wal::OrderJournal::unmatched);
         if unmatched > 0 {
             self.note(&format!(
@@ -1274,6 +1335,124 @@ impl ColdWriter {
 
     /// One periodic summary line: activity since the last one, PnL, latency, anomalies by
     /// category and by source.
+    /// Hands an anomaly to the recorder (never waits: a full queue counts a drop).
+    #[allow(clippy::too_many_arguments)]
+    fn record_anomaly(
+        &mut self,
+        lane: usize,
+        market_ns: u64,
+        kind: crate::core::stats::AnomalyKind,
+        source: u8,
+        instrument: Option<crate::core::InstrumentId>,
+        seq: u64,
+        expected: i64,
+        got: i64,
+    ) {
+        let Some(link) = &mut self.recorder else {
+            return;
+        };
+        let Some(tx) = &link.anomalies else {
+            return;
+        };
+        let a = crate::catalog::recorder::AnomalyIn {
+            lane,
+            instrument,
+            row: crate::catalog::rows::AnomalyRow {
+                ts_ns: i64::try_from(market_ns).unwrap_or(i64::MAX),
+                category: kind.index() as u8,
+                source,
+                seq,
+                expected,
+                got,
+            },
+        };
+        if tx.try_send(a).is_err() {
+            link.anomaly_drops += 1;
+        }
+    }
+
+    /// Attaches the catalog recorder.
+    pub fn attach_recorder(&mut self, link: RecorderLink) {
+        self.recorder = Some(link);
+    }
+
+    /// Writes what the recorder said into the log and the journal.
+    pub fn recorder_notes(&mut self) -> std::io::Result<()> {
+        use crate::catalog::recorder::Note;
+        let Some(link) = &self.recorder else {
+            return Ok(());
+        };
+        let notes: Vec<Note> = link.notes.try_iter().collect();
+        for n in notes {
+            let ts = iso8601_ms(wall_ns());
+            match n {
+                Note::Log(line) => writeln!(self.log, "{ts} INFO {line}")?,
+                Note::Journal(line) => {
+                    writeln!(self.log, "{ts} INFO {line}")?;
+                    writeln!(self.journal, "- `{ts}` {line}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Journals the recorder's drops when they have grown (at most once a second).
+    fn recorder_drops(&mut self) -> std::io::Result<()> {
+        let Some(link) = &mut self.recorder else {
+            return Ok(());
+        };
+        let n = link.drops();
+        if n == link.told_drops {
+            return Ok(());
+        }
+        let new = n - link.told_drops;
+        link.told_drops = n;
+        let line = format!(
+            "**recorder dropped** {new} records ({n} so far): ring full {}, anomalies {}, buffer full {}; the hot path did not wait",
+            link.shared.dropped_ring.load(Ordering::Relaxed),
+            link.anomaly_drops,
+            link.shared.dropped_buffer.load(Ordering::Relaxed)
+        );
+        let ts = iso8601_ms(wall_ns());
+        writeln!(self.log, "{ts} WARN {line}")?;
+        writeln!(self.journal, "- `{ts}` {line}")
+    }
+
+    /// The recorder's last words at the end of a run: its remaining notes, its drops, and
+    /// one line of totals. Fills in the anomalies this thread could not hand on.
+    pub fn finish_recorder(
+        &mut self,
+        report: &mut crate::catalog::recorder::RecorderReport,
+    ) -> std::io::Result<()> {
+        self.recorder_notes()?;
+        self.recorder_drops()?;
+        if let Some(link) = &self.recorder {
+            report.dropped_anomalies = link.anomaly_drops;
+        }
+        let taken: u64 = report.taken.values().sum();
+        let line = format!(
+            "recorder: {taken} rows taken in, {} written to `{}` ({} duplicates, {} conflicts) in {} versions{}; dropped: ring {}, anomalies {}, buffer {}; unrecordable {}; lost {}",
+            report.written,
+            report.catalog,
+            report.duplicates,
+            report.conflicts,
+            report.flushes,
+            report
+                .versions
+                .map(|(a, b)| format!(" ({a}–{b})"))
+                .unwrap_or_default(),
+            report.dropped_ring,
+            report.dropped_anomalies,
+            report.dropped_buffer,
+            report.unrecordable,
+            report.lost
+        );
+        let ts = iso8601_ms(wall_ns());
+        writeln!(self.log, "{ts} INFO {line}")?;
+        writeln!(self.journal, "- `{ts}` {line}")?;
+        self.flush()
+    }
+
     fn periodic_summary(&mut self, now: Instant) -> std::io::Result<()> {
         let t = self.totals();
         let since = self.last_summary.as_ref();
@@ -1305,7 +1484,7 @@ impl ColdWriter {
             .map_or("-".to_string(), |v| format!("{:.1} µs", v as f64 / 1e3));
         writeln!(
             self.journal,
-            "- `{}` **summary** (last {} s): {} messages, {} trades, {} candles, {} orders, {} fills; PnL realized {:.2}, unrealized {:.2}, fees {:.2}, equity {:.2}; end-to-end p99 (60 s) {p99}; anomalies {}; sources: {}; cold drops {}",
+            "- `{}` **summary** (last {} s): {} messages, {} trades, {} candles, {} orders, {} fills; PnL realized {:.2}, unrealized {:.2}, fees {:.2}, equity {:.2}; end-to-end p99 (60 s) {p99}; anomalies {}; sources: {}; cold drops {}{}",
             iso8601_ms(wall_ns()),
             secs.as_secs(),
             d(&|t| t.received),
@@ -1320,6 +1499,12 @@ impl ColdWriter {
             if anomalies.is_empty() { "none".to_string() } else { anomalies.join(", ") },
             if sources.is_empty() { "-".to_string() } else { sources.join("; ") },
             t.cold_drops,
+            self.recorder.as_ref().map_or(String::new(), |r| format!(
+                "; recorder {} rows taken, {} written, {} dropped",
+                r.shared.taken.load(Ordering::Relaxed),
+                r.shared.written.load(Ordering::Relaxed),
+                r.drops()
+            )),
         )?;
         self.last_summary = Some((now, t));
         Ok(())

@@ -58,6 +58,8 @@ pub struct RunSummary<'a> {
     pub order_journal: Value,
     /// Net position per lane and instrument at the end ("lane/SYMBOL": exact decimal).
     pub positions: Value,
+    /// What the catalog recorder did (null when the run did not record).
+    pub recorder: Value,
 }
 
 fn money(v: i64) -> f64 {
@@ -180,6 +182,7 @@ impl RunSummary<'_> {
             "stage_panics": { "recovered": self.stage_panics.0, "dropped": self.stage_panics.1 },
             "safe_stop": self.safe_stop,
             "order_journal": self.order_journal,
+            "recorder": self.recorder,
             "positions": self.positions,
             "elapsed_s": self.elapsed_s,
             "messages_per_s": if self.elapsed_s > 0.0 { t.received as f64 / self.elapsed_s } else { 0.0 },
@@ -216,6 +219,21 @@ impl RunSummary<'_> {
                 j["appended"],
                 j["matched"],
                 j["resumed"]
+            ));
+        }
+        if let Some(r) = self.recorder.as_object() {
+            let taken: u64 = r["taken"]
+                .as_object()
+                .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
+            s.push_str(&format!(
+                "| recorder | `{}`: {taken} rows taken in, {} written ({} duplicates), {} dropped, {} lost |\n",
+                r["catalog"].as_str().unwrap_or("?"),
+                r["written"],
+                r["duplicates"],
+                r["dropped_ring"].as_u64().unwrap_or(0)
+                    + r["dropped_anomalies"].as_u64().unwrap_or(0)
+                    + r["dropped_buffer"].as_u64().unwrap_or(0),
+                r["lost"]
             ));
         }
         if let Some(why) = &self.safe_stop {

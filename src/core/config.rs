@@ -86,6 +86,8 @@ struct RawConfig {
     feeds: std::collections::BTreeMap<String, RawFeed>,
     #[serde(default)]
     arbiter: RawArbiter,
+    #[serde(default)]
+    recorder: crate::catalog::recorder::RawRecorder,
 }
 
 #[derive(Debug, Deserialize)]
@@ -938,6 +940,8 @@ pub struct Config {
     pub feeds: Vec<FeedSpec>,
     /// Redundancy and anomaly thresholds.
     pub arbiter: ArbiterSpec,
+    /// The catalog recorder (`[recorder]`).
+    pub recorder: crate::catalog::recorder::RecorderSpec,
     /// The TOML text the run used, after overrides (written to journal.md).
     pub effective_toml: String,
 }
@@ -1637,7 +1641,12 @@ fn validate(
         ));
     }
 
+    let recorder = raw
+        .recorder
+        .validate(&resolutions)
+        .map_err(|(key, message)| invalid(key, message))?;
     Ok(Config {
+        recorder,
         feeds,
         arbiter,
         instruments,

@@ -141,6 +141,9 @@ pub struct HotThread {
     pub probe: Arc<ThreadProbe>,
     /// Restart limits and injected faults.
     pub heal: HealSpec,
+    /// The catalog recorder's tap (on the thread hosting the indicators stage, when the run
+    /// records).
+    pub recorder: Option<crate::catalog::recorder::RecorderTap>,
 }
 
 /// How a hot thread heals (see [`super::heal`]).
@@ -212,6 +215,8 @@ struct Ctx {
     healer: Healer,
     /// The trader or the venue panicked: they are not fed again (the run stops safely).
     money_failed: bool,
+    /// The recorder's tap: offered what enters the indicators stage.
+    tap: Option<crate::catalog::recorder::RecorderTap>,
 }
 
 impl Ctx {
@@ -568,6 +573,10 @@ impl Stages {
                 }
             }
             Stage::Indicators => {
+                // The merged trades and quotes and the candles, as the pipeline uses them.
+                if let Some(t) = &mut ctx.tap {
+                    t.offer(env);
+                }
                 if let Some(i) = &mut self.indicators {
                     guarded(i, s, env, &mut out, ctx, |i, e, o| i.on_event(e, o));
                 }
@@ -686,6 +695,7 @@ impl HotThread {
             intervals,
             probe,
             heal,
+            recorder,
         } = self;
         quiet_panics();
         let stall = heal.faults.stall.filter(|_| stages.parse.is_some());
@@ -741,6 +751,7 @@ impl HotThread {
             beats: 0,
             events: 0,
             money_failed: false,
+            tap: recorder,
         };
         let mut idle = Waiter::new(wait);
         // One message may carry many events (a trade array, a book's quote): room for the

@@ -21,6 +21,7 @@ use hdrhistogram::Histogram;
 
 use crate::arbiter::Arbiter;
 use crate::candles::Candles;
+use crate::catalog::recorder::RecorderLane;
 use crate::cold::report::{RunSummary, ThreadSummary};
 use crate::cold::{ColdInput, ColdWriter, Totals};
 use crate::core::clock;
@@ -72,6 +73,9 @@ pub enum RunError {
     /// The order journal could not be read back or does not fit this config.
     #[error("order journal: {0}")]
     Journal(String),
+    /// The recorder's catalog cannot be written.
+    #[error("recorder.catalog {0}")]
+    Recorder(String),
 }
 
 /// How to run.
@@ -373,6 +377,9 @@ struct Built {
     heal: hot::HealSpec,
     /// Fills of earlier runs a live run books before it starts (from its order journal).
     restored: Vec<crate::core::order::JournaledFill>,
+    /// The recorder's lane ends, when the run records market data, and the taps' shared
+    /// drop counter.
+    recorder: Option<(Arc<std::sync::atomic::AtomicU64>, Vec<RecorderLane>)>,
 }
 
 fn build_lane(
@@ -536,6 +543,21 @@ fn build_lane(
                 }
             }
         }
+        let tap = match &mut built.recorder {
+            Some((dropped, ends)) if spec.stages.contains(&Stage::Indicators) => {
+                let (venues, recv_real) = recorder_sources(cfg, li, inputs);
+                let (tap, end) = crate::catalog::recorder::tap(
+                    &cfg.recorder,
+                    dropped.clone(),
+                    venues,
+                    recv_real,
+                    built.prefault,
+                )?;
+                ends.push(end);
+                Some(tap)
+            }
+            _ => None,
+        };
         let last = ti + 1 == lane.threads.len();
         let (out_tx, next_rx) = if last {
             (None, None)
@@ -572,11 +594,109 @@ fn build_lane(
                 .intervals
                 .filter(|_| spec.stages.contains(&Stage::Venue))
                 .map(|(every, n)| latency::Intervals::new(every, n)),
+            recorder: tap,
         };
         built.threads.push(thread);
         prev_rx = next_rx;
     }
     Ok(())
+}
+
+/// Whether this run records into the catalog: `run` and `replay` with `recorder.enabled`.
+fn records(cfg: &Config, mode: &str) -> bool {
+    cfg.recorder.enabled && (mode == "run" || mode == "replay")
+}
+
+/// Checks the recorder's catalog can be written, starts the recorder and links it to the
+/// cold thread.
+fn start_recorder(
+    cfg: &Config,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+    ends: Vec<RecorderLane>,
+    table: &Arc<InstrumentTable>,
+    writer: &mut ColdWriter,
+) -> Result<crate::catalog::recorder::Recorder, RunError> {
+    use crate::catalog::recorder::{Recorder, RecorderShared};
+    let spec = &cfg.recorder;
+    let dir = &spec.catalog;
+    let shown = dir.display().to_string();
+    // A catalog another writer holds now is written later; anything else stops the start.
+    match crate::catalog::Writer::open(dir) {
+        Ok(_) | Err(crate::catalog::CatalogError::Locked(_)) => {}
+        Err(e) => return Err(RunError::Recorder(format!("{shown}: {e}"))),
+    }
+    let (note_tx, note_rx) = std::sync::mpsc::channel();
+    let (anomaly_tx, anomaly_rx) = if spec.anomalies() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let shared = Arc::new(RecorderShared {
+        dropped_ring: dropped,
+        ..RecorderShared::default()
+    });
+    let kinds: Vec<String> = crate::catalog::Kind::all()
+        .into_iter()
+        .filter(|k| spec.kinds & crate::catalog::recorder::kind_bit(*k) != 0)
+        .map(|k| k.name())
+        .collect();
+    writer.note(&format!(
+        "recorder: {} of {} into the catalog `{shown}`, written every {} s or {} rows",
+        kinds.join(", "),
+        if spec.instruments.is_empty() {
+            "every instrument".to_string()
+        } else {
+            spec.instruments.join(", ")
+        },
+        spec.flush.as_secs(),
+        spec.flush_rows
+    ))?;
+    let r = Recorder::start(
+        spec.clone(),
+        ends,
+        table.clone(),
+        anomaly_rx,
+        note_tx,
+        shared.clone(),
+    )?;
+    writer.attach_recorder(crate::cold::RecorderLink::new(anomaly_tx, note_rx, shared));
+    Ok(r)
+}
+
+/// The catalog venue and whether receive times are real, for each source of lane `li`.
+fn recorder_sources(cfg: &Config, li: usize, inputs: &Inputs) -> (Vec<String>, Vec<bool>) {
+    use crate::catalog::recorder::venue_name;
+    match cfg.source.kind {
+        SourceKind::Synthetic => (vec!["synthetic".into()], vec![true]),
+        SourceKind::Replay => {
+            let files = inputs.files();
+            let lines = lane_lines_of(cfg, li, &files);
+            let venues = lines
+                .iter()
+                .zip(&files)
+                .map(|(l, f)| venue_name(l.parser.venue(), &f.to_string_lossy()))
+                .collect();
+            // Streamed files have no sidecar; loaded ones say.
+            let real = files
+                .iter()
+                .map(|f| {
+                    inputs
+                        .captures
+                        .iter()
+                        .any(|c| c.path == *f && c.recv_ns.is_some())
+                })
+                .collect();
+            (venues, real)
+        }
+        SourceKind::Live => {
+            let feeds: Vec<_> = cfg.feeds.iter().filter(|f| f.lane == li).collect();
+            (
+                feeds.iter().map(|f| venue_name(f.venue, &f.url)).collect(),
+                vec![true; feeds.len()],
+            )
+        }
+    }
 }
 
 /// The EMA pair the indicator stage publishes with every update (MACD's 12/26).
@@ -709,6 +829,8 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         rings: Vec::new(),
         control: Arc::new(crate::core::health::Control::new(cfg.ops.breach.actions)),
         restored: restored_fills(cfg, &opts, &table)?,
+        recorder: (records(cfg, &opts.mode) && cfg.recorder.market())
+            .then(|| (Arc::new(std::sync::atomic::AtomicU64::new(0)), Vec::new())),
         heal: hot::HealSpec {
             restart_max: cfg.ops.restart_max,
             restart_window_s: cfg.ops.restart_window_s,
@@ -755,6 +877,15 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         source_names,
     )?;
     let published = writer.monitor(telemetry);
+    let recorder = if records(cfg, &opts.mode) {
+        let (dropped, ends) = built
+            .recorder
+            .take()
+            .unwrap_or_else(|| (Arc::new(std::sync::atomic::AtomicU64::new(0)), Vec::new()));
+        Some(start_recorder(cfg, dropped, ends, &table, &mut writer)?)
+    } else {
+        None
+    };
     // The metrics endpoint: a taken port is reported and the run goes on without it.
     let ops_stop = Arc::new(AtomicBool::new(false));
     let ops_http = match cfg.ops.http_for(&opts.mode) {
@@ -850,6 +981,15 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         Ok(w) => w?,
         Err(_) => return Err(RunError::Panicked("cold".into())),
     };
+    // The cold thread has handed on its last anomaly: the recorder writes what it holds.
+    let recorded_catalog = match recorder {
+        Some(r) => {
+            let mut report = r.finish();
+            writer.finish_recorder(&mut report)?;
+            serde_json::to_value(&report).unwrap_or_default()
+        }
+        None => serde_json::Value::Null,
+    };
 
     let mut latency: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     let mut intervals: Option<latency::Intervals> = None;
@@ -897,6 +1037,7 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
         stage_panics: writer.healed,
         safe_stop: stopped.clone(),
         order_journal: writer.order_journal_summary(),
+        recorder: recorded_catalog,
         positions: writer.positions_summary(),
         inputs: match cfg.source.kind {
             SourceKind::Replay => cfg.source.files.clone(),
