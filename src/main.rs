@@ -314,6 +314,10 @@ enum DataAction {
         /// How long retired files stay in the catalog's trash (e.g. 1h, 10m; 0 = none).
         #[arg(long, default_value = "1h", value_parser = parse_grace)]
         grace: u64,
+        /// Rows read before they are written as one version: memory holds one input plus
+        /// at most this many rows, however many files are imported.
+        #[arg(long, default_value_t = tickwire::catalog::import::BATCH_ROWS)]
+        batch_rows: usize,
         /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -407,12 +411,14 @@ fn data(action: DataAction) -> Result<()> {
             venue,
             instrument,
             grace,
+            batch_rows,
             files,
         } => {
             let opts = catalog::import::ImportOptions {
                 venue,
                 instrument,
                 grace_s: grace,
+                batch_rows,
             };
             let r = catalog::import::import(&cat.catalog, &files, &opts)?;
             for i in &r.inputs {
@@ -436,14 +442,16 @@ fn data(action: DataAction) -> Result<()> {
                 say!("{line}");
             }
             say!(
-                "catalog {} version {}: {} new rows, {} duplicates dropped, {} conflicts kept as stored; {} partitions written, {} unchanged",
+                "catalog {} version {}: {} new rows, {} duplicates dropped, {} conflicts kept as stored; {} partitions written, {} unchanged; {} version{} written",
                 cat.catalog.display(),
                 r.version,
                 r.merged.added,
                 r.merged.duplicates,
                 r.merged.conflicts,
                 r.partitions_written,
-                r.partitions_unchanged
+                r.partitions_unchanged,
+                r.versions_written,
+                if r.versions_written == 1 { "" } else { "s" }
             );
         }
         DataAction::Ls { cat, json } => {

@@ -292,6 +292,23 @@ fn every_binance_trade_and_the_1m_klines_import_verify_and_read_back() {
     assert_eq!(Catalog::open(&cat).unwrap().manifest().version, version);
     assert_eq!(listed(&cat), got);
 
+    // In batches of one file (memory bounded by one input): a version per file, the same
+    // catalog in the end.
+    let batched = report_dir("catalog-all-batched");
+    let out = import(&batched, &["--batch-rows", "1"], &files);
+    let n = files.len();
+    assert!(out.contains(&format!("; {n} versions written")), "{out}");
+    import(
+        &batched,
+        &["--instrument", "BTCUSDT", "--venue", "binance"],
+        std::slice::from_ref(&barter),
+    );
+    assert_eq!(listed(&batched), got);
+    assert_eq!(
+        Catalog::open(&batched).unwrap().manifest().version,
+        n as u64 + 1
+    );
+
     // DuckDB reads the same rows the source files hold.
     if let Some(d) = duckdb(&cat, "trades", "binance", "BTCUSDT") {
         assert_eq!(

@@ -32,7 +32,13 @@ pub struct ImportOptions {
     pub instrument: Option<String>,
     /// Seconds retired files stay in the trash.
     pub grace_s: u64,
+    /// Rows read before they are written as a version of their own (0: [`BATCH_ROWS`]):
+    /// memory holds one input plus at most this many rows, whatever the number of inputs.
+    pub batch_rows: usize,
 }
+
+/// Default of [`ImportOptions::batch_rows`]: about 1 GiB of rows in memory.
+pub const BATCH_ROWS: usize = 20_000_000;
 
 /// What one input gave.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -62,6 +68,8 @@ pub struct ImportReport {
     pub partitions_unchanged: u64,
     /// The catalog version now.
     pub version: u64,
+    /// Versions written (one per batch of inputs that changed something).
+    pub versions_written: u64,
 }
 
 /// Rows read from the inputs, by partition.
@@ -70,6 +78,14 @@ struct Batches {
     trades: BTreeMap<PartKey, Vec<TradeRow>>,
     quotes: BTreeMap<PartKey, Vec<QuoteRow>>,
     candles: BTreeMap<PartKey, Vec<CandleRow>>,
+}
+
+impl Batches {
+    fn rows(&self) -> usize {
+        self.trades.values().map(Vec::len).sum::<usize>()
+            + self.quotes.values().map(Vec::len).sum::<usize>()
+            + self.candles.values().map(Vec::len).sum::<usize>()
+    }
 }
 
 /// Imports `inputs` into the catalog at `dir`.
@@ -83,21 +99,36 @@ pub fn import(
             "data import: no input files given".into(),
         ));
     }
+    let limit = if opts.batch_rows == 0 {
+        BATCH_ROWS
+    } else {
+        opts.batch_rows
+    };
     let mut report = ImportReport::default();
     let mut b = Batches::default();
-    for path in inputs {
+    let mut files = 0;
+    for (i, path) in inputs.iter().enumerate() {
         report.inputs.push(read_input(path, opts, &mut b)?);
+        files += 1;
+        if b.rows() >= limit || i + 1 == inputs.len() {
+            // A version per batch: what is written stays written if a later input fails,
+            // and importing the same files again skips it (deduplicated).
+            let batch = std::mem::take(&mut b);
+            let mut w = Writer::open(dir)?;
+            let before = w.base().manifest.version;
+            apply(&mut w, &batch.trades, &mut report)?;
+            apply(&mut w, &batch.quotes, &mut report)?;
+            apply(&mut w, &batch.candles, &mut report)?;
+            drop(batch);
+            let m = w.commit(
+                &format!("import {files} file{}", if files == 1 { "" } else { "s" }),
+                opts.grace_s,
+            )?;
+            report.versions_written += u64::from(m.version != before);
+            report.version = m.version;
+            files = 0;
+        }
     }
-    let mut w = Writer::open(dir)?;
-    let n = inputs.len();
-    apply(&mut w, &b.trades, &mut report)?;
-    apply(&mut w, &b.quotes, &mut report)?;
-    apply(&mut w, &b.candles, &mut report)?;
-    let m = w.commit(
-        &format!("import {n} file{}", if n == 1 { "" } else { "s" }),
-        opts.grace_s,
-    )?;
-    report.version = m.version;
     Ok(report)
 }
 

@@ -919,17 +919,29 @@ impl Recorder {
         anomalies: Option<Receiver<AnomalyIn>>,
         notes: Sender<Note>,
         shared: Arc<RecorderShared>,
+        core: Option<usize>,
     ) -> std::io::Result<Self> {
+        // Both threads share the cold thread's core (`rings.cold_core`), away from the hot
+        // ones.
+        let pin = move || {
+            if let Some(id) = core {
+                core_affinity::set_for_current(core_affinity::CoreId { id });
+            }
+        };
         let (batch_tx, batch_rx) = mpsc::sync_channel::<Sealed>(1);
         let wspec = spec.clone();
         let wshared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("recorder-write".into())
-            .spawn(move || writer_loop(&wspec, &batch_rx, &notes, &wshared))?;
+            .spawn(move || {
+                pin();
+                writer_loop(&wspec, &batch_rx, &notes, &wshared)
+            })?;
         let cshared = shared.clone();
         let collector = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || {
+                pin();
                 let mut c = Collector::new(spec, lanes, table, cshared);
                 collect_loop(&mut c, anomalies.as_ref(), &batch_tx);
                 drop(batch_tx);

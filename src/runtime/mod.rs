@@ -659,6 +659,7 @@ fn start_recorder(
         anomaly_rx,
         note_tx,
         shared.clone(),
+        cfg.cold_core,
     )?;
     writer.attach_recorder(crate::cold::RecorderLink::new(anomaly_tx, note_rx, shared));
     Ok(r)
