@@ -303,7 +303,10 @@ fn single_line_killed_every_2000_messages_delivers_every_trade_once() {
             feed("a", &server.url(), ""),
             format!("source.limit={LINES}"),
             "recorder.enabled=true".into(),
-            format!("recorder.catalog='{}'", catalog.display()),
+            format!(
+                "recorder.catalog={}",
+                toml::Value::String(catalog.display().to_string())
+            ),
         ],
     );
     let res = run.finish(HANG_GUARD, || format!("server {:?}", server.records()));

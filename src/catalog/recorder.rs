@@ -394,7 +394,10 @@ pub struct RecorderReport {
 // ---------------------------------------------------------------- batches
 
 /// Where a row goes: (kind bit, venue index, instrument id, period start).
-type Slot = (u16, u16, u16, i64);
+type Slot = (u16, u16, u32, i64);
+
+/// The slot instrument of anomalies that concern no instrument (`instrument=ALL`).
+const NO_INSTRUMENT: u32 = u32::MAX;
 
 /// Rows of one partition.
 #[derive(Debug)]
@@ -452,8 +455,12 @@ struct Collector {
     /// looked up yet).
     instruments: Vec<Option<Option<String>>>,
     /// Period bounds last used per (kind bit, venue, instrument).
-    periods: HashMap<(u16, u16, u16), (i64, i64)>,
+    periods: HashMap<(u16, u16, u32), (i64, i64)>,
     batch: Batch,
+    /// Rows sealed but not yet taken by the writer (they count against `max_buffered_rows`).
+    held: usize,
+    /// Rows taken in, by kind bit index.
+    taken: [u64; 9],
     report: RecorderReport,
     shared: Arc<RecorderShared>,
 }
@@ -494,6 +501,8 @@ impl Collector {
             instruments: Vec::new(),
             periods: HashMap::new(),
             batch: Batch::default(),
+            held: 0,
+            taken: [0; 9],
             shared,
         }
     }
@@ -520,7 +529,7 @@ impl Collector {
     }
 
     /// The slot of a row of kind `bit` at `ts`.
-    fn slot(&mut self, bit: u16, venue: u16, instrument: u16, ts: i64) -> Option<Slot> {
+    fn slot(&mut self, bit: u16, venue: u16, instrument: u32, ts: i64) -> Option<Slot> {
         let key = (bit, venue, instrument);
         if let Some(&(lo, hi)) = self.periods.get(&key) {
             if ts >= lo && ts < hi {
@@ -539,7 +548,7 @@ impl Collector {
             self.report.unrecordable += 1;
             return;
         };
-        if self.batch.rows >= self.spec.max_buffered_rows {
+        if self.batch.rows + self.held >= self.spec.max_buffered_rows {
             self.report.dropped_buffer += 1;
             self.shared.dropped_buffer.fetch_add(1, Ordering::Relaxed);
             return;
@@ -549,8 +558,22 @@ impl Collector {
     }
 
     fn count(&mut self, kind: Kind) {
-        *self.report.taken.entry(kind.name()).or_default() += 1;
+        if let Some(n) = self.taken.get_mut(kind_bit(kind).trailing_zeros() as usize) {
+            *n += 1;
+        }
         self.shared.taken.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The report, with the counts by kind name.
+    fn report(&mut self) -> RecorderReport {
+        let mut r = std::mem::take(&mut self.report);
+        for k in Kind::all() {
+            let n = self.taken[kind_bit(k).trailing_zeros() as usize];
+            if n > 0 {
+                r.taken.insert(k.name(), n);
+            }
+        }
+        r
     }
 
     fn take(&mut self, lane: usize, env: &Envelope) {
@@ -566,7 +589,7 @@ impl Collector {
                 let ts = i64::try_from(t.trade_ns).ok();
                 let slot = match (ok, ts, self.venue(lane, t.source)) {
                     (true, Some(ts), Some(v)) if fits18(t.price.0) && fits18(t.qty.0) => {
-                        self.slot(kind_bit(kind), v, t.instrument.0, ts)
+                        self.slot(kind_bit(kind), v, u32::from(t.instrument.0), ts)
                     }
                     (false, ..) => return,
                     _ => None,
@@ -607,7 +630,7 @@ impl Collector {
                 let vals = [q.bid_px.0, q.bid_qty.0, q.ask_px.0, q.ask_qty.0];
                 let slot = match (ts, self.venue(lane, q.source)) {
                     (Some(ts), Some(v)) if vals.into_iter().all(fits18) => {
-                        self.slot(kind_bit(Kind::Quotes), v, q.instrument.0, ts)
+                        self.slot(kind_bit(Kind::Quotes), v, u32::from(q.instrument.0), ts)
                     }
                     _ => None,
                 };
@@ -646,7 +669,7 @@ impl Collector {
                 ];
                 let slot = match (ts, self.venue(lane, crate::core::cold::NO_SOURCE)) {
                     (Some(ts), Some(v)) if vals.into_iter().all(fits18) => {
-                        self.slot(kind_bit(kind), v, c.instrument.0, ts)
+                        self.slot(kind_bit(kind), v, u32::from(c.instrument.0), ts)
                     }
                     _ => None,
                 };
@@ -681,9 +704,9 @@ impl Collector {
         self.count(Kind::Anomalies);
         let instrument = match a.instrument {
             Some(id) if !self.instrument_ok(id) => return,
-            Some(id) => id.0,
+            Some(id) => u32::from(id.0),
             // Not about one instrument: filed under `ALL`.
-            None => u16::MAX,
+            None => NO_INSTRUMENT,
         };
         let slot = self
             .venue(a.lane, a.row.source)
@@ -704,11 +727,11 @@ impl Collector {
     fn part(&self, slot: &Slot) -> Option<(Kind, PartKey)> {
         let (bit, venue, instrument, lo) = *slot;
         let kind = kind_of_bit(bit)?;
-        let instrument = if instrument == u16::MAX {
+        let instrument = if instrument == NO_INSTRUMENT {
             "ALL".to_string()
         } else {
             self.instruments
-                .get(usize::from(instrument))
+                .get(instrument as usize)
                 .cloned()
                 .flatten()
                 .flatten()?
@@ -860,11 +883,11 @@ fn put<R: Record>(
     let max_ts = files.iter().map(|f| f.max_ts).max();
     let max_key = files.iter().map(|f| f.max_key).max();
     // New rows that all come after the stored ones cannot repeat them: a sequenced key
-    // (trade id) must be higher, any other key is the row's time or digest, so a later time
-    // suffices.
+    // (trade id, book update id: a resend carries the same one at a later time) must be
+    // higher; any other key is the row's time or digest, so a later time suffices.
     let beyond = match (max_ts, max_key) {
         (Some(t), Some(k)) => fresh.iter().all(|r| {
-            if R::SEQUENCED {
+            if r.sequenced_key() {
                 r.ts() >= t && r.key() > k
             } else {
                 r.ts() > t
@@ -949,7 +972,7 @@ impl Recorder {
                     errors: vec!["the recorder's writer thread panicked".into()],
                     ..RecorderReport::default()
                 });
-                let mut r = std::mem::take(&mut c.report);
+                let mut r = c.report();
                 r.written = w.written;
                 r.duplicates = w.duplicates;
                 r.conflicts = w.conflicts;
@@ -1026,35 +1049,94 @@ fn collect_loop(
             }
         }
         let end = closed && n == 0;
-        let due = last.elapsed() >= c.spec.flush || c.batch.rows >= c.spec.flush_rows;
-        if (due || end) && (c.batch.rows > 0 || waiting.is_some()) {
-            // The writer takes one batch at a time: while it is busy the rows keep collecting
-            // into the next, and a batch it could not take yet goes out with them.
-            let mut sealed = waiting.take().unwrap_or_default();
-            coalesce(&mut sealed, c.seal());
-            if end {
-                c.shared.closing.store(true, Ordering::Release);
-                let _ = out.send(sealed);
-                return;
+        if end {
+            // The last rows: wait for the writer to take them.
+            c.shared.closing.store(true, Ordering::Release);
+            if let Some(w) = waiting.take() {
+                let _ = out.send(w);
             }
-            match out.try_send(sealed) {
-                Ok(()) => last = Instant::now(),
-                Err(TrySendError::Full(s)) => {
-                    // Still held in memory: counted against `max_buffered_rows`.
-                    c.batch.rows = sealed_rows(&s);
-                    waiting = Some(s);
+            if c.batch.rows > 0 {
+                let _ = out.send(c.seal());
+            }
+            return;
+        }
+        // The writer takes one batch at a time: a batch it could not take yet is offered
+        // again as it is (rows arriving meanwhile collect for the next one), so nothing is
+        // sealed twice while it works.
+        let offer = if let Some(w) = waiting.take() {
+            Some(w)
+        } else if c.batch.rows > 0
+            && (last.elapsed() >= c.spec.flush || c.batch.rows >= c.spec.flush_rows)
+        {
+            Some(c.seal())
+        } else {
+            None
+        };
+        if let Some(b) = offer {
+            match out.try_send(b) {
+                Ok(()) => {
+                    c.held = 0;
+                    last = Instant::now();
+                }
+                Err(TrySendError::Full(b)) => {
+                    c.held = sealed_rows(&b);
+                    waiting = Some(b);
                 }
                 Err(TrySendError::Disconnected(_)) => return,
             }
-        } else if end {
-            c.shared.closing.store(true, Ordering::Release);
-            return;
         }
         if n == 0 {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
 }
+
+/// Books a successful write and tells the cold thread.
+fn booked(
+    rep: &mut RecorderReport,
+    spec: &RecorderSpec,
+    shared: &RecorderShared,
+    notes: &Sender<Note>,
+    f: FlushReport,
+    started: Instant,
+    journal: bool,
+) {
+    let changed = f.added > 0 || f.merged > 0;
+    rep.flushes += u64::from(changed);
+    rep.written += f.added;
+    rep.duplicates += f.duplicates;
+    rep.conflicts += f.conflicts;
+    rep.appended += f.appended;
+    rep.merged += f.merged;
+    shared.written.fetch_add(f.added, Ordering::Relaxed);
+    if changed {
+        rep.versions = Some(
+            rep.versions
+                .map_or((f.version, f.version), |(a, _)| (a, f.version)),
+        );
+    }
+    let line = format!(
+        "recorder: catalog `{}` version {}: {} rows in, {} new ({} duplicates, {} conflicts), {} files appended, {} partitions merged, {:.0} ms",
+        spec.catalog.display(),
+        f.version,
+        f.rows,
+        f.added,
+        f.duplicates,
+        f.conflicts,
+        f.appended,
+        f.merged,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    // The journal gets the first write and the one after an error; the log every one.
+    let _ = notes.send(if (changed && rep.flushes == 1) || journal {
+        Note::Journal(line)
+    } else {
+        Note::Log(line)
+    });
+}
+
+/// Tries before a write that fails for a reason other than the lock is split by partition.
+const WRITE_TRIES: u32 = 3;
 
 fn writer_loop(
     spec: &RecorderSpec,
@@ -1064,75 +1146,59 @@ fn writer_loop(
 ) -> RecorderReport {
     let mut rep = RecorderReport::default();
     let mut last_error: Option<String> = None;
+    let tell = |rep: &mut RecorderReport, last: &mut Option<String>, text: String, rows: usize| {
+        if last.as_deref() != Some(&text) {
+            let _ = notes.send(Note::Journal(format!(
+                "recorder: cannot write {rows} rows to `{}` yet: {text} (kept and retried)",
+                spec.catalog.display()
+            )));
+            if rep.errors.len() < 10 {
+                rep.errors.push(text.clone());
+            }
+            *last = Some(text);
+        }
+    };
     while let Ok(mut batch) = rx.recv() {
         while let Ok(more) = rx.try_recv() {
             coalesce(&mut batch, more);
         }
-        // Until it is written (or, at the end of the run, given up): meanwhile no new batch
-        // is taken, so the rows arriving wait in the recorder, bounded by max_buffered_rows.
+        // Until it is written (or given up): meanwhile no new batch is taken, so the rows
+        // arriving wait in the recorder, bounded by max_buffered_rows.
         let mut closing_since: Option<Instant> = None;
+        let mut failures = 0u32;
         loop {
             let started = Instant::now();
             match write_batch(spec, &batch) {
                 Ok(f) => {
-                    let changed = f.added > 0 || f.merged > 0;
-                    rep.flushes += u64::from(changed);
-                    rep.written += f.added;
-                    rep.duplicates += f.duplicates;
-                    rep.conflicts += f.conflicts;
-                    rep.appended += f.appended;
-                    rep.merged += f.merged;
-                    shared.written.fetch_add(f.added, Ordering::Relaxed);
-                    if changed {
-                        rep.versions = Some(
-                            rep.versions
-                                .map_or((f.version, f.version), |(a, _)| (a, f.version)),
-                        );
-                    }
-                    let line = format!(
-                        "recorder: catalog `{}` version {}: {} rows in, {} new ({} duplicates, {} conflicts), {} files appended, {} partitions merged, {:.0} ms",
-                        spec.catalog.display(),
-                        f.version,
-                        f.rows,
-                        f.added,
-                        f.duplicates,
-                        f.conflicts,
-                        f.appended,
-                        f.merged,
-                        started.elapsed().as_secs_f64() * 1e3
+                    booked(
+                        &mut rep,
+                        spec,
+                        shared,
+                        notes,
+                        f,
+                        started,
+                        last_error.is_some(),
                     );
-                    // The journal gets the first write and the one after an error; the log
-                    // gets every one.
-                    let _ = notes.send(if (changed && rep.flushes == 1) || last_error.is_some() {
-                        Note::Journal(line)
-                    } else {
-                        Note::Log(line)
-                    });
                     last_error = None;
                     break;
                 }
-                Err(e) => {
-                    let text = e.to_string();
-                    if last_error.as_deref() != Some(&text) {
-                        let _ = notes.send(Note::Journal(format!(
-                            "recorder: cannot write {} rows to `{}` yet: {text} (kept and retried)",
-                            sealed_rows(&batch),
-                            spec.catalog.display()
-                        )));
-                        if rep.errors.len() < 10 {
-                            rep.errors.push(text.clone());
-                        }
-                        last_error = Some(text);
-                    }
+                // Another writer (an import, a compaction, another recording run) holds the
+                // catalog: wait for it.
+                Err(e @ CatalogError::Locked(_)) => {
+                    tell(
+                        &mut rep,
+                        &mut last_error,
+                        e.to_string(),
+                        sealed_rows(&batch),
+                    );
                     if shared.closing.load(Ordering::Acquire) {
                         let since = *closing_since.get_or_insert_with(Instant::now);
                         if since.elapsed() >= FINAL_WAIT {
                             let rows = sealed_rows(&batch);
                             rep.lost += rows as u64;
                             let _ = notes.send(Note::Journal(format!(
-                                "recorder: {rows} rows were not written to `{}`: {}",
-                                spec.catalog.display(),
-                                last_error.as_deref().unwrap_or("?")
+                                "recorder: {rows} rows were not written to `{}`: {e}",
+                                spec.catalog.display()
                             )));
                             break;
                         }
@@ -1140,6 +1206,41 @@ fn writer_loop(
                     } else {
                         std::thread::sleep(Duration::from_secs(1));
                     }
+                }
+                // Anything else (a partition's file unreadable, the disk full, a value the
+                // file format refuses) may concern one partition only: after a few tries,
+                // each partition is written on its own and only those that fail are dropped.
+                Err(e) => {
+                    tell(
+                        &mut rep,
+                        &mut last_error,
+                        e.to_string(),
+                        sealed_rows(&batch),
+                    );
+                    failures += 1;
+                    if failures < WRITE_TRIES {
+                        std::thread::sleep(Duration::from_millis(200));
+                        continue;
+                    }
+                    for one in std::mem::take(&mut batch) {
+                        let rows = one.2.len();
+                        let name = one.1.dir();
+                        let started = Instant::now();
+                        match write_batch(spec, &vec![one]) {
+                            Ok(f) => booked(&mut rep, spec, shared, notes, f, started, true),
+                            Err(e) => {
+                                rep.lost += rows as u64;
+                                if rep.errors.len() < 10 {
+                                    rep.errors.push(e.to_string());
+                                }
+                                let _ = notes.send(Note::Journal(format!(
+                                    "recorder: **{rows} rows of {name} dropped**: {e}"
+                                )));
+                            }
+                        }
+                    }
+                    last_error = None;
+                    break;
                 }
             }
         }
@@ -1306,6 +1407,71 @@ mod tests {
             )
             .unwrap();
         assert_eq!(rows, vec![c(7)]);
+    }
+
+    #[test]
+    fn a_resent_quote_is_never_stored_twice() {
+        let dir = Scratch::new("quote");
+        let s = spec(dir.path());
+        let q = |ts: i64, id: u64| QuoteRow {
+            ts_ns: ts,
+            update_id: id,
+            bid: 1,
+            bid_qty: 1,
+            ask: 2,
+            ask_qty: 1,
+        };
+        let part = PartKey {
+            kind: "quotes".into(),
+            venue: "binance".into(),
+            instrument: "BTCUSDT".into(),
+            date: "1970-01-01".into(),
+        };
+        let b = |rows| vec![(Kind::Quotes, part.clone(), Rows::Quotes(rows))];
+        write_batch(&s, &b(vec![q(1, 10), q(2, 11)])).unwrap();
+        // Update 11 again, received later (a resend after a reconnect): not appended.
+        let f = write_batch(&s, &b(vec![q(5, 11), q(6, 12)])).unwrap();
+        assert_eq!((f.added, f.conflicts, f.appended, f.merged), (1, 1, 0, 1));
+        let cat = super::super::Catalog::open(dir.path()).unwrap();
+        assert!(super::super::maint::verify(&cat).unwrap().ok());
+        // Venues without update ids are keyed by the row: a later time appends.
+        let f = write_batch(&s, &b(vec![q(7, 0)])).unwrap();
+        assert_eq!((f.added, f.appended), (1, 1));
+    }
+
+    #[test]
+    fn a_partition_that_cannot_be_written_is_dropped_alone() {
+        let dir = Scratch::new("broken");
+        let s = spec(dir.path());
+        write_batch(&s, &batch(vec![t(5, 5)])).unwrap();
+        // Its file goes bad on disk: merging into the partition must fail.
+        let cat = super::super::Catalog::open(dir.path()).unwrap();
+        let f = cat.locate(&cat.manifest().files[0]);
+        std::fs::write(&f, b"not parquet").unwrap();
+        let other = PartKey {
+            instrument: "ETHUSDT".into(),
+            ..part()
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        let (ntx, nrx) = mpsc::channel();
+        tx.send(vec![
+            (Kind::Trades, part(), Rows::Trades(vec![t(1, 1), t(2, 2)])),
+            (Kind::Trades, other, Rows::Trades(vec![t(3, 3)])),
+        ])
+        .unwrap();
+        drop(tx);
+        let rep = writer_loop(&s, &rx, &ntx, &RecorderShared::default());
+        assert_eq!((rep.written, rep.lost), (1, 2), "{rep:?}");
+        let notes: Vec<Note> = nrx.try_iter().collect();
+        assert!(
+            notes.iter().any(|n| matches!(n, Note::Journal(l) if l.contains("**2 rows of trades/venue=binance/instrument=BTCUSDT/date=1970-01-01 dropped**"))),
+            "{notes:?}"
+        );
+        let cat = super::super::Catalog::open(dir.path()).unwrap();
+        let (eth, _) = cat
+            .scan::<TradeRow>(Kind::Trades, None, "ETHUSDT", i64::MIN, i64::MAX)
+            .unwrap();
+        assert_eq!(eth, vec![t(3, 3)]);
     }
 
     #[test]

@@ -48,6 +48,11 @@ pub trait Record: Copy + PartialEq + std::fmt::Debug {
     fn from_batch(batch: &RecordBatch, out: &mut Vec<Self>) -> Result<(), String>;
     /// Name of the time column (statistics are read from it).
     const TIME_COLUMN: &'static str;
+    /// Whether this row's key is a venue sequence (it grows with time: a trade id, an order
+    /// book update id) rather than the row's time or digest.
+    fn sequenced_key(&self) -> bool {
+        Self::SEQUENCED
+    }
 }
 
 /// A trade (raw or aggregated).
@@ -285,6 +290,9 @@ impl Record for QuoteRow {
 
     fn ts(&self) -> i64 {
         self.ts_ns
+    }
+    fn sequenced_key(&self) -> bool {
+        self.update_id != 0
     }
     fn key(&self) -> u64 {
         if self.update_id != 0 {

@@ -948,6 +948,10 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
                 hot_done.store(true, Ordering::Release);
                 let _ = cold.join();
                 ops_stop.store(true, Ordering::Relaxed);
+                // Every ring and the cold thread are done: the recorder writes what it took.
+                if let Some(r) = recorder {
+                    r.finish();
+                }
                 return Err(RunError::Io(e));
             }
         }
@@ -978,14 +982,16 @@ pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     if let Some(h) = ops_http {
         let _ = h.join();
     }
-    let mut writer = match joined {
-        Ok(w) => w?,
-        Err(_) => return Err(RunError::Panicked("cold".into())),
+    // The cold thread has handed on its last anomaly (or is gone): the recorder writes what
+    // it holds, whatever happened to the cold thread.
+    let cold_result = match joined {
+        Ok(w) => w.map_err(RunError::from),
+        Err(_) => Err(RunError::Panicked("cold".into())),
     };
-    // The cold thread has handed on its last anomaly: the recorder writes what it holds.
-    let recorded_catalog = match recorder {
-        Some(r) => {
-            let mut report = r.finish();
+    let recorder_report = recorder.map(crate::catalog::recorder::Recorder::finish);
+    let mut writer = cold_result?;
+    let recorded_catalog = match recorder_report {
+        Some(mut report) => {
             writer.finish_recorder(&mut report)?;
             serde_json::to_value(&report).unwrap_or_default()
         }
