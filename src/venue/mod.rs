@@ -7,6 +7,7 @@
 //! time, so orders in transit arrive and reports due are delivered exactly as the latency
 //! model says, whatever the wall clock or the thread layout.
 
+pub mod binance;
 pub mod encode;
 pub mod sim;
 

@@ -296,7 +296,7 @@ impl Rng {
 }
 
 /// The TLS client configuration: webpki roots plus `extra` DER certificates, ring provider.
-fn tls_config(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>, WsError> {
+pub(crate) fn tls_config(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>, WsError> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
