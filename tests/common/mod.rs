@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod binance_mock;
 pub mod reference;
 pub mod ws_server;
 

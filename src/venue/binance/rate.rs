@@ -165,7 +165,8 @@ impl RateLimiter {
         }
         if status == 429 || status == 418 {
             self.backoffs += 1;
-            let ms = retry_after.map_or(DEFAULT_RETRY_MS, |s| s.saturating_mul(1_000));
+            // One ms more: `now_ms` is truncated, the venue counts from when it answered.
+            let ms = retry_after.map_or(DEFAULT_RETRY_MS, |s| s.saturating_mul(1_000)) + 1;
             self.until_ms = self.until_ms.max(now_ms.saturating_add(ms));
             self.banned |= status == 418;
         } else if now_ms >= self.until_ms {
@@ -267,15 +268,15 @@ mod tests {
         assert_eq!(
             r.try_acquire(t0 + 5_000, 1, false),
             Err(Wait::BackOff {
-                ms: 2_001,
+                ms: 2_002,
                 banned: false
             })
         );
         assert_eq!(
-            r.try_acquire(t0 + 7_001, 1, false),
+            r.try_acquire(t0 + 7_002, 1, false),
             Err(Wait::Limit {
                 kind: LimitKind::RequestWeight,
-                ms: 12_999
+                ms: 12_998
             })
         );
         r.try_acquire(t0 + 20_000, 1, false).unwrap();
@@ -284,17 +285,17 @@ mod tests {
         assert_eq!(
             r2.try_acquire(t0 + 6_999, 1, false),
             Err(Wait::BackOff {
-                ms: 1,
+                ms: 2,
                 banned: false
             })
         );
-        r2.try_acquire(t0 + 7_000, 1, false).unwrap();
+        r2.try_acquire(t0 + 7_001, 1, false).unwrap();
         // 418 without Retry-After: a minute, marked banned.
         r2.on_response(t0 + 8_000, 418, &[]);
         assert_eq!(
             r2.try_acquire(t0 + 8_000, 1, false),
             Err(Wait::BackOff {
-                ms: 60_000,
+                ms: 60_001,
                 banned: true
             })
         );

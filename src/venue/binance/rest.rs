@@ -304,3 +304,106 @@ impl RestClient {
         }
     }
 }
+
+/// The calls the live venue makes, with Binance's weights.
+pub mod calls {
+    use super::Call;
+    use crate::core::num::format_scaled;
+    use crate::core::{OrderType, Side};
+
+    /// `POST /api/v3/order`: a LIMIT (GTC), LIMIT_MAKER (post-only) or MARKET order, its
+    /// price and quantity exact decimals, `newClientOrderId` the engine's id.
+    pub fn new_order(
+        symbol: &str,
+        side: Side,
+        kind: OrderType,
+        post_only: bool,
+        price: i64,
+        qty: i64,
+        client_id: &str,
+    ) -> Call {
+        let mut c = Call::signed("POST", "/api/v3/order", 1)
+            .param("symbol", symbol)
+            .param("side", if side == Side::Buy { "BUY" } else { "SELL" });
+        c.order = true;
+        c = match (kind, post_only) {
+            (OrderType::Market, _) => c.param("type", "MARKET"),
+            (OrderType::Limit, true) => c
+                .param("type", "LIMIT_MAKER")
+                .param("price", format_scaled(price, 8)),
+            (OrderType::Limit, false) => c
+                .param("type", "LIMIT")
+                .param("timeInForce", "GTC")
+                .param("price", format_scaled(price, 8)),
+        };
+        c.param("quantity", format_scaled(qty, 8))
+            .param("newClientOrderId", client_id)
+            .param("newOrderRespType", "RESULT")
+    }
+
+    /// `DELETE /api/v3/order` by client id.
+    pub fn cancel_order(symbol: &str, client_id: &str) -> Call {
+        Call::signed("DELETE", "/api/v3/order", 1)
+            .param("symbol", symbol)
+            .param("origClientOrderId", client_id)
+    }
+
+    /// `GET /api/v3/order` by client id.
+    pub fn query_order(symbol: &str, client_id: &str) -> Call {
+        Call::signed("GET", "/api/v3/order", 4)
+            .param("symbol", symbol)
+            .param("origClientOrderId", client_id)
+    }
+
+    /// `GET /api/v3/openOrders` for one symbol.
+    pub fn open_orders(symbol: &str) -> Call {
+        Call::signed("GET", "/api/v3/openOrders", 6).param("symbol", symbol)
+    }
+
+    /// `GET /api/v3/account`.
+    pub fn account() -> Call {
+        Call::signed("GET", "/api/v3/account", 20)
+    }
+
+    /// `GET /api/v3/exchangeInfo` for some symbols (all when empty).
+    pub fn exchange_info(symbols: &[&str]) -> Call {
+        let c = Call::public("GET", "/api/v3/exchangeInfo", 20);
+        match symbols {
+            [] => c,
+            [one] => c.param("symbol", *one),
+            many => c.param(
+                "symbols",
+                format!(
+                    "[{}]",
+                    many.iter()
+                        .map(|s| format!("\"{s}\""))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            ),
+        }
+    }
+}
+
+impl RestClient {
+    /// Fetches `exchangeInfo` and puts its rate limits in force (`headroom_pct` of each).
+    pub fn load_exchange_info(
+        &mut self,
+        symbols: &[&str],
+        headroom_pct: u64,
+    ) -> Result<super::filters::ExchangeInfo, RestError> {
+        let call = calls::exchange_info(symbols);
+        let r = self.send(&call)?;
+        let info =
+            super::filters::ExchangeInfo::parse(&r.body).map_err(|reason| RestError::Body {
+                path: call.path.clone(),
+                reason,
+            })?;
+        let mut limiter = RateLimiter::new(&info.rate_limits, headroom_pct);
+        // This call counts in the new windows too.
+        let _ = limiter.try_acquire(wall_ms(), call.weight, false);
+        limiter.on_response(wall_ms(), r.status, &r.headers);
+        self.limiter = limiter;
+        Ok(info)
+    }
+}
