@@ -7,6 +7,7 @@
 //! - [`rate`]: request weight and order counts, tracked and enforced before the venue would.
 //! - [`http`]: a small blocking HTTP/1.1 client (TLS or plain).
 //! - [`rest`]: the signed, timed, rate-limited REST client.
+//! - [`user`]: the user data stream's events mapped onto order reports.
 
 pub mod filters;
 pub mod http;
@@ -14,3 +15,4 @@ pub mod keys;
 pub mod rate;
 pub mod rest;
 pub mod sign;
+pub mod user;

@@ -365,6 +365,42 @@ pub mod calls {
         Call::signed("GET", "/api/v3/account", 20)
     }
 
+    /// `POST /api/v3/userDataStream`: a listen key (USER_STREAM: the key header, no
+    /// signature).
+    pub fn listen_key_new() -> Call {
+        Call {
+            keyed: true,
+            ..Call::public("POST", "/api/v3/userDataStream", 2)
+        }
+    }
+
+    /// `PUT /api/v3/userDataStream`: keeps a listen key alive (every 30 minutes).
+    pub fn listen_key_keepalive(key: &str) -> Call {
+        Call {
+            keyed: true,
+            ..Call::public("PUT", "/api/v3/userDataStream", 2)
+        }
+        .param("listenKey", key)
+    }
+
+    /// `DELETE /api/v3/userDataStream`: closes a listen key.
+    pub fn listen_key_close(key: &str) -> Call {
+        Call {
+            keyed: true,
+            ..Call::public("DELETE", "/api/v3/userDataStream", 2)
+        }
+        .param("listenKey", key)
+    }
+
+    /// `GET /api/v3/myTrades`: recent fills of one symbol (reconciliation).
+    pub fn my_trades(symbol: &str, from_id: Option<u64>) -> Call {
+        let c = Call::signed("GET", "/api/v3/myTrades", 20).param("symbol", symbol);
+        match from_id {
+            Some(id) => c.param("fromId", id.to_string()),
+            None => c,
+        }
+    }
+
     /// `GET /api/v3/exchangeInfo` for some symbols (all when empty).
     pub fn exchange_info(symbols: &[&str]) -> Call {
         let c = Call::public("GET", "/api/v3/exchangeInfo", 20);
