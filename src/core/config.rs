@@ -375,13 +375,46 @@ fn default_resolutions() -> Vec<String> {
 struct RawVenue {
     #[serde(default = "default_venue")]
     kind: String,
+    #[serde(default = "default_venue")]
+    mode: String,
+    #[serde(default)]
+    testnet: bool,
+    #[serde(default)]
+    rest_url: Option<String>,
+    #[serde(default)]
+    ws_url: Option<String>,
+    #[serde(default = "default_keys")]
+    keys: String,
+    #[serde(default = "default_recv_window")]
+    recv_window_ms: u64,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default = "default_headroom")]
+    rate_headroom_pct: u64,
 }
 impl Default for RawVenue {
     fn default() -> Self {
         Self {
             kind: default_venue(),
+            mode: default_venue(),
+            testnet: false,
+            rest_url: None,
+            ws_url: None,
+            keys: default_keys(),
+            recv_window_ms: default_recv_window(),
+            dry_run: false,
+            rate_headroom_pct: default_headroom(),
         }
     }
+}
+fn default_keys() -> String {
+    "env".into()
+}
+fn default_recv_window() -> u64 {
+    5_000
+}
+fn default_headroom() -> u64 {
+    90
 }
 fn default_venue() -> String {
     "paper".into()
@@ -764,9 +797,39 @@ pub struct InstrumentSpec {
 /// Venue parameters.
 #[derive(Clone, Debug)]
 pub struct VenueSpec {
-    /// `paper` (the only venue so far).
+    /// `paper` (the simulator).
     pub kind: String,
+    /// Live trading on Binance spot (`venue.mode = "live"`); `None` = paper, the default.
+    pub live: Option<LiveSpec>,
 }
+
+/// `venue.mode = "live"`: where and how to trade for real.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveSpec {
+    /// The Binance spot testnet instead of the exchange.
+    pub testnet: bool,
+    /// REST base URL.
+    pub rest_url: String,
+    /// WebSocket base URL (user data stream).
+    pub ws_url: String,
+    /// Where the API keys come from.
+    pub keys: crate::venue::binance::keys::KeySource,
+    /// `recvWindow` of signed requests, ms.
+    pub recv_window_ms: u64,
+    /// Log the exact requests that would be sent; send none.
+    pub dry_run: bool,
+    /// Requests stop at this share of each venue rate limit.
+    pub rate_headroom_pct: u64,
+}
+
+/// Binance spot's REST and WebSocket base URLs, and the testnet's.
+pub const BINANCE_REST: &str = "https://api.binance.com";
+/// WebSocket base.
+pub const BINANCE_WS: &str = "wss://stream.binance.com:9443";
+/// Testnet REST base.
+pub const BINANCE_TESTNET_REST: &str = "https://testnet.binance.vision";
+/// Testnet WebSocket base.
+pub const BINANCE_TESTNET_WS: &str = "wss://stream.testnet.binance.vision";
 
 /// Cold-side parameters.
 #[derive(Clone, Debug)]
@@ -1461,6 +1524,7 @@ fn validate(
             format!("`{}` is not available yet (paper)", raw.venue.kind),
         ));
     }
+    let live = live_spec(&raw.venue)?;
     if raw.cold.status_interval_ms == 0
         || raw.cold.metrics_interval_ms == 0
         || raw.cold.equity_interval_ms == 0
@@ -1664,6 +1728,7 @@ fn validate(
         orders,
         paper: raw.paper.clone(),
         venue: VenueSpec {
+            live,
             kind: raw.venue.kind.clone(),
         },
         cold: ColdSpec {
@@ -1700,6 +1765,64 @@ fn validate(
         },
         effective_toml,
     })
+}
+
+/// `[venue]` for live trading: `None` in paper mode.
+fn live_spec(v: &RawVenue) -> Result<Option<LiveSpec>, ConfigError> {
+    use crate::venue::binance::keys::KeySource;
+    match v.mode.as_str() {
+        "paper" => return Ok(None),
+        "live" => {}
+        other => {
+            return Err(invalid(
+                "venue.mode",
+                format!("`{other}`: \"paper\" (the default) or \"live\""),
+            ))
+        }
+    }
+    let (rest, ws) = if v.testnet {
+        (BINANCE_TESTNET_REST, BINANCE_TESTNET_WS)
+    } else {
+        (BINANCE_REST, BINANCE_WS)
+    };
+    let rest_url = v.rest_url.clone().unwrap_or_else(|| rest.to_string());
+    crate::venue::binance::http::BaseUrl::parse(&rest_url)
+        .map_err(|e| invalid("venue.rest_url", e.to_string()))?;
+    let ws_url = v.ws_url.clone().unwrap_or_else(|| ws.to_string());
+    crate::feed::ws::url::WsUrl::parse(&ws_url)
+        .map_err(|e| invalid("venue.ws_url", e.to_string()))?;
+    let keys = match v.keys.as_str() {
+        "env" => KeySource::Env,
+        k => match k.strip_prefix("file:") {
+            Some(p) if !p.trim().is_empty() => KeySource::File(p.trim().into()),
+            _ => {
+                return Err(invalid(
+                    "venue.keys",
+                    format!(
+                        "`{k}`: \"env\" or \"file:PATH\" (a key file readable by its owner only)"
+                    ),
+                ))
+            }
+        },
+    };
+    if v.recv_window_ms == 0 || v.recv_window_ms > 60_000 {
+        return Err(invalid(
+            "venue.recv_window_ms",
+            "must be from 1 to 60000 (Binance's limit)",
+        ));
+    }
+    if v.rate_headroom_pct == 0 || v.rate_headroom_pct > 100 {
+        return Err(invalid("venue.rate_headroom_pct", "must be from 1 to 100"));
+    }
+    Ok(Some(LiveSpec {
+        testnet: v.testnet,
+        rest_url,
+        ws_url,
+        keys,
+        recv_window_ms: v.recv_window_ms,
+        dry_run: v.dry_run,
+        rate_headroom_pct: v.rate_headroom_pct,
+    }))
 }
 
 fn venue_names() -> String {

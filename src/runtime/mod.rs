@@ -76,6 +76,9 @@ pub enum RunError {
     /// The recorder's catalog cannot be written.
     #[error("recorder.catalog {0}")]
     Recorder(String),
+    /// Live trading refused to start.
+    #[error("venue.mode = \"live\": {0}")]
+    Live(String),
 }
 
 /// How to run.
@@ -602,6 +605,23 @@ fn build_lane(
     Ok(())
 }
 
+/// Live trading's start checks: only `run` trades live, and only with keys that load from a
+/// safe place. Nothing of the keys reaches the error.
+fn check_live(live: &crate::core::config::LiveSpec, mode: &str) -> Result<(), RunError> {
+    use crate::venue::binance::keys::Credentials;
+    if mode != "run" {
+        return Err(RunError::Live(format!(
+            "only `tickwire run` trades live; a {mode} always uses the paper venue (set venue.mode = \"paper\")"
+        )));
+    }
+    let creds = Credentials::load(&live.keys).map_err(|e| RunError::Live(e.to_string()))?;
+    Err(RunError::Live(format!(
+        "keys {} loaded from a safe place for {}; the live venue itself (orders through the signed REST client, reports from the user data stream, reconciliation) is not wired into the pipeline yet, so nothing was started: run with venue.mode = \"paper\"",
+        creds.key_hint(),
+        live.rest_url
+    )))
+}
+
 /// Whether this run records into the catalog: `run` and `replay` with `recorder.enabled`.
 fn records(cfg: &Config, mode: &str) -> bool {
     cfg.recorder.enabled && (mode == "run" || mode == "replay")
@@ -766,6 +786,9 @@ fn restored_fills(
 /// Runs the pipeline described by `cfg` until the source ends, the duration passes or `stop`.
 pub fn run(cfg: &Config, opts: RunOptions) -> Result<RunResult, RunError> {
     clock::init();
+    if let Some(live) = &cfg.venue.live {
+        check_live(live, &opts.mode)?;
+    }
     if !cfg.ops.heap_huge_pages {
         // Before the rings and tables are allocated.
         crate::core::alloc::disable_heap_huge_pages();
