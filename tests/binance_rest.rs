@@ -43,17 +43,16 @@ fn orders_are_placed_queried_and_cancelled_with_every_request_signed() {
     let f = rules
         .apply(Side::Buy, OrderType::Limit, 6_000_012_300_000, 1_234_560, 0)
         .unwrap();
-    let r = c
-        .send(&calls::new_order(
-            "BTCUSDT",
-            Side::Buy,
-            OrderType::Limit,
-            false,
-            f.price,
-            f.qty,
-            "tw-1",
-        ))
-        .unwrap();
+    let buy = calls::new_order(
+        "BTCUSDT",
+        Side::Buy,
+        OrderType::Limit,
+        false,
+        f.price,
+        f.qty,
+        "tw-1",
+    );
+    let r = c.send(&buy).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["clientOrderId"], "tw-1");
     assert_eq!(v["status"], "NEW");
@@ -72,17 +71,7 @@ fn orders_are_placed_queried_and_cancelled_with_every_request_signed() {
         serde_json::from_slice(&c.send(&calls::open_orders("BTCUSDT")).unwrap().body).unwrap();
     assert_eq!(open.as_array().unwrap().len(), 2);
     // The same client id twice: the venue refuses (a resend cannot double an order).
-    let e = c
-        .send(&calls::new_order(
-            "BTCUSDT",
-            Side::Buy,
-            OrderType::Limit,
-            false,
-            f.price,
-            f.qty,
-            "tw-1",
-        ))
-        .unwrap_err();
+    let e = c.send(&buy).unwrap_err();
     assert_eq!(e.code(), Some(-2010), "{e}");
     // Cancel, query, cancel again.
     let r = c.send(&calls::cancel_order("BTCUSDT", "tw-1")).unwrap();

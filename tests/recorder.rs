@@ -44,6 +44,25 @@ fn taken(s: &serde_json::Value, kind: &str) -> u64 {
     s["recorder"]["taken"][kind].as_u64().unwrap_or(0)
 }
 
+/// Rows the recorder took in, all kinds.
+fn total_taken(r: &serde_json::Value) -> u64 {
+    r["taken"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum()
+}
+
+/// The BTCUSDT capture, a fresh directory `name` and the catalog path inside it; `None`
+/// (skip) without `../shared/data`.
+fn setup(name: &str) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
+    let data = shared_data()?;
+    let base = report_dir(name);
+    let cat = base.join("cat");
+    Some((btc_capture(&data), base, cat))
+}
+
 fn zero_hot_allocations(s: &serde_json::Value) {
     for t in s["threads"].as_array().unwrap() {
         assert_eq!(t["allocations"], 0, "hot thread {} allocated", t["name"]);
@@ -52,12 +71,9 @@ fn zero_hot_allocations(s: &serde_json::Value) {
 
 #[test]
 fn a_replay_records_what_import_reads_and_recording_again_adds_nothing() {
-    let Some(data) = shared_data() else {
+    let Some((capture, base, cat)) = setup("recorder-replay") else {
         return;
     };
-    let capture = btc_capture(&data);
-    let base = report_dir("recorder-replay");
-    let cat = base.join("recorded");
     let s = replay(&capture, &base.join("r1"), &cat, &[]);
     zero_hot_allocations(&s);
     assert_eq!(taken(&s, "trades"), 9_757);
@@ -71,12 +87,7 @@ fn a_replay_records_what_import_reads_and_recording_again_adds_nothing() {
         s["candles"]["1m"].as_u64().unwrap()
     );
     let r = &s["recorder"];
-    let all: u64 = r["taken"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let all = total_taken(r);
     assert_eq!(r["written"], all, "{r}");
     for k in [
         "dropped_ring",
@@ -152,12 +163,9 @@ fn a_replay_records_what_import_reads_and_recording_again_adds_nothing() {
 
 #[test]
 fn a_full_recorder_ring_drops_and_counts_and_the_replay_loses_nothing_else() {
-    let Some(data) = shared_data() else {
+    let Some((capture, base, cat)) = setup("recorder-drops") else {
         return;
     };
-    let capture = btc_capture(&data);
-    let base = report_dir("recorder-drops");
-    let cat = base.join("cat");
     let s = replay(
         &capture,
         &base.join("r"),
@@ -175,12 +183,7 @@ fn a_full_recorder_ring_drops_and_counts_and_the_replay_loses_nothing_else() {
         + 28_040
         + s["candles"]["1s"].as_u64().unwrap()
         + s["candles"]["1m"].as_u64().unwrap();
-    let all: u64 = r["taken"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let all = total_taken(r);
     assert_eq!(all + dropped, offered, "{r}");
     assert_eq!(r["written"], all);
     assert_eq!(verified(&cat).rows, all);
@@ -288,12 +291,9 @@ fn anomalies_become_rows_of_their_own_kind() {
 
 #[test]
 fn small_batches_append_version_after_version_and_equal_one_big_write() {
-    let Some(data) = shared_data() else {
+    let Some((capture, base, cat)) = setup("recorder-batches") else {
         return;
     };
-    let capture = btc_capture(&data);
-    let base = report_dir("recorder-batches");
-    let cat = base.join("cat");
     // A write every 1,000 rows: the recorder drains at most 4,096 rows a pass, so the
     // capture's 38,147 rows cannot all go in one version.
     let s = replay(
@@ -323,12 +323,7 @@ fn small_batches_append_version_after_version_and_equal_one_big_write() {
     let m = Catalog::open(&cat).unwrap();
     let partitions = m.partitions().len() as u64;
     assert!(r["appended"].as_u64().unwrap() > partitions, "{r}");
-    let all: u64 = r["taken"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let all = total_taken(r);
     assert_eq!(r["written"], all, "{r}");
     assert_eq!(r["duplicates"], 0);
     assert_eq!(verified(&cat).rows, all);
@@ -378,12 +373,7 @@ fn a_live_run_of_the_synthetic_market_records_under_its_own_venue() {
     let s = read_summary(&base.join("r"));
     zero_hot_allocations(&s);
     let r = &s["recorder"];
-    let all: u64 = r["taken"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let all = total_taken(r);
     assert!(all > 0, "{r}");
     assert_eq!(r["written"], all, "{r}");
     assert_eq!(verified(&cat).rows, all);

@@ -430,6 +430,33 @@ impl Rows {
     }
 }
 
+/// A row that can be filed into its kind's [`Rows`].
+trait Row: Copy {
+    /// Empty rows of this kind.
+    fn empty() -> Rows;
+    /// Appends `self` (rows of another kind are left as they are: a slot holds one kind).
+    fn push_to(self, rows: &mut Rows);
+}
+
+macro_rules! row_kind {
+    ($row:ty, $variant:ident) => {
+        impl Row for $row {
+            fn empty() -> Rows {
+                Rows::$variant(Vec::new())
+            }
+            fn push_to(self, rows: &mut Rows) {
+                if let Rows::$variant(v) = rows {
+                    v.push(self);
+                }
+            }
+        }
+    };
+}
+row_kind!(TradeRow, Trades);
+row_kind!(QuoteRow, Quotes);
+row_kind!(CandleRow, Candles);
+row_kind!(AnomalyRow, Anomalies);
+
 /// Rows waiting for the writer, by partition, with the names the slots stand for.
 #[derive(Debug, Default)]
 struct Batch {
@@ -542,8 +569,8 @@ impl Collector {
         Some((bit, venue, instrument, lo))
     }
 
-    /// Files `rows` under its slot, or drops it when too many rows wait.
-    fn put(&mut self, slot: Option<Slot>, row: impl FnOnce() -> Rows, one: impl FnOnce(&mut Rows)) {
+    /// Files `row` under its slot, or drops it when too many rows wait.
+    fn put<R: Row>(&mut self, slot: Option<Slot>, row: R) {
         let Some(slot) = slot else {
             self.report.unrecordable += 1;
             return;
@@ -554,7 +581,7 @@ impl Collector {
             return;
         }
         self.batch.rows += 1;
-        one(self.batch.parts.entry(slot).or_insert_with(row));
+        row.push_to(self.batch.parts.entry(slot).or_insert_with(R::empty));
     }
 
     fn count(&mut self, kind: Kind) {
@@ -601,15 +628,7 @@ impl Collector {
                     qty: t.qty.0,
                     buyer_maker: t.buyer_is_maker,
                 };
-                self.put(
-                    slot,
-                    || Rows::Trades(Vec::new()),
-                    |r| {
-                        if let Rows::Trades(v) = r {
-                            v.push(row);
-                        }
-                    },
-                );
+                self.put(slot, row);
             }
             Payload::BookTicker(q) => {
                 self.count(Kind::Quotes);
@@ -642,15 +661,7 @@ impl Collector {
                     ask: q.ask_px.0,
                     ask_qty: q.ask_qty.0,
                 };
-                self.put(
-                    slot,
-                    || Rows::Quotes(Vec::new()),
-                    |r| {
-                        if let Rows::Quotes(v) = r {
-                            v.push(row);
-                        }
-                    },
-                );
+                self.put(slot, row);
             }
             Payload::Candle(c) => {
                 let kind = Kind::Candles(c.resolution);
@@ -686,15 +697,7 @@ impl Collector {
                     // The engine's candles do not keep it.
                     taker_buy_quote: 0,
                 };
-                self.put(
-                    slot,
-                    || Rows::Candles(Vec::new()),
-                    |r| {
-                        if let Rows::Candles(v) = r {
-                            v.push(row);
-                        }
-                    },
-                );
+                self.put(slot, row);
             }
             _ => {}
         }
@@ -712,15 +715,7 @@ impl Collector {
             .venue(a.lane, a.row.source)
             .and_then(|v| self.slot(kind_bit(Kind::Anomalies), v, instrument, a.row.ts_ns));
         let row = a.row;
-        self.put(
-            slot,
-            || Rows::Anomalies(Vec::new()),
-            |r| {
-                if let Rows::Anomalies(v) = r {
-                    v.push(row);
-                }
-            },
-        );
+        self.put(slot, row);
     }
 
     /// The catalog partition a slot stands for.
