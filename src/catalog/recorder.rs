@@ -787,47 +787,26 @@ fn write_batch(spec: &RecorderSpec, batch: &Sealed) -> Result<FlushReport, Catal
     let mut rep = FlushReport::default();
     for (kind, part, rows) in batch {
         let files = live.get(part).map_or(&[][..], Vec::as_slice);
+        // Candles: a later revision in the batch replaces an earlier one.
+        macro_rules! put_rows {
+            ($v:expr, $last_wins:expr) => {
+                put(
+                    &mut w,
+                    *kind,
+                    part,
+                    files,
+                    $v,
+                    $last_wins,
+                    spec.max_files,
+                    &mut rep,
+                )?
+            };
+        }
         match rows {
-            Rows::Trades(v) => put(
-                &mut w,
-                *kind,
-                part,
-                files,
-                v,
-                false,
-                spec.max_files,
-                &mut rep,
-            )?,
-            Rows::Quotes(v) => put(
-                &mut w,
-                *kind,
-                part,
-                files,
-                v,
-                false,
-                spec.max_files,
-                &mut rep,
-            )?,
-            Rows::Candles(v) => put(
-                &mut w,
-                *kind,
-                part,
-                files,
-                v,
-                true,
-                spec.max_files,
-                &mut rep,
-            )?,
-            Rows::Anomalies(v) => put(
-                &mut w,
-                *kind,
-                part,
-                files,
-                v,
-                false,
-                spec.max_files,
-                &mut rep,
-            )?,
+            Rows::Trades(v) => put_rows!(v, false),
+            Rows::Quotes(v) => put_rows!(v, false),
+            Rows::Candles(v) => put_rows!(v, true),
+            Rows::Anomalies(v) => put_rows!(v, false),
         }
     }
     let m = w.commit(
